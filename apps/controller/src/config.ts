@@ -1,0 +1,90 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Every controller option, its env variable and its default. The CLI and README are generated from this table. */
+export const CONTROLLER_OPTIONS = {
+  listen: { env: 'CADDYFLEET_LISTEN', describe: 'address:port the API and dashboard listen on' },
+  dataDir: { env: 'CADDYFLEET_DATA_DIR', describe: 'directory for the SQLite file, its backups and local state' },
+  databaseUrl: { env: 'CADDYFLEET_DATABASE_URL', describe: 'postgres://… to use PostgreSQL instead of SQLite' },
+  adminPassword: { env: 'CADDYFLEET_ADMIN_PASSWORD', describe: 'password of the first `admin` user (generated and printed once when unset)' },
+  logLevel: { env: 'CADDYFLEET_LOG_LEVEL', describe: 'fatal|error|warn|info|debug|trace|silent' },
+  trustProxy: { env: 'CADDYFLEET_TRUST_PROXY', describe: 'trust X-Forwarded-* headers (true when behind a TLS-terminating proxy)' },
+  loginMaxAttempts: { env: 'CADDYFLEET_LOGIN_MAX_ATTEMPTS', describe: 'failed logins allowed per IP and per user within the window' },
+  loginWindowSeconds: { env: 'CADDYFLEET_LOGIN_WINDOW_SECONDS', describe: 'login rate-limit window' },
+  sessionTtlHours: { env: 'CADDYFLEET_SESSION_TTL_HOURS', describe: 'lifetime of a dashboard session' },
+  heartbeatSeconds: { env: 'CADDYFLEET_HEARTBEAT_SECONDS', describe: 'agent heartbeat interval' },
+  offlineAfterMissed: { env: 'CADDYFLEET_OFFLINE_AFTER_MISSED', describe: 'missed heartbeats before a node is marked offline' },
+} as const;
+export type ControllerOptionName = keyof typeof CONTROLLER_OPTIONS;
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const listen = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must look like HOST:PORT, e.g. 127.0.0.1:8080')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const configSchema = z.object({
+  mode: z.enum(['standalone', 'server']),
+  listen,
+  dataDir: z.string().min(1),
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL (leave unset for the embedded SQLite file)')
+    .optional(),
+  adminPassword: z.string().min(12, 'must be at least 12 characters').max(1024).optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  trustProxy: bool,
+  loginMaxAttempts: int(1, 1000),
+  loginWindowSeconds: int(1, 86400),
+  sessionTtlHours: int(1, 24 * 365),
+  heartbeatSeconds: int(1, 3600),
+  offlineAfterMissed: int(1, 100),
+});
+export type ControllerConfig = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+type Raw = Partial<Record<ControllerOptionName, string | undefined>>;
+
+/**
+ * Builds the controller config from explicit options (CLI flags), then `CADDYFLEET_*` env, then defaults,
+ * and fails fast with one readable line per bad option.
+ */
+export function loadConfig(mode: 'standalone' | 'server', flags: Raw = {}, env: NodeJS.ProcessEnv = process.env): ControllerConfig {
+  const pick = (name: ControllerOptionName): string | undefined => {
+    const v = flags[name] ?? env[CONTROLLER_OPTIONS[name].env];
+    return v === '' ? undefined : v;
+  };
+  const raw = {
+    mode,
+    listen: pick('listen') ?? (mode === 'standalone' ? '127.0.0.1:8080' : '0.0.0.0:8080'),
+    dataDir: path.resolve(pick('dataDir') ?? 'data'),
+    databaseUrl: pick('databaseUrl'),
+    adminPassword: pick('adminPassword'),
+    logLevel: pick('logLevel') ?? 'info',
+    trustProxy: pick('trustProxy') ?? 'false',
+    loginMaxAttempts: pick('loginMaxAttempts') ?? '5',
+    loginWindowSeconds: pick('loginWindowSeconds') ?? '900',
+    sessionTtlHours: pick('sessionTtlHours') ?? '168',
+    heartbeatSeconds: pick('heartbeatSeconds') ?? '10',
+    offlineAfterMissed: pick('offlineAfterMissed') ?? '3',
+  };
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '');
+      const envName = key in CONTROLLER_OPTIONS ? CONTROLLER_OPTIONS[key as ControllerOptionName].env : key;
+      return `  ${envName} (--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}): ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+export function splitListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  return { host: listen.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(i + 1)) };
+}

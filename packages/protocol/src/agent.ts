@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { routeSchema, routeCreateSchema } from './routes';
+import { nameSchema, hostnameProblem } from './validators';
+
+/** Bumped on any incompatible change to the frames below; negotiated in `hello`. */
+export const PROTOCOL_VERSION = 1;
+
+const agentHostnameSchema = z
+  .string()
+  .max(253)
+  .superRefine((v, ctx) => {
+    const problem = hostnameProblem(v.toLowerCase(), false);
+    if (problem) ctx.addIssue({ code: 'custom', message: `hostname ${problem}` });
+  });
+
+export const enrollRequestSchema = z.strictObject({
+  token: z.string().min(10).max(200),
+  name: nameSchema,
+  hostname: agentHostnameSchema,
+});
+export const enrollResponseSchema = z.object({ nodeId: z.string(), agentKey: z.string() });
+
+const version = z.string().max(100);
+const revision = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const count = z.number().int().min(0).max(10_000_000);
+
+/** A route managed on the agent itself (scope local_only), as published to the controller. */
+export const localRouteSchema = z.intersection(
+  routeCreateSchema,
+  z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/) }),
+);
+
+export const agentFrameSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('hello'),
+    protocolVersion: z.number().int(),
+    agentVersion: version,
+    caddyVersion: version.nullable(),
+    capabilities: z.strictObject({ layer4: z.boolean() }),
+    appliedRevision: revision,
+  }),
+  z.strictObject({
+    type: z.literal('ack'),
+    revision,
+    ok: z.boolean(),
+    error: z.string().max(8192).optional(),
+    routeErrors: z.array(z.strictObject({ routeId: z.string().max(64), error: z.string().max(2048) })).max(10_000).default([]),
+  }),
+  z.strictObject({
+    type: z.literal('status'),
+    routeCount: count,
+    certCount: count,
+    caddyVersion: version.nullable(),
+    appliedRevision: revision,
+    drift: z.boolean().default(false),
+  }),
+  z.strictObject({ type: z.literal('local-routes'), routes: z.array(localRouteSchema).max(10_000) }),
+  z.strictObject({ type: z.literal('ping'), t: z.number() }),
+  z.strictObject({ type: z.literal('pong'), t: z.number() }),
+]);
+export type AgentFrame = z.infer<typeof agentFrameSchema>;
+export type AgentFrameType = AgentFrame['type'];
+
+export const controllerFrameSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('welcome'),
+    protocolVersion: z.number().int(),
+    nodeId: z.string(),
+    heartbeatSeconds: z.number().int().min(1).max(3600),
+  }),
+  z.strictObject({ type: z.literal('sync'), revision, routes: z.array(routeSchema) }),
+  z.strictObject({ type: z.literal('local-conflicts'), conflicts: z.array(z.strictObject({ routeId: z.string(), domain: z.string(), centralRouteId: z.string() })) }),
+  z.strictObject({ type: z.literal('ping'), t: z.number() }),
+  z.strictObject({ type: z.literal('pong'), t: z.number() }),
+]);
+export type ControllerFrame = z.infer<typeof controllerFrameSchema>;
+export type ControllerFrameType = ControllerFrame['type'];
+
+/** WebSocket close codes used by both sides; 4xxx is the application range. */
+export const CLOSE_CODES = {
+  protocolMismatch: 4000,
+  badFrame: 4001,
+  tooLarge: 1009,
+  unauthorized: 4401,
+  revoked: 4403,
+  replaced: 4409,
+} as const;

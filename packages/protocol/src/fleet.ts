@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { idSchema, nameSchema } from './validators';
+
+export const NODE_STATUSES = ['pending', 'provisioning', 'online', 'offline', 'error'] as const;
+export const nodeStatusSchema = z.enum(NODE_STATUSES);
+export type NodeStatus = z.infer<typeof nodeStatusSchema>;
+
+const entity = { id: z.string(), name: z.string(), createdAt: z.string(), updatedAt: z.string() };
+export const tenantSchema = z.object(entity);
+export const organizationSchema = z.object({ ...entity, tenantId: z.string() });
+export const siteSchema = z.object({ ...entity, organizationId: z.string() });
+export type Tenant = z.infer<typeof tenantSchema>;
+export type Organization = z.infer<typeof organizationSchema>;
+export type Site = z.infer<typeof siteSchema>;
+
+export const tenantCreateSchema = z.strictObject({ name: nameSchema });
+export const tenantPatchSchema = z.strictObject({ name: nameSchema.optional() });
+export const organizationCreateSchema = z.strictObject({ name: nameSchema, tenantId: idSchema });
+export const organizationPatchSchema = z.strictObject({ name: nameSchema.optional() });
+export const siteCreateSchema = z.strictObject({ name: nameSchema, organizationId: idSchema });
+export const sitePatchSchema = z.strictObject({ name: nameSchema.optional() });
+export const organizationListQuerySchema = z.strictObject({ tenantId: idSchema.optional() });
+export const siteListQuerySchema = z.strictObject({ organizationId: idSchema.optional() });
+
+export const nodeSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  siteId: z.string(),
+  hostname: z.string(),
+  isLocal: z.boolean(),
+  status: nodeStatusSchema,
+  caddyVersion: z.string().nullable(),
+  agentVersion: z.string().nullable(),
+  lastSeenAt: z.string().nullable(),
+  routeCount: z.number().int(),
+  certCount: z.number().int(),
+  desiredRevision: z.number().int(),
+  appliedRevision: z.number().int(),
+  lastError: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type FleetNode = z.infer<typeof nodeSchema>;
+export const nodePatchSchema = z.strictObject({ name: nameSchema.optional(), siteId: idSchema.optional() });
+export const nodeListQuerySchema = z.strictObject({ siteId: idSchema.optional() });
+
+export const enrollmentTokenCreateSchema = z.strictObject({
+  ttlSeconds: z.number().int().min(60).max(30 * 24 * 3600).default(3600),
+});
+export const enrollmentTokenCreatedSchema = z.object({ id: z.string(), token: z.string(), expiresAt: z.string() });
+export const enrollmentTokenSchema = z.object({
+  id: z.string(),
+  siteId: z.string(),
+  expiresAt: z.string(),
+  usedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  createdAt: z.string(),
+});

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { LIMITS } from './limits';
+import { domainSchema, idSchema, portSchema, redirectUrlSchema, upstreamHostSchema } from './validators';
+
+export const ROUTE_KINDS = ['proxy', 'redirect', 'stream', 'dead'] as const;
+export const routeKindSchema = z.enum(ROUTE_KINDS);
+export type RouteKind = z.infer<typeof routeKindSchema>;
+
+export const routeScopeSchema = z.enum(['exclusive', 'local_only']);
+export const routeOriginSchema = z.enum(['central', 'local', 'docker']);
+export const tlsModeSchema = z.enum(['auto', 'internal', 'off']);
+export const streamProtocolSchema = z.enum(['tcp', 'udp']);
+export const redirectStatusSchema = z.union([z.literal(301), z.literal(302), z.literal(307), z.literal(308)]);
+
+export const upstreamSchema = z.strictObject({ host: upstreamHostSchema, port: portSchema });
+export type Upstream = z.infer<typeof upstreamSchema>;
+
+const domainsSchema = z
+  .array(domainSchema)
+  .min(1, 'at least one domain is required')
+  .max(LIMITS.domainsPerRoute)
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    for (const d of list) {
+      if (seen.has(d)) ctx.addIssue({ code: 'custom', message: `domain ${d} is listed twice` });
+      seen.add(d);
+    }
+  });
+const upstreamsSchema = z.array(upstreamSchema).min(1, 'at least one upstream is required').max(LIMITS.upstreamsPerRoute);
+
+export const redirectSpecSchema = z.strictObject({
+  to: redirectUrlSchema,
+  status: redirectStatusSchema.default(301),
+  preservePath: z.boolean().default(true),
+});
+export const listenSchema = z.strictObject({ port: portSchema, protocol: streamProtocolSchema.default('tcp') });
+
+/** Fields every route kind accepts from an API client. `origin` is always set by the server. */
+const common = {
+  nodeId: idSchema.nullable().default(null).describe('Node that serves the route; null is the controller\'s local node'),
+  scope: routeScopeSchema.default('exclusive'),
+  enabled: z.boolean().default(true),
+};
+
+export const proxyRouteInput = z.strictObject({
+  kind: z.literal('proxy'),
+  ...common,
+  domains: domainsSchema,
+  upstreams: upstreamsSchema,
+  tls: tlsModeSchema.default('auto'),
+});
+export const redirectRouteInput = z.strictObject({
+  kind: z.literal('redirect'),
+  ...common,
+  domains: domainsSchema,
+  redirect: redirectSpecSchema,
+  tls: tlsModeSchema.default('auto'),
+});
+export const streamRouteInput = z.strictObject({
+  kind: z.literal('stream'),
+  ...common,
+  listen: listenSchema,
+  upstreams: upstreamsSchema,
+  tls: z.literal('off').default('off'),
+});
+export const deadRouteInput = z.strictObject({
+  kind: z.literal('dead'),
+  ...common,
+  domains: domainsSchema,
+  tls: tlsModeSchema.default('auto'),
+});
+
+/** Body of `POST /routes`: one schema per kind, chosen by `kind`. */
+export const routeCreateSchema = z.discriminatedUnion('kind', [proxyRouteInput, redirectRouteInput, streamRouteInput, deadRouteInput]);
+export type RouteCreate = z.infer<typeof routeCreateSchema>;
+export type RouteCreateInput = z.input<typeof routeCreateSchema>;
+
+/**
+ * Body of `PATCH /routes/:id`. Kind-specific fields are checked again after merging with the stored route,
+ * so a patch can never produce a route that `POST` would refuse.
+ */
+export const routePatchSchema = z.strictObject({
+  nodeId: idSchema.nullable().optional(),
+  scope: routeScopeSchema.optional(),
+  enabled: z.boolean().optional(),
+  domains: z.array(z.string().max(LIMITS.hostname + 2)).max(LIMITS.domainsPerRoute).optional(),
+  upstreams: z.array(z.unknown()).max(LIMITS.upstreamsPerRoute).optional(),
+  redirect: z.unknown().optional(),
+  listen: z.unknown().optional(),
+  tls: tlsModeSchema.optional(),
+});
+export type RoutePatch = z.infer<typeof routePatchSchema>;
+
+export const routeSchema = z.object({
+  id: z.string(),
+  kind: routeKindSchema,
+  domains: z.array(z.string()),
+  listen: z.object({ port: z.number(), protocol: streamProtocolSchema }).nullable(),
+  upstreams: z.array(z.object({ host: z.string(), port: z.number() })),
+  redirect: z.object({ to: z.string(), status: redirectStatusSchema, preservePath: z.boolean() }).nullable(),
+  nodeId: z.string().nullable(),
+  siteId: z.string(),
+  scope: routeScopeSchema,
+  origin: routeOriginSchema,
+  enabled: z.boolean(),
+  tls: tlsModeSchema,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  revision: z.number().int(),
+});
+export type Route = z.infer<typeof routeSchema>;
+
+export const routeListQuerySchema = z.strictObject({
+  nodeId: z.string().max(64).optional().describe('A node id, or "local" for the controller\'s local node'),
+  siteId: idSchema.optional(),
+  kind: routeKindSchema.optional(),
+});
