@@ -1,0 +1,35 @@
+import fs from 'node:fs';
+import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import type { OpenDatabase } from './connect';
+import { initial } from './migrations/001-initial';
+
+function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '001-initial': initial(dialect),
+  };
+  return { getMigrations: async () => migrations };
+}
+
+/**
+ * Applies pending migrations. An existing SQLite file is copied aside first, so a failed or unwanted upgrade
+ * can be undone by putting the copy back.
+ */
+export async function migrate(store: OpenDatabase, log: (msg: string) => void): Promise<{ applied: string[]; backup: string | null }> {
+  const migrator = new Migrator({ db: store.db, provider: provider(store.dialect) });
+  const pending = (await migrator.getMigrations()).filter((m) => !m.executedAt);
+  if (pending.length === 0) return { applied: [], backup: null };
+  let backup: string | null = null;
+  if (store.sqlitePath && fs.existsSync(store.sqlitePath) && fs.statSync(store.sqlitePath).size > 0) {
+    const migratedBefore = (await migrator.getMigrations()).some((m) => m.executedAt);
+    if (migratedBefore) {
+      backup = `${store.sqlitePath}.bak-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      await sql`VACUUM INTO ${sql.lit(backup)}`.execute(store.db);
+      log(`backed up ${store.sqlitePath} to ${backup} before migrating`);
+    }
+  }
+  const { error, results } = await migrator.migrateToLatest();
+  const applied = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  if (error) throw new Error(`database migration failed: ${error instanceof Error ? error.message : String(error)}`);
+  if (applied.length) log(`applied migrations: ${applied.join(', ')}`);
+  return { applied, backup };
+}

@@ -1,0 +1,62 @@
+import type { z } from 'zod';
+
+/** An error with an HTTP status and a stable machine-readable code; the central handler renders it. */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, details?: unknown) {
+    super(400, 'validation_failed', message, details);
+  }
+  static fromZod(error: z.ZodError, where = 'body'): ValidationError {
+    const details = error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+    const first = details[0];
+    const summary = first ? `${first.path ? `${first.path}: ` : ''}${first.message}` : 'invalid input';
+    return new ValidationError(`invalid ${where}: ${summary}`, details);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what: string, id: string) {
+    super(404, 'not_found', `${what} ${id} not found`);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(code: string, message: string, details?: unknown) {
+    super(409, code, message, details);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(code = 'unauthorized', message = 'authentication required') {
+    super(401, code, message);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(code = 'forbidden', message = 'you are not allowed to do this') {
+    super(403, code, message);
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(429, 'rate_limited', `too many attempts, retry in ${retryAfterSeconds} s`);
+  }
+}
+
+/** True for a unique-constraint violation from SQLite or PostgreSQL. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string } | null;
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

@@ -1,0 +1,71 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { LIMITS } from '@caddyfleet/protocol';
+import type { ControllerConfig } from '../config';
+import { UnauthorizedError } from '../errors';
+import type { Services } from '../services';
+import type { Actor } from '../services/context';
+import { ApiRegistry } from './api';
+import { SESSION_COOKIE, readCookie } from './cookies';
+import { installErrorHandler } from './error-handler';
+import { HttpMetrics } from './metrics';
+import { buildOpenApi } from './openapi';
+import { authRoutes } from './routes/auth-routes';
+import { fleetRoutes } from './routes/fleet-routes';
+import { hierarchyRoutes } from './routes/hierarchy-routes';
+import { routeRoutes } from './routes/route-routes';
+
+export const API_PREFIX = '/api/v1';
+export const VERSION = '0.1.0';
+
+/** A bearer token that is present but wrong is an error, not an anonymous request. */
+function actorResolver(s: Services) {
+  return async (req: FastifyRequest): Promise<Actor | null> => {
+    const auth = req.headers.authorization;
+    if (auth !== undefined) {
+      const m = /^Bearer\s+(\S{1,200})$/i.exec(auth);
+      const actor = m ? await s.auth.actorFromApiToken(m[1]!) : null;
+      if (!actor) throw new UnauthorizedError('invalid_token', 'the bearer token is invalid or revoked');
+      return actor;
+    }
+    const session = readCookie(req.headers.cookie, SESSION_COOKIE);
+    return session ? s.auth.actorFromSession(session) : null;
+  };
+}
+
+export function buildApp(s: Services, config: ControllerConfig, logger: FastifyBaseLogger): { app: FastifyInstance; api: ApiRegistry } {
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: LIMITS.apiBodyBytes,
+    trustProxy: config.trustProxy,
+    logController: { disableRequestLogging: true },
+    routerOptions: { maxParamLength: 200 },
+  });
+  installErrorHandler(app);
+  const metrics = new HttpMetrics();
+  metrics.install(app);
+  const resolve = actorResolver(s);
+  const api = new ApiRegistry(app, API_PREFIX, resolve);
+
+  authRoutes(api, s, config.sessionTtlHours);
+  hierarchyRoutes(api, s);
+  fleetRoutes(api, s);
+  routeRoutes(api, s);
+
+  let openapi: Record<string, unknown> | null = null;
+  api.add({
+    method: 'GET',
+    url: '/openapi.json',
+    summary: 'This document',
+    tag: 'meta',
+    access: 'read',
+    handler: async () => (openapi ??= buildOpenApi(api.endpoints, API_PREFIX, VERSION)),
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok', version: VERSION }));
+  app.get('/metrics', async (req, reply) => {
+    if (!(await resolve(req))) throw new UnauthorizedError();
+    const [routesByKind, nodesByStatus] = await Promise.all([s.routes.countByKind(), s.nodes.countByStatus()]);
+    return reply.type('text/plain; version=0.0.4').send(metrics.render({ routesByKind, nodesByStatus }));
+  });
+  return { app, api };
+}

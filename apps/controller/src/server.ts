@@ -1,0 +1,73 @@
+import { EventEmitter } from 'node:events';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { ensureLocalNode } from './bootstrap';
+import { splitListen, type ControllerConfig } from './config';
+import { openDatabase, type OpenDatabase } from './db/connect';
+import { migrate } from './db/migrate';
+import { buildApp } from './http/app';
+import { createServices, type Services } from './services';
+import type { FleetEvents, ServiceContext } from './services/context';
+
+export interface RunningController {
+  app: FastifyInstance;
+  services: Services;
+  store: OpenDatabase;
+  config: ControllerConfig;
+  /** Base URL, e.g. http://127.0.0.1:8080 (the port actually bound when 0 was asked for). */
+  url: string;
+  /** The admin password generated on first start, when none was configured; null otherwise. */
+  generatedAdminPassword: string | null;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Do not bind a port; tests drive the app with `inject`. */
+  listen?: boolean;
+  /** Where to print the generated admin password; defaults to stdout. */
+  announce?: (line: string) => void;
+}
+
+export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
+  const log = pino({ level: config.logLevel, base: { svc: 'controller' } });
+  const store = openDatabase(config);
+  try {
+    await migrate(store, (m) => log.info(m));
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const ctx: ServiceContext = { db: store.db, dialect: store.dialect, events: new EventEmitter<FleetEvents>(), now: () => new Date() };
+  ctx.events.setMaxListeners(0);
+  const services = createServices(ctx, config);
+  await ensureLocalNode(ctx);
+  const admin = await services.auth.ensureAdmin(config.adminPassword);
+  if (admin.generatedPassword) {
+    const announce = opts.announce ?? ((l: string) => process.stdout.write(l + '\n'));
+    announce(`caddyfleet: created user "admin" with generated password: ${admin.generatedPassword}`);
+    announce('caddyfleet: this password is shown only once; set CADDYFLEET_ADMIN_PASSWORD to choose your own on a fresh data dir.');
+  }
+  const { app } = buildApp(services, config, log);
+  let url = '';
+  if (opts.listen !== false) {
+    const { host, port } = splitListen(config.listen);
+    await app.listen({ host, port });
+    const addr = app.server.address();
+    const bound = typeof addr === 'object' && addr ? addr.port : port;
+    url = `http://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${bound}`;
+  } else {
+    await app.ready();
+  }
+  return {
+    app,
+    services,
+    store,
+    config,
+    url,
+    generatedAdminPassword: admin.generatedPassword,
+    async close() {
+      await app.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { EventEmitter } from 'node:events';
+import type { Db, Dialect } from '../db/connect';
+import type { UserRole } from '@caddyfleet/protocol';
+
+/** Who is acting: written into the audit log and checked for write permission. */
+export interface Actor {
+  kind: 'user' | 'token' | 'agent' | 'system';
+  id: string;
+  /** Shown in the audit log, e.g. `admin` or `admin (token ci)`. */
+  label: string;
+  role: UserRole;
+}
+
+export const SYSTEM_ACTOR: Actor = { kind: 'system', id: 'system', label: 'system', role: 'admin' };
+
+export interface FleetEvents {
+  /** A node's desired revision moved; emitted after the transaction committed. */
+  revision: [nodeId: string, revision: number];
+  /** A node's row changed (status, counts, …): for live dashboards. */
+  node: [nodeId: string];
+  /** A node's agent key was revoked. */
+  revoked: [nodeId: string];
+}
+
+export interface ServiceContext {
+  db: Db;
+  dialect: Dialect;
+  events: EventEmitter<FleetEvents>;
+  now(): Date;
+}
+
+export const LOCAL_NODE_ID = 'local';
+
+export function iso(d: Date): string {
+  return d.toISOString();
+}

@@ -1,0 +1,26 @@
+import { AuthService, type AuthOptions } from './auth-service';
+import type { ServiceContext } from './context';
+import { EnrollmentService } from './enrollment-service';
+import { HierarchyService } from './hierarchy-service';
+import { NodeService } from './node-service';
+import { RouteService } from './route-service';
+
+export interface Services {
+  ctx: ServiceContext;
+  hierarchy: HierarchyService;
+  nodes: NodeService;
+  routes: RouteService;
+  auth: AuthService;
+  enrollment: EnrollmentService;
+}
+
+export function createServices(ctx: ServiceContext, auth: AuthOptions): Services {
+  return {
+    ctx,
+    hierarchy: new HierarchyService(ctx),
+    nodes: new NodeService(ctx),
+    routes: new RouteService(ctx),
+    auth: new AuthService(ctx, auth),
+    enrollment: new EnrollmentService(ctx),
+  };
+}

@@ -1,0 +1,125 @@
+import type { FleetNode, NodeStatus } from '@caddyfleet/protocol';
+import type { Db } from '../db/connect';
+import type { NodeTable } from '../db/schema';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { audit } from './audit-service';
+import { LOCAL_NODE_ID, type Actor, type ServiceContext } from './context';
+
+export function nodeToApi(row: NodeTable): FleetNode {
+  return {
+    id: row.id,
+    name: row.name,
+    siteId: row.site_id,
+    hostname: row.hostname,
+    isLocal: row.is_local === 1,
+    status: row.status as NodeStatus,
+    caddyVersion: row.caddy_version,
+    agentVersion: row.agent_version,
+    lastSeenAt: row.last_seen_at,
+    routeCount: row.route_count,
+    certCount: row.cert_count,
+    desiredRevision: row.desired_revision,
+    appliedRevision: row.applied_revision,
+    lastError: row.last_error,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/**
+ * Moves a node's desired revision forward by one inside the caller's transaction: the change and the signal
+ * that it must reach the node commit together, so a crash cannot lose one without the other.
+ */
+export async function bumpRevision(trx: Db, nodeId: string): Promise<number> {
+  const row = await trx
+    .updateTable('nodes')
+    .set((eb) => ({ desired_revision: eb('desired_revision', '+', 1) }))
+    .where('id', '=', nodeId)
+    .returning('desired_revision')
+    .executeTakeFirst();
+  if (!row) throw new NotFoundError('node', nodeId);
+  return row.desired_revision;
+}
+
+export class NodeService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async list(siteId?: string): Promise<FleetNode[]> {
+    let q = this.ctx.db.selectFrom('nodes').selectAll().orderBy('is_local', 'desc').orderBy('name').orderBy('id');
+    if (siteId) q = q.where('site_id', '=', siteId);
+    return (await q.execute()).map(nodeToApi);
+  }
+
+  async getRow(id: string, trx: Db = this.ctx.db): Promise<NodeTable> {
+    const row = await trx.selectFrom('nodes').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError('node', id);
+    return row;
+  }
+
+  async get(id: string): Promise<FleetNode> {
+    return nodeToApi(await this.getRow(id));
+  }
+
+  async patch(actor: Actor, id: string, patch: { name?: string | undefined; siteId?: string | undefined }): Promise<FleetNode> {
+    return this.ctx.db.transaction().execute(async (trx) => {
+      const before = await this.getRow(id, trx);
+      const set: Partial<NodeTable> = {};
+      if (patch.name !== undefined && patch.name !== before.name) set.name = patch.name;
+      if (patch.siteId !== undefined && patch.siteId !== before.site_id) {
+        const site = await trx.selectFrom('sites').select('id').where('id', '=', patch.siteId).executeTakeFirst();
+        if (!site) throw new ValidationError(`site ${patch.siteId} does not exist`, [{ path: 'siteId', message: 'does not exist' }]);
+        set.site_id = patch.siteId;
+      }
+      if (Object.keys(set).length === 0) return nodeToApi(before);
+      set.updated_at = this.ctx.now().toISOString();
+      await trx.updateTable('nodes').set(set).where('id', '=', id).execute();
+      if (set.site_id) await trx.updateTable('routes').set({ site_id: set.site_id }).where('node_id', '=', id).execute();
+      const after = { ...before, ...set };
+      await audit(trx, this.ctx, actor, 'update', 'node', id, nodeToApi(before), nodeToApi(after));
+      return nodeToApi(after);
+    });
+  }
+
+  /** Removes a node with its routes; its key is revoked so a stale agent cannot come back under the same identity. */
+  async remove(actor: Actor, id: string): Promise<void> {
+    if (id === LOCAL_NODE_ID) throw new ConflictError('local_node', 'the controller\'s local node cannot be deleted');
+    await this.ctx.db.transaction().execute(async (trx) => {
+      const before = await this.getRow(id, trx);
+      if (before.agent_key_hash) await this.recordRevocation(trx, actor, before);
+      await trx.deleteFrom('routes').where('node_id', '=', id).execute();
+      await trx.deleteFrom('nodes').where('id', '=', id).execute();
+      await audit(trx, this.ctx, actor, 'delete', 'node', id, nodeToApi(before), null);
+    });
+    this.ctx.events.emit('revoked', id);
+  }
+
+  async revoke(actor: Actor, id: string): Promise<FleetNode> {
+    if (id === LOCAL_NODE_ID) throw new ConflictError('local_node', 'the controller\'s local node has no agent key to revoke');
+    const node = await this.ctx.db.transaction().execute(async (trx) => {
+      const before = await this.getRow(id, trx);
+      if (!before.agent_key_hash) throw new ConflictError('not_enrolled', `node ${id} has no active agent key`);
+      await this.recordRevocation(trx, actor, before);
+      const set = { agent_key_hash: null, status: 'offline', last_error: 'agent key revoked', updated_at: this.ctx.now().toISOString() };
+      await trx.updateTable('nodes').set(set).where('id', '=', id).execute();
+      const after = { ...before, ...set };
+      await audit(trx, this.ctx, actor, 'revoke', 'node', id, nodeToApi(before), nodeToApi(after));
+      return nodeToApi(after);
+    });
+    this.ctx.events.emit('revoked', id);
+    return node;
+  }
+
+  private async recordRevocation(trx: Db, actor: Actor, node: NodeTable): Promise<void> {
+    if (!node.agent_key_hash) return;
+    await trx
+      .insertInto('revoked_agent_tokens')
+      .values({ key_hash: node.agent_key_hash, node_id: node.id, revoked_at: this.ctx.now().toISOString(), revoked_by: actor.label })
+      .onConflict((oc) => oc.column('key_hash').doNothing())
+      .execute();
+  }
+
+  async countByStatus(): Promise<Record<string, number>> {
+    const rows = await this.ctx.db.selectFrom('nodes').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+}

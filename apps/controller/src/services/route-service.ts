@@ -1,0 +1,227 @@
+import { routeCreateSchema, type Route, type RouteCreate, type RouteKind, type RoutePatch } from '@caddyfleet/protocol';
+import type { Db } from '../db/connect';
+import type { RouteTable } from '../db/schema';
+import { newId } from '../crypto';
+import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError, isUniqueViolation } from '../errors';
+import { audit } from './audit-service';
+import type { Actor, ServiceContext } from './context';
+import { bumpRevision } from './node-service';
+import { dbNodeId, routeToApi, routeToInput, specOf, type RouteSpec } from './route-mapping';
+
+export interface RouteQuery {
+  nodeId?: string | undefined;
+  siteId?: string | undefined;
+  kind?: RouteKind | undefined;
+}
+
+const KIND_FIELDS: Record<RouteKind, string[]> = {
+  proxy: ['domains', 'upstreams', 'tls'],
+  redirect: ['domains', 'redirect', 'tls'],
+  stream: ['listen', 'upstreams'],
+  dead: ['domains', 'tls'],
+};
+
+function localOnly(): ForbiddenError {
+  return new ForbiddenError('route_scope_local_only', 'local_only routes are managed on their agent and are read-only here');
+}
+
+export class RouteService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async list(q: RouteQuery = {}): Promise<Route[]> {
+    let query = this.ctx.db.selectFrom('routes').selectAll().orderBy('created_at').orderBy('id');
+    if (q.nodeId) query = query.where('node_id', '=', q.nodeId);
+    if (q.siteId) query = query.where('site_id', '=', q.siteId);
+    if (q.kind) query = query.where('kind', '=', q.kind);
+    return (await query.execute()).map(routeToApi);
+  }
+
+  async get(id: string): Promise<Route> {
+    return routeToApi(await this.getRow(this.ctx.db, id));
+  }
+
+  async create(actor: Actor, input: RouteCreate): Promise<Route> {
+    if (input.scope === 'local_only') throw localOnly();
+    const nodeId = dbNodeId(input.nodeId);
+    const route = await this.write(async (trx) => {
+      const node = await this.requireNode(trx, nodeId);
+      const spec = specOf(input);
+      await this.checkConflicts(trx, nodeId, spec, null);
+      const revision = await bumpRevision(trx, nodeId);
+      const now = this.ctx.now().toISOString();
+      const row: RouteTable = {
+        id: newId('rt'),
+        kind: input.kind,
+        node_id: nodeId,
+        site_id: node.site_id,
+        scope: input.scope,
+        origin: 'central',
+        enabled: input.enabled ? 1 : 0,
+        tls: input.tls,
+        spec: JSON.stringify(spec),
+        revision,
+        last_error: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await trx.insertInto('routes').values(row).execute();
+      await this.indexRoute(trx, row.id, nodeId, spec);
+      const created = routeToApi(row);
+      await audit(trx, this.ctx, actor, 'create', 'route', row.id, null, created);
+      return { value: created, bumped: [[nodeId, revision]] as [string, number][] };
+    });
+    return route;
+  }
+
+  async patch(actor: Actor, id: string, patch: RoutePatch): Promise<Route> {
+    if (patch.scope === 'local_only') throw localOnly();
+    return this.write(async (trx) => {
+      const beforeRow = await this.getRow(trx, id);
+      const before = routeToApi(beforeRow);
+      if (before.scope === 'local_only') throw localOnly();
+      const merged = this.merge(before, patch);
+      const next = { ...routeToInput(before), ...merged };
+      const parsed = routeCreateSchema.safeParse(next);
+      if (!parsed.success) throw ValidationError.fromZod(parsed.error);
+      const input = parsed.data;
+      const nodeId = dbNodeId(input.nodeId);
+      const spec = specOf(input);
+      const unchanged =
+        nodeId === beforeRow.node_id &&
+        JSON.stringify(spec) === beforeRow.spec &&
+        (input.enabled ? 1 : 0) === beforeRow.enabled &&
+        input.tls === beforeRow.tls;
+      if (unchanged) return { value: before, bumped: [] };
+      const node = await this.requireNode(trx, nodeId);
+      await this.checkConflicts(trx, nodeId, spec, id);
+      const bumped: [string, number][] = [];
+      if (nodeId !== beforeRow.node_id) bumped.push([beforeRow.node_id, await bumpRevision(trx, beforeRow.node_id)]);
+      const revision = await bumpRevision(trx, nodeId);
+      bumped.push([nodeId, revision]);
+      const row: RouteTable = {
+        ...beforeRow,
+        node_id: nodeId,
+        site_id: node.site_id,
+        enabled: input.enabled ? 1 : 0,
+        tls: input.tls,
+        spec: JSON.stringify(spec),
+        revision,
+        updated_at: this.ctx.now().toISOString(),
+      };
+      await trx.updateTable('routes').set(row).where('id', '=', id).execute();
+      await trx.deleteFrom('route_domains').where('route_id', '=', id).execute();
+      await trx.deleteFrom('route_listens').where('route_id', '=', id).execute();
+      await this.indexRoute(trx, id, nodeId, spec);
+      const after = routeToApi(row);
+      await audit(trx, this.ctx, actor, 'update', 'route', id, before, after);
+      return { value: after, bumped };
+    });
+  }
+
+  async remove(actor: Actor, id: string): Promise<void> {
+    await this.write(async (trx) => {
+      const row = await this.getRow(trx, id);
+      if (row.scope === 'local_only') throw localOnly();
+      await trx.deleteFrom('routes').where('id', '=', id).execute();
+      const revision = await bumpRevision(trx, row.node_id);
+      await audit(trx, this.ctx, actor, 'delete', 'route', id, routeToApi(row), null);
+      return { value: undefined, bumped: [[row.node_id, revision]] as [string, number][] };
+    });
+  }
+
+  async countByKind(): Promise<Record<string, number>> {
+    const rows = await this.ctx.db.selectFrom('routes').select((eb) => ['kind', eb.fn.countAll<number>().as('n')]).groupBy('kind').execute();
+    return Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]));
+  }
+
+  /** Fields of a patch that do not belong to the route's kind are refused rather than silently dropped. */
+  private merge(before: Route, patch: RoutePatch): Record<string, unknown> {
+    const allowed = new Set(['nodeId', 'scope', 'enabled', ...KIND_FIELDS[before.kind]]);
+    const out: Record<string, unknown> = {};
+    const wrong: { path: string; message: string }[] = [];
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === undefined) continue;
+      if (!allowed.has(key)) wrong.push({ path: key, message: `not a field of ${before.kind} routes` });
+      else out[key] = value;
+    }
+    if (wrong.length) throw new ValidationError(`invalid body: ${wrong[0]!.path}: ${wrong[0]!.message}`, wrong);
+    return out;
+  }
+
+  /** Runs a write transaction, then tells the hub which node revisions moved (only once committed). */
+  private async write<T>(fn: (trx: Db) => Promise<{ value: T; bumped: [string, number][] }>): Promise<T> {
+    let result: { value: T; bumped: [string, number][] };
+    try {
+      result = await this.ctx.db.transaction().execute(fn);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      // A concurrent writer won the race the pre-check could not see; the unique index is the last word.
+      if (isUniqueViolation(err)) throw new ConflictError('domain_conflict', 'a route on this node already serves that domain or port');
+      throw err;
+    }
+    for (const [nodeId, revision] of result.bumped) this.ctx.events.emit('revision', nodeId, revision);
+    return result.value;
+  }
+
+  private async getRow(trx: Db, id: string): Promise<RouteTable> {
+    const row = await trx.selectFrom('routes').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError('route', id);
+    return row;
+  }
+
+  private async requireNode(trx: Db, nodeId: string) {
+    const node = await trx.selectFrom('nodes').select(['id', 'site_id']).where('id', '=', nodeId).executeTakeFirst();
+    if (!node) throw new ValidationError(`node ${nodeId} does not exist`, [{ path: 'nodeId', message: 'does not exist' }]);
+    return node;
+  }
+
+  private async checkConflicts(trx: Db, nodeId: string, spec: RouteSpec, selfId: string | null): Promise<void> {
+    if (spec.domains.length) {
+      let q = trx
+        .selectFrom('route_domains')
+        .select(['route_id', 'domain'])
+        .where('node_id', '=', nodeId)
+        .where('domain', 'in', spec.domains);
+      if (selfId) q = q.where('route_id', '!=', selfId);
+      const clash = await q.executeTakeFirst();
+      if (clash) {
+        throw new ConflictError('domain_conflict', `domain ${clash.domain} is already served on this node by route ${clash.route_id}`, {
+          domain: clash.domain,
+          routeId: clash.route_id,
+        });
+      }
+    }
+    if (spec.listen) {
+      let q = trx
+        .selectFrom('route_listens')
+        .select('route_id')
+        .where('node_id', '=', nodeId)
+        .where('port', '=', spec.listen.port)
+        .where('protocol', '=', spec.listen.protocol);
+      if (selfId) q = q.where('route_id', '!=', selfId);
+      const clash = await q.executeTakeFirst();
+      if (clash) {
+        throw new ConflictError(
+          'listen_conflict',
+          `${spec.listen.protocol} port ${spec.listen.port} is already used on this node by route ${clash.route_id}`,
+          { port: spec.listen.port, protocol: spec.listen.protocol, routeId: clash.route_id },
+        );
+      }
+    }
+  }
+
+  private async indexRoute(trx: Db, routeId: string, nodeId: string, spec: RouteSpec): Promise<void> {
+    if (spec.domains.length) {
+      await trx
+        .insertInto('route_domains')
+        .values(spec.domains.map((domain) => ({ route_id: routeId, node_id: nodeId, domain })))
+        .execute();
+    }
+    if (spec.listen) {
+      await trx
+        .insertInto('route_listens')
+        .values({ route_id: routeId, node_id: nodeId, port: spec.listen.port, protocol: spec.listen.protocol })
+        .execute();
+    }
+  }
+}
