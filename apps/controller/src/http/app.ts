@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { LIMITS } from '@caddyfleet/protocol';
 import type { ControllerConfig } from '../config';
 import { UnauthorizedError } from '../errors';
@@ -32,12 +33,12 @@ function actorResolver(s: Services) {
   };
 }
 
-export function buildApp(s: Services, config: ControllerConfig, logger: FastifyBaseLogger): { app: FastifyInstance; api: ApiRegistry } {
+export function buildApp(s: Services, config: ControllerConfig, logger: Logger): { app: FastifyInstance; api: ApiRegistry } {
   const app = Fastify({
-    loggerInstance: logger,
+    // Per-request lines at info would drown the log; Fastify only reports warnings and errors.
+    loggerInstance: logger.child({}, { level: logger.levelVal < 40 ? 'warn' : logger.level }) as FastifyBaseLogger,
     bodyLimit: LIMITS.apiBodyBytes,
     trustProxy: config.trustProxy,
-    logController: { disableRequestLogging: true },
     routerOptions: { maxParamLength: 200 },
   });
   installErrorHandler(app);
