@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { OpenDatabase } from './connect';
 import { initial } from './migrations/001-initial';
@@ -19,17 +18,19 @@ export async function migrate(store: OpenDatabase, log: (msg: string) => void): 
   const pending = (await migrator.getMigrations()).filter((m) => !m.executedAt);
   if (pending.length === 0) return { applied: [], backup: null };
   let backup: string | null = null;
-  if (store.sqlitePath && fs.existsSync(store.sqlitePath) && fs.statSync(store.sqlitePath).size > 0) {
-    const migratedBefore = (await migrator.getMigrations()).some((m) => m.executedAt);
-    if (migratedBefore) {
-      backup = `${store.sqlitePath}.bak-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      await sql`VACUUM INTO ${sql.lit(backup)}`.execute(store.db);
-      log(`backed up ${store.sqlitePath} to ${backup} before migrating`);
-    }
+  if (store.sqlitePath && (await hasTables(store))) {
+    backup = `${store.sqlitePath}.bak-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    await sql`VACUUM INTO ${sql.lit(backup)}`.execute(store.db);
+    log(`backed up ${store.sqlitePath} to ${backup} before migrating`);
   }
   const { error, results } = await migrator.migrateToLatest();
   const applied = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
   if (error) throw new Error(`database migration failed: ${error instanceof Error ? error.message : String(error)}`);
   if (applied.length) log(`applied migrations: ${applied.join(', ')}`);
   return { applied, backup };
+}
+
+async function hasTables(store: OpenDatabase): Promise<boolean> {
+  const { rows } = await sql<{ n: number }>`select count(*) as n from sqlite_master where type = 'table'`.execute(store.db);
+  return Number(rows[0]?.n ?? 0) > 0;
 }
