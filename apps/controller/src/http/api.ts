@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { idSchema } from '@caddyfleet/protocol';
 import { ForbiddenError, UnauthorizedError, ValidationError } from '../errors';
 import type { Actor } from '../services/context';
 
@@ -35,7 +36,7 @@ export type AnyEndpoint = Endpoint<z.ZodType, z.ZodType, z.ZodType>;
 
 export type ActorResolver = (req: FastifyRequest) => Promise<Actor | null>;
 
-export const idParams = z.strictObject({ id: z.string().min(1).max(64) });
+export const idParams = z.strictObject({ id: idSchema });
 
 const ANONYMOUS: Actor = { kind: 'system', id: 'anonymous', label: 'anonymous', role: 'viewer' };
 
