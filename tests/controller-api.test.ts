@@ -274,7 +274,7 @@ describe.each(STORES)('controller API on %s', (kind) => {
     }
     expect(doc.paths['/api/v1/routes'].post.requestBody.content['application/json'].schema.oneOf).toHaveLength(4);
 
-    const metrics = await t.request('GET', '/metrics', { headers: { cookie: (await t.login()).cookie } });
+    const metrics = await t.request('GET', '/metrics', { headers: await t.login() });
     expect(metrics.status).toBe(200);
     expect(metrics.body).toMatch(/caddyfleet_http_requests_total\{method="POST",route="\/api\/v1\/routes",status="201"\} \d+/);
     expect(metrics.body).toMatch(/caddyfleet_nodes\{status="pending"\} \d+/);

@@ -69,7 +69,6 @@ export const controllerFrameSchema = z.discriminatedUnion('type', [
     heartbeatSeconds: z.number().int().min(1).max(3600),
   }),
   z.strictObject({ type: z.literal('sync'), revision, routes: z.array(routeSchema) }),
-  z.strictObject({ type: z.literal('local-conflicts'), conflicts: z.array(z.strictObject({ routeId: z.string(), domain: z.string(), centralRouteId: z.string() })) }),
   z.strictObject({ type: z.literal('ping'), t: z.number() }),
   z.strictObject({ type: z.literal('pong'), t: z.number() }),
 ]);

@@ -107,6 +107,8 @@ export const routeSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   revision: z.number().int(),
+  /** Why the node could not serve this route (unsupported there, or a conflict with a central route), if so. */
+  lastError: z.string().nullable(),
 });
 export type Route = z.infer<typeof routeSchema>;
 

@@ -45,6 +45,7 @@ export function routeToApi(row: RouteTable): Route {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     revision: row.revision,
+    lastError: row.last_error,
   };
 }
 
