@@ -6,11 +6,13 @@ import { splitListen, type ControllerConfig } from './config';
 import { openDatabase, type OpenDatabase } from './db/connect';
 import { migrate } from './db/migrate';
 import { buildApp } from './http/app';
+import { AgentHub } from './hub/agent-hub';
 import { createServices, type Services } from './services';
 import type { FleetEvents, ServiceContext } from './services/context';
 
 export interface RunningController {
   app: FastifyInstance;
+  hub: AgentHub;
   services: Services;
   store: OpenDatabase;
   config: ControllerConfig;
@@ -48,6 +50,9 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     announce('caddyfleet: this password is shown only once; set CADDYFLEET_ADMIN_PASSWORD to choose your own on a fresh data dir.');
   }
   const { app } = buildApp(services, config, log);
+  const hub = new AgentHub(services, log, { heartbeatSeconds: config.heartbeatSeconds, offlineAfterMissed: config.offlineAfterMissed });
+  await hub.resetStatuses();
+  hub.attach(app.server);
   let url = '';
   if (opts.listen !== false) {
     const { host, port } = splitListen(config.listen);
@@ -60,12 +65,14 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   }
   return {
     app,
+    hub,
     services,
     store,
     config,
     url,
     generatedAdminPassword: admin.generatedPassword,
     async close() {
+      await hub.close();
       await app.close();
       await store.close();
     },

@@ -27,7 +27,7 @@ const count = z.number().int().min(0).max(10_000_000);
 /** A route managed on the agent itself (scope local_only), as published to the controller. */
 export const localRouteSchema = z.intersection(
   routeCreateSchema,
-  z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/) }),
+  z.object({ id: z.string().min(1).max(32).regex(/^[A-Za-z0-9_-]+$/) }),
 );
 
 export const agentFrameSchema = z.discriminatedUnion('type', [

@@ -1,0 +1,210 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION } from '@caddyfleet/protocol';
+import { AppError } from '../errors';
+import type { Services } from '../services';
+import { LocalRouteService } from '../services/local-route-service';
+import { AgentSession, type AgentHandlers } from './agent-session';
+import { desiredState } from './desired-state';
+import { NodeStatusWriter } from './node-status-writer';
+
+export const AGENT_CONNECT_PATH = '/api/v1/agent/connect';
+
+export interface HubOptions {
+  heartbeatSeconds: number;
+  offlineAfterMissed: number;
+  /** Edits closer together than this reach a node as one push. */
+  coalesceMs?: number;
+}
+
+function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const text = status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Bad Request';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * Keeps one WebSocket per connected node and pushes each node its desired state whenever its revision moves.
+ * The desired state lives in the database, so nothing here is needed to recover after a restart: a node that
+ * reconnects is compared by revision and gets a full sync if it is behind.
+ */
+export class AgentHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsFrameBytes });
+  readonly sessions = new Map<string, AgentSession>();
+  private readonly pushTimers = new Map<string, NodeJS.Timeout>();
+  private readonly routeErrorsSeen = new Map<string, string>();
+  private readonly writer: NodeStatusWriter;
+  private readonly localRoutes: LocalRouteService;
+  private readonly liveness: NodeJS.Timeout;
+  private readonly coalesceMs: number;
+  syncsSent = 0;
+
+  constructor(
+    private readonly s: Services,
+    private readonly log: Logger,
+    private readonly opts: HubOptions,
+  ) {
+    this.writer = new NodeStatusWriter(s.ctx);
+    this.localRoutes = new LocalRouteService(s.ctx);
+    this.coalesceMs = opts.coalesceMs ?? 25;
+    s.ctx.events.on('revision', (nodeId) => this.schedulePush(nodeId));
+    s.ctx.events.on('revoked', (nodeId) => this.sessions.get(nodeId)?.close(CLOSE_CODES.revoked, 'agent key revoked by the controller'));
+    this.liveness = setInterval(() => this.checkLiveness(), Math.min(1000, opts.heartbeatSeconds * 500));
+    this.liveness.unref();
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      void this.onUpgrade(req, socket, head);
+    });
+  }
+
+  /** Marks every node that was left online by a previous run offline; they come back when they reconnect. */
+  async resetStatuses(): Promise<void> {
+    await this.s.ctx.db.updateTable('nodes').set({ status: 'offline' }).where('status', 'in', ['online', 'error']).execute();
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== AGENT_CONNECT_PATH) return rejectUpgrade(socket, 404, 'not_found', 'no WebSocket endpoint here');
+    const m = /^Bearer\s+(\S{1,200})$/i.exec(req.headers.authorization ?? '');
+    if (!m) return rejectUpgrade(socket, 401, 'agent_key_invalid', 'an agent key is required (Authorization: Bearer …)');
+    let node;
+    try {
+      node = await this.s.enrollment.nodeForAgentKey(m[1]!);
+    } catch (err) {
+      if (err instanceof AppError) return rejectUpgrade(socket, err.status, err.code, err.message);
+      this.log.error({ err }, 'agent authentication failed');
+      return rejectUpgrade(socket, 400, 'internal', 'authentication failed');
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node.id, node.name, ws));
+  }
+
+  private onConnection(nodeId: string, nodeName: string, ws: WebSocket): void {
+    const previous = this.sessions.get(nodeId);
+    if (previous) previous.close(CLOSE_CODES.replaced, 'replaced by a newer connection of the same node');
+    const session = new AgentSession(nodeId, nodeName, ws, this.log, this.handlers(nodeId, nodeName));
+    this.sessions.set(nodeId, session);
+    ws.on('close', () => {
+      if (this.sessions.get(nodeId) !== session) return;
+      this.sessions.delete(nodeId);
+      this.writer.update(nodeId, { status: 'offline' }, true);
+      this.log.info({ node: nodeId }, 'agent disconnected');
+    });
+    ws.on('error', (err) => this.log.warn({ err, node: nodeId }, 'agent socket error'));
+  }
+
+  private handlers(nodeId: string, nodeName: string): AgentHandlers {
+    const session = () => this.sessions.get(nodeId);
+    return {
+      hello: async (f) => {
+        const s = session();
+        if (!s) return;
+        s.appliedRevision = f.appliedRevision;
+        const now = new Date().toISOString();
+        this.writer.update(
+          nodeId,
+          { status: 'online', caddy_version: f.caddyVersion, agent_version: f.agentVersion, last_seen_at: now, applied_revision: f.appliedRevision },
+          true,
+        );
+        s.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, nodeId, heartbeatSeconds: this.opts.heartbeatSeconds });
+        this.log.info({ node: nodeId, agent: f.agentVersion, caddy: f.caddyVersion, applied: f.appliedRevision }, 'agent connected');
+        const desired = await desiredState(this.s.ctx, nodeId);
+        if (!desired) return;
+        if (desired.revision !== f.appliedRevision) await this.push(nodeId);
+        else s.lastSentRevision = desired.revision;
+      },
+      ack: async (f) => {
+        const s = session();
+        if (!s) return;
+        if (f.ok) {
+          s.appliedRevision = f.revision;
+          this.writer.update(nodeId, { applied_revision: f.revision, status: 'online', last_error: null, last_seen_at: new Date().toISOString() }, true);
+          await this.recordRouteErrors(nodeId, f.routeErrors);
+          const desired = await desiredState(this.s.ctx, nodeId);
+          if (desired && desired.revision > f.revision && desired.revision > s.lastSentRevision) this.schedulePush(nodeId);
+        } else {
+          this.log.warn({ node: nodeId, revision: f.revision, error: f.error }, 'agent failed to apply');
+          this.writer.update(nodeId, { status: 'error', last_error: f.error ?? 'apply failed', last_seen_at: new Date().toISOString() }, true);
+        }
+      },
+      status: async (f) => {
+        this.writer.update(nodeId, {
+          last_seen_at: new Date().toISOString(),
+          route_count: f.routeCount,
+          cert_count: f.certCount,
+          caddy_version: f.caddyVersion,
+        });
+        if (f.drift) this.log.warn({ node: nodeId }, 'agent repaired configuration drift in its Caddy');
+      },
+      'local-routes': async (f) => {
+        const { conflicts } = await this.localRoutes.replace(nodeId, `agent ${nodeName}`, f.routes);
+        if (conflicts) this.log.warn({ node: nodeId, conflicts }, 'local routes conflict with central routes');
+      },
+      ping: async (f) => session()?.send({ type: 'pong', t: f.t }),
+      pong: async () => {},
+    };
+  }
+
+  /** Per-route problems (unsupported on this node, local conflicts) are written only when they change. */
+  private async recordRouteErrors(nodeId: string, errors: { routeId: string; error: string }[]): Promise<void> {
+    const key = JSON.stringify(errors);
+    if (this.routeErrorsSeen.get(nodeId) === key) return;
+    this.routeErrorsSeen.set(nodeId, key);
+    await this.s.ctx.db.transaction().execute(async (trx) => {
+      await trx.updateTable('routes').set({ last_error: null }).where('node_id', '=', nodeId).where('scope', '=', 'exclusive').where('last_error', 'is not', null).execute();
+      for (const e of errors) {
+        await trx.updateTable('routes').set({ last_error: e.error }).where('node_id', '=', nodeId).where('scope', '=', 'exclusive').where('id', '=', e.routeId).execute();
+      }
+    });
+  }
+
+  private schedulePush(nodeId: string): void {
+    if (!this.sessions.get(nodeId)?.ready || this.pushTimers.has(nodeId)) return;
+    this.pushTimers.set(
+      nodeId,
+      setTimeout(() => {
+        this.pushTimers.delete(nodeId);
+        this.push(nodeId).catch((err: unknown) => this.log.error({ err, node: nodeId }, 'push failed'));
+      }, this.coalesceMs),
+    );
+  }
+
+  private async push(nodeId: string): Promise<void> {
+    const s = this.sessions.get(nodeId);
+    if (!s?.ready) return;
+    const desired = await desiredState(this.s.ctx, nodeId);
+    if (!desired || desired.revision === s.lastSentRevision) return;
+    s.lastSentRevision = desired.revision;
+    this.syncsSent += 1;
+    s.send({ type: 'sync', revision: desired.revision, routes: desired.routes });
+  }
+
+  private checkLiveness(): void {
+    const limit = this.opts.heartbeatSeconds * this.opts.offlineAfterMissed * 1000;
+    const now = Date.now();
+    for (const [nodeId, s] of this.sessions) {
+      if (now - s.lastFrameAt <= limit) continue;
+      this.log.warn({ node: nodeId }, 'agent missed its heartbeats; marking offline');
+      this.sessions.delete(nodeId);
+      s.terminate();
+      this.writer.update(nodeId, { status: 'offline' }, true);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.liveness);
+    for (const t of this.pushTimers.values()) clearTimeout(t);
+    this.pushTimers.clear();
+    for (const [nodeId, s] of this.sessions) {
+      s.terminate();
+      this.writer.update(nodeId, { status: 'offline' });
+    }
+    this.sessions.clear();
+    this.wss.close();
+    await this.writer.close();
+  }
+}

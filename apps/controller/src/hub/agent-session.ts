@@ -1,0 +1,97 @@
+import type { Logger } from 'pino';
+import type { WebSocket, RawData } from 'ws';
+import {
+  CLOSE_CODES,
+  PROTOCOL_VERSION,
+  agentFrameSchema,
+  type AgentFrame,
+  type AgentFrameType,
+  type ControllerFrame,
+} from '@caddyfleet/protocol';
+
+type Handler<T extends AgentFrameType> = (frame: Extract<AgentFrame, { type: T }>) => Promise<void>;
+export type AgentHandlers = { [T in AgentFrameType]: Handler<T> };
+
+/** WebSocket close reasons are limited to 123 bytes. */
+function reason(text: string): string {
+  const buf = Buffer.from(text);
+  return buf.length <= 123 ? text : buf.subarray(0, 120).toString() + '...';
+}
+
+/**
+ * One agent connection. Frames are parsed on arrival and handled strictly in order; anything before `hello`,
+ * anything that is not a valid frame, and a second `hello` close the socket and change nothing.
+ */
+export class AgentSession {
+  private helloDone = false;
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+  lastFrameAt = Date.now();
+  lastSentRevision = -1;
+  appliedRevision = 0;
+
+  constructor(
+    readonly nodeId: string,
+    readonly nodeName: string,
+    private readonly ws: WebSocket,
+    private readonly log: Logger,
+    private readonly handlers: AgentHandlers,
+  ) {
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+  }
+
+  get ready(): boolean {
+    return this.helloDone && !this.closed;
+  }
+
+  send(frame: ControllerFrame): void {
+    if (this.closed) return;
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  close(code: number, why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.log.warn({ node: this.nodeId, code, reason: why }, 'closing agent connection');
+    this.ws.close(code, reason(why));
+    // A peer that does not complete the closing handshake is cut off, so revocation takes effect within a second.
+    setTimeout(() => this.ws.terminate(), 500).unref();
+  }
+
+  terminate(): void {
+    this.closed = true;
+    this.ws.terminate();
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.closed) return;
+    this.lastFrameAt = Date.now();
+    if (isBinary) return this.close(CLOSE_CODES.badFrame, 'binary frames are not accepted');
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString());
+    } catch {
+      return this.close(CLOSE_CODES.badFrame, 'frame is not JSON');
+    }
+    const parsed = agentFrameSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return this.close(CLOSE_CODES.badFrame, `invalid frame: ${issue ? `${issue.path.join('.')} ${issue.message}` : 'unknown'}`);
+    }
+    const frame = parsed.data;
+    if (!this.helloDone && frame.type !== 'hello') return this.close(CLOSE_CODES.badFrame, `expected hello first, got ${frame.type}`);
+    if (this.helloDone && frame.type === 'hello') return this.close(CLOSE_CODES.badFrame, 'hello was already received');
+    if (frame.type === 'hello') {
+      if (frame.protocolVersion !== PROTOCOL_VERSION) {
+        this.log.warn({ node: this.nodeId, agent: frame.protocolVersion, controller: PROTOCOL_VERSION }, 'protocol version mismatch');
+        return this.close(CLOSE_CODES.protocolMismatch, `protocol version ${frame.protocolVersion} not supported; controller speaks ${PROTOCOL_VERSION}`);
+      }
+      this.helloDone = true;
+    }
+    this.queue = this.queue
+      .then(() => (this.handlers[frame.type] as Handler<typeof frame.type>)(frame as never))
+      .catch((err: unknown) => {
+        this.log.error({ err, node: this.nodeId, frame: frame.type }, 'agent frame handler failed');
+      });
+  }
+}
