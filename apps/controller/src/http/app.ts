@@ -10,13 +10,15 @@ import { SESSION_COOKIE, readCookie } from './cookies';
 import { installErrorHandler } from './error-handler';
 import { HttpMetrics } from './metrics';
 import { buildOpenApi } from './openapi';
+import { API_PREFIX, VERSION } from './constants';
+import { eventRoutes } from './routes/event-routes';
+import { serveDashboard } from './static';
 import { authRoutes } from './routes/auth-routes';
 import { fleetRoutes } from './routes/fleet-routes';
 import { hierarchyRoutes } from './routes/hierarchy-routes';
 import { routeRoutes } from './routes/route-routes';
 
-export const API_PREFIX = '/api/v1';
-export const VERSION = '0.1.0';
+export { API_PREFIX, VERSION } from './constants';
 
 /** A bearer token that is present but wrong is an error, not an anonymous request. */
 function actorResolver(s: Services) {
@@ -51,6 +53,7 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
   hierarchyRoutes(api, s);
   fleetRoutes(api, s);
   routeRoutes(api, s);
+  eventRoutes(app, s, resolve);
 
   let openapi: Record<string, unknown> | null = null;
   api.add({
@@ -68,5 +71,6 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
     const [routesByKind, nodesByStatus] = await Promise.all([s.routes.countByKind(), s.nodes.countByStatus()]);
     return reply.type('text/plain; version=0.0.4').send(metrics.render({ routesByKind, nodesByStatus }));
   });
+  serveDashboard(app);
   return { app, api };
 }

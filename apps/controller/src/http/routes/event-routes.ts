@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import { UnauthorizedError } from '../../errors';
+import type { Services } from '../../services';
+import type { ActorResolver } from '../api';
+import { API_PREFIX } from '../constants';
+
+/**
+ * Server-Sent Events for the dashboard: `node` carries the node's current row whenever it changes, `revision`
+ * tells that a node's routes changed. Authenticated like every other read.
+ */
+export function eventRoutes(app: FastifyInstance, s: Services, resolve: ActorResolver): void {
+  app.get(`${API_PREFIX}/events`, async (req, reply) => {
+    if (!(await resolve(req))) throw new UnauthorizedError();
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(': connected\n\n');
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const onNode = (nodeId: string) => {
+      s.nodes
+        .get(nodeId)
+        .then((node) => send('node', node))
+        .catch(() => send('node-removed', { id: nodeId }));
+    };
+    const onRevision = (nodeId: string, revision: number) => send('revision', { nodeId, revision });
+    s.ctx.events.on('node', onNode);
+    s.ctx.events.on('revision', onRevision);
+    s.ctx.events.on('revoked', onNode);
+    // Proxies drop idle streams; a comment every 15 s keeps it open and lets the browser notice a dead one.
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    req.raw.on('close', () => {
+      clearInterval(keepAlive);
+      s.ctx.events.off('node', onNode);
+      s.ctx.events.off('revision', onRevision);
+      s.ctx.events.off('revoked', onNode);
+    });
+  });
+}
