@@ -23,7 +23,7 @@ const bool = z
 const listen = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must look like HOST:PORT, e.g. 127.0.0.1:8080')
-  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+  .refine((v) => !/:\d+$/.test(v) || Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const configSchema = z.object({

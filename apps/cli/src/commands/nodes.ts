@@ -1,0 +1,92 @@
+/** `caddyfleet nodes …`: the servers of the fleet (agents and the controller's local node). */
+import { Command, Option } from 'commander';
+import type { FleetNode } from '@caddyfleet/protocol';
+import { withApiOptions, type CliContext } from '../context';
+import { ago, dash, renderKeyValue, renderTable, yesNo } from '../output';
+
+export const NODE_HEADERS = ['ID', 'NAME', 'HOSTNAME', 'STATUS', 'CADDY', 'LAST SEEN', 'ROUTES', 'CERTS', 'IN SYNC'];
+
+export function inSync(n: Pick<FleetNode, 'appliedRevision' | 'desiredRevision'>): string {
+  return `${yesNo(n.appliedRevision >= n.desiredRevision)} (${n.appliedRevision}/${n.desiredRevision})`;
+}
+
+export function nodeRow(n: FleetNode, now = new Date()): string[] {
+  return [
+    n.id,
+    n.name,
+    n.hostname,
+    n.status,
+    dash(n.caddyVersion),
+    ago(n.lastSeenAt, now),
+    String(n.routeCount),
+    String(n.certCount),
+    inSync(n),
+  ];
+}
+
+function nodeDetails(n: FleetNode): string {
+  return renderKeyValue([
+    ['ID', n.id],
+    ['Name', n.name],
+    ['Site', n.siteId],
+    ['Hostname', n.hostname],
+    ['Local node', yesNo(n.isLocal)],
+    ['Status', n.status],
+    ['Caddy', dash(n.caddyVersion)],
+    ['Agent', dash(n.agentVersion)],
+    ['Last seen', n.lastSeenAt ? `${n.lastSeenAt} (${ago(n.lastSeenAt)})` : 'never'],
+    ['Routes', String(n.routeCount)],
+    ['Certificates', String(n.certCount)],
+    ['In sync', `${inSync(n)}  applied/desired revision`],
+    ['Last error', dash(n.lastError)],
+    ['Created', n.createdAt],
+    ['Updated', n.updatedAt],
+  ]);
+}
+
+export function registerNodes(program: Command, ctx: CliContext): void {
+  const group = withApiOptions(program.command('nodes').description('list and manage nodes (servers running an agent, and the local node)'));
+
+  group
+    .command('list')
+    .alias('ls')
+    .description('list nodes')
+    .addOption(new Option('--site <id>', 'only the nodes of this site'))
+    .action(async (opts: { site?: string }, cmd: Command) => {
+      const { client, print } = ctx.api(cmd);
+      const nodes = await client.get<FleetNode[]>('/nodes', { siteId: opts.site });
+      const now = new Date();
+      print.list(nodes, NODE_HEADERS, (n) => nodeRow(n, now), 'no nodes');
+    });
+
+  group
+    .command('show')
+    .description('show one node')
+    .argument('<id>', 'node id')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const { client, print } = ctx.api(cmd);
+      const node = await client.get<FleetNode>(`/nodes/${encodeURIComponent(id)}`);
+      print.result(node, () => nodeDetails(node));
+    });
+
+  group
+    .command('revoke')
+    .description("revoke a node's agent key and disconnect it (the node must enroll again)")
+    .argument('<id>', 'node id')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const { client, print } = ctx.api(cmd);
+      const node = await client.post<FleetNode>(`/nodes/${encodeURIComponent(id)}/revoke`);
+      print.result(node, () => `revoked the agent key of node ${id}\n` + renderTable(NODE_HEADERS, [nodeRow(node)]));
+    });
+
+  group
+    .command('rm')
+    .alias('delete')
+    .description('delete a node and its routes (its agent key is revoked)')
+    .argument('<id>', 'node id')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const { client, print } = ctx.api(cmd);
+      await client.delete(`/nodes/${encodeURIComponent(id)}`);
+      print.result({ id, deleted: true }, () => `deleted node ${id}\n`);
+    });
+}

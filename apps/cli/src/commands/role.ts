@@ -1,0 +1,85 @@
+/**
+ * `caddyfleet standalone` and `caddyfleet server`: run the controller. The options are generated from the
+ * controller's own option table so that flags, env variables and descriptions never drift apart.
+ */
+import { Command, Option } from 'commander';
+// The light config module only (zod + path); the server itself is imported when a role command runs, so that
+// API commands do not pay for loading Fastify and the database drivers.
+import { CONTROLLER_OPTIONS, ConfigError, loadConfig, type ControllerOptionName } from '@caddyfleet/controller/config';
+import type { CliContext } from '../context';
+import { CliError } from '../errors';
+
+/** Value placeholders for --help; options added to CONTROLLER_OPTIONS later fall back to `<value>`. */
+const METAVARS: Partial<Record<ControllerOptionName, string>> = {
+  listen: '<host:port>',
+  dataDir: '<dir>',
+  databaseUrl: '<url>',
+  adminPassword: '<password>',
+  logLevel: '<level>',
+  trustProxy: '[bool]',
+  loginMaxAttempts: '<n>',
+  loginWindowSeconds: '<seconds>',
+  sessionTtlHours: '<hours>',
+  heartbeatSeconds: '<seconds>',
+  offlineAfterMissed: '<n>',
+};
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+
+/** Bounded wait for the controller to close; a hung close must not keep a stopped service alive forever. */
+const CLOSE_TIMEOUT_MS = 15_000;
+
+const ROLES = {
+  standalone: 'run the controller with its built-in local node, for one host (listens on 127.0.0.1:8080 by default)',
+  server: 'run the controller for a fleet of agents (listens on 0.0.0.0:8080 by default)',
+} as const;
+
+export function registerRoleCommands(program: Command, ctx: CliContext): void {
+  for (const [mode, description] of Object.entries(ROLES) as ['standalone' | 'server', string][]) {
+    const cmd = program.command(mode).description(description);
+    for (const [name, spec] of Object.entries(CONTROLLER_OPTIONS) as [ControllerOptionName, { env: string; describe: string }][]) {
+      cmd.addOption(new Option(`--${kebab(name)} ${METAVARS[name] ?? '<value>'}`, spec.describe).env(spec.env));
+    }
+    cmd.action(async (opts: Record<string, string | boolean | undefined>) => runController(ctx, mode, opts));
+  }
+}
+
+async function runController(ctx: CliContext, mode: 'standalone' | 'server', opts: Record<string, string | boolean | undefined>): Promise<void> {
+  const { io } = ctx;
+  const flags: Partial<Record<ControllerOptionName, string>> = {};
+  for (const name of Object.keys(CONTROLLER_OPTIONS) as ControllerOptionName[]) {
+    const v = opts[name];
+    // `--trust-proxy` alone means true.
+    if (v !== undefined) flags[name] = typeof v === 'boolean' ? String(v) : v;
+  }
+  let config;
+  try {
+    config = loadConfig(mode, flags);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, 2);
+    throw err;
+  }
+  const { startController } = await import('@caddyfleet/controller');
+  let controller;
+  try {
+    controller = await startController(config);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new CliError(`cannot listen on ${config.listen}: the address is already in use`);
+    if (e.code === 'EACCES') throw new CliError(`cannot listen on ${config.listen}: permission denied`);
+    if (e.code === 'EADDRNOTAVAIL') throw new CliError(`cannot listen on ${config.listen}: no such local address`);
+    throw err;
+  }
+  io.stdout.write(`caddyfleet controller listening on ${controller.url}\n`);
+
+  const signal = await io.waitForShutdown();
+  io.stderr.write(`caddyfleet: ${signal} received, shutting down\n`);
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS);
+  });
+  const result = await Promise.race([controller.close().then(() => 'closed' as const), timedOut]);
+  clearTimeout(timer);
+  if (result === 'timeout') throw new CliError(`the controller did not stop within ${CLOSE_TIMEOUT_MS / 1000} s`);
+  io.stderr.write('caddyfleet: stopped\n');
+}
