@@ -1,0 +1,288 @@
+/**
+ * Turns routes into a running Caddy config. Everything that changes Caddy (syncs, local route edits, restores
+ * after a Caddy restart, drift repairs) runs one at a time through a single queue, so a drift check can never
+ * "repair" Caddy back to a config that a concurrent sync was replacing.
+ */
+import type { Logger } from 'pino';
+import { buildCaddyConfig, CaddyLoadError, type BuildOptions, type CaddyAdmin, type CaddyConfig } from '@caddyfleet/caddy';
+import type { AgentFrame, ControllerFrame, Route } from '@caddyfleet/protocol';
+import { errorMessage } from './errors';
+import { mergeRoutes, type RouteError } from './merge';
+import { stableStringify } from './stable-json';
+import type { AppliedState, StateStore, StoredLocalRoute } from './state';
+
+export type SyncFrame = Extract<ControllerFrame, { type: 'sync' }>;
+export type AckFrame = Extract<AgentFrame, { type: 'ack' }>;
+
+/** Limits of the ack frame; Caddy's messages can be long (they quote the config). */
+const MAX_ERROR = 8192;
+const MAX_ROUTE_ERROR = 2048;
+const MAX_ROUTE_ERRORS = 10_000;
+
+export interface ApplyOutcome {
+  ok: boolean;
+  revision: number;
+  /** Caddy's (or the builder's) message when not ok. */
+  error?: string;
+  /** Unsupported routes and local routes that conflict with central ones. */
+  routeErrors: RouteError[];
+  /** Whether `/load` was called (false when the rendered config equalled the running one). */
+  loaded: boolean;
+  /** Caddy refused the config (it keeps the previous one); false for success and for an unreachable Caddy. */
+  rejected: boolean;
+  /** Routes rendered into the config. */
+  served: number;
+}
+
+export interface ApplierDeps {
+  admin: CaddyAdmin;
+  build: BuildOptions;
+  state: StateStore;
+  /** The current local routes (read at every render). */
+  localRoutes: () => StoredLocalRoute[];
+  nodeId: string | null;
+  log: Logger;
+  /** Where acks go (the controller connection); called for every sync outcome that is not superseded. */
+  onAck?: (ack: AckFrame) => void;
+  /**
+   * Caddy refused a config while starting its listeners. Such a refusal is not clean: servers of the refused
+   * config that had already started keep running (caddyserver/caddy#7175). Called without waiting, outside
+   * the apply queue, so the handler may restart Caddy (whose restore goes through the queue).
+   */
+  onStartFailure?: (error: string) => void;
+}
+
+/** Caddy's message for a config whose apps failed in Start (listeners), as opposed to validation/provisioning. */
+export function isStartFailure(message: string): boolean {
+  return /\bstart: /.test(message);
+}
+
+interface CentralRoutes {
+  revision: number;
+  routes: Route[];
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : text.slice(0, max - 3) + '...';
+}
+
+export class Applier {
+  /** Number of `POST /load` calls made (the benchmark watches this). */
+  loadCount = 0;
+  /** What Caddy was last successfully given, as persisted in applied.json. */
+  private applied: AppliedState | null = null;
+  /** Stable JSON of the config Caddy runs as far as we know; null = unknown, so the next apply always loads. */
+  private loadedJson: string | null = null;
+  /** The central routes local edits are rendered against: the last applied sync, or a newer one still to retry. */
+  private central: CentralRoutes = { revision: 0, routes: [] };
+  /**
+   * An apply that failed for a transient reason (Caddy unreachable), retried by `retryPending` and `restore`;
+   * 'sync' when a sync is among them, so its ack goes out once it works.
+   */
+  private pendingRetry: 'sync' | 'local' | null = null;
+  private lastRouteErrors: RouteError[] = [];
+  private lastServed = 0;
+  private newestSync: SyncFrame | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: ApplierDeps) {}
+
+  /** Reads applied.json; must run before anything else. */
+  async init(): Promise<void> {
+    this.applied = await this.deps.state.readApplied();
+    if (this.applied) this.central = { revision: this.applied.revision, routes: this.applied.routes };
+  }
+
+  get appliedRevision(): number {
+    return this.applied?.revision ?? 0;
+  }
+  get routeErrors(): RouteError[] {
+    return this.lastRouteErrors;
+  }
+  get served(): number {
+    return this.lastServed;
+  }
+  /** The config Caddy should be running (what drift checks compare against), or null before the first apply. */
+  get expectedConfig(): CaddyConfig | null {
+    return this.loadedJson === null ? null : (this.applied?.config ?? null);
+  }
+
+  /**
+   * Applies a full sync. When several arrive while one is being applied only the newest is applied (and acked);
+   * the others resolve to null. The controller treats an ack for revision N as covering the ones before it.
+   */
+  applySync(frame: SyncFrame): Promise<ApplyOutcome | null> {
+    this.newestSync = frame;
+    return this.exclusive(async () => {
+      if (this.newestSync !== frame) return null;
+      this.newestSync = null;
+      const outcome = await this.render({ revision: frame.revision, routes: frame.routes }, 'sync');
+      this.deps.onAck?.(this.ackOf(outcome));
+      return outcome;
+    });
+  }
+
+  /**
+   * Re-renders after a local route change, against the current central routes. Not coalesced: the caller
+   * (the local API) answers with this outcome, and an unchanged render costs no `/load` anyway.
+   */
+  applyLocalChange(): Promise<ApplyOutcome> {
+    return this.exclusive(() => this.render(this.central, 'local'));
+  }
+
+  /**
+   * After Caddy (re)started or at agent start: puts the last applied config back (from applied.json, known to
+   * have been accepted), then renders the current routes on top, which is skipped when nothing changed.
+   */
+  restore(): Promise<void> {
+    return this.exclusive(async () => {
+      this.loadedJson = null;
+      if (this.applied) {
+        const json = stableStringify(this.applied.config);
+        let running: string | null = null;
+        try {
+          running = stableStringify(await this.deps.admin.getConfig());
+        } catch {
+          // Unknown; load below.
+        }
+        if (running === json) {
+          this.loadedJson = json;
+          this.deps.log.info({ revision: this.applied.revision }, 'Caddy already runs the last applied config');
+        } else {
+          try {
+            await this.load(this.applied.config);
+            this.loadedJson = json;
+            this.deps.log.info({ revision: this.applied.revision }, 'restored the last applied config from applied.json');
+          } catch (err) {
+            this.deps.log.error({ err: errorMessage(err) }, 'could not restore the last applied config');
+          }
+        }
+      }
+      const retrying = this.pendingRetry;
+      // No restart hook from here: restore runs right after a (re)start, and a config that cannot bind its
+      // listeners (port taken by another program) would otherwise restart Caddy in a loop.
+      const outcome = await this.render(this.central, retrying ?? 'local', false);
+      if (retrying === 'sync' && (outcome.ok || outcome.rejected)) this.deps.onAck?.(this.ackOf(outcome));
+    });
+  }
+
+  /** Retries an apply that failed because Caddy could not be reached; a no-op otherwise. */
+  retryPending(): Promise<void> {
+    if (!this.pendingRetry) return Promise.resolve();
+    return this.exclusive(async () => {
+      const retrying = this.pendingRetry;
+      if (!retrying) return;
+      const outcome = await this.render(this.central, retrying);
+      if (retrying === 'sync' && (outcome.ok || outcome.rejected)) this.deps.onAck?.(this.ackOf(outcome));
+    });
+  }
+
+  /**
+   * Compares Caddy's running config with the one applied and re-loads the applied one when they differ.
+   * Returns 'repaired' when drift was found and fixed, 'ok' when none, 'skipped' when nothing was applied yet.
+   */
+  checkDrift(): Promise<'ok' | 'repaired' | 'skipped'> {
+    return this.exclusive(async () => {
+      const expected = this.expectedConfig;
+      if (!expected) return 'skipped' as const;
+      const running = await this.deps.admin.getConfig();
+      if (stableStringify(running) === this.loadedJson) return 'ok' as const;
+      this.deps.log.warn({ revision: this.appliedRevision }, "Caddy's running config differs from the applied one (drift); re-loading it");
+      this.loadedJson = null;
+      await this.load(expected);
+      this.loadedJson = stableStringify(expected);
+      this.deps.log.info({ revision: this.appliedRevision }, 'drift repaired');
+      return 'repaired' as const;
+    });
+  }
+
+  ackOf(outcome: ApplyOutcome): AckFrame {
+    const ack: AckFrame = {
+      type: 'ack',
+      revision: outcome.revision,
+      ok: outcome.ok,
+      routeErrors: outcome.routeErrors.slice(0, MAX_ROUTE_ERRORS).map((e) => ({ routeId: e.routeId, error: truncate(e.error, MAX_ROUTE_ERROR) })),
+    };
+    if (outcome.error !== undefined) ack.error = truncate(outcome.error, MAX_ERROR);
+    return ack;
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async load(config: object): Promise<void> {
+    this.loadCount++;
+    await this.deps.admin.load(config);
+  }
+
+  private async render(central: CentralRoutes, why: 'sync' | 'local', mayRestart = true): Promise<ApplyOutcome> {
+    const started = performance.now();
+    const { routes, conflicts } = mergeRoutes(central.routes, this.deps.localRoutes(), this.deps.nodeId);
+    let built;
+    try {
+      built = buildCaddyConfig(routes, this.deps.build);
+    } catch (err) {
+      // Only bad options get here, and those are checked at start-up; report rather than crash.
+      this.deps.log.error({ err: errorMessage(err), revision: central.revision }, 'could not render the Caddy config');
+      return { ok: false, revision: central.revision, error: errorMessage(err), routeErrors: conflicts, loaded: false, rejected: true, served: this.lastServed };
+    }
+    const routeErrors = [...built.unsupported.map((u) => ({ routeId: u.routeId, error: u.reason })), ...conflicts];
+    const json = stableStringify(built.config);
+    const base = { revision: central.revision, routeErrors, served: built.served };
+
+    if (json === this.loadedJson) {
+      this.deps.log.info({ revision: central.revision, why }, 'load skipped: config unchanged');
+      this.pendingRetry = null;
+      await this.commit(central, built.config, routeErrors, built.served);
+      return { ...base, ok: true, loaded: false, rejected: false };
+    }
+
+    try {
+      await this.load(built.config);
+    } catch (err) {
+      const message = errorMessage(err);
+      if (err instanceof CaddyLoadError) {
+        // Caddy's /load is atomic: it keeps running the previous config. Local edits keep rendering against
+        // the last central routes Caddy accepted, not the rejected ones.
+        this.pendingRetry = null;
+        this.central = this.applied ? { revision: this.applied.revision, routes: this.applied.routes } : { revision: 0, routes: [] };
+        this.deps.log.error({ revision: central.revision, why, error: message }, 'Caddy rejected the config; it keeps the previous one');
+        if (mayRestart && isStartFailure(message) && this.deps.onStartFailure) {
+          const hook = this.deps.onStartFailure;
+          setImmediate(() => hook(message));
+        }
+      } else {
+        // Caddy is unreachable (restarting?): what it runs is unknown, and this sync is worth retrying.
+        this.loadedJson = null;
+        this.central = central;
+        this.pendingRetry = why === 'sync' || this.pendingRetry === 'sync' ? 'sync' : 'local';
+        this.deps.log.warn({ revision: central.revision, why, error: message }, 'could not reach Caddy to apply the config; will retry');
+      }
+      return { ...base, ok: false, error: message, loaded: true, rejected: err instanceof CaddyLoadError };
+    }
+    this.loadedJson = json;
+    this.pendingRetry = null;
+    await this.commit(central, built.config, routeErrors, built.served);
+    const ms = Math.round(performance.now() - started);
+    this.deps.log.info({ revision: central.revision, why, routes: built.served, ms }, `${why === 'sync' ? 'sync' : 'local change'} applied (revision ${central.revision}) in ${ms} ms`);
+    return { ...base, ok: true, loaded: true, rejected: false };
+  }
+
+  private async commit(central: CentralRoutes, config: CaddyConfig, routeErrors: RouteError[], served: number): Promise<void> {
+    this.central = central;
+    this.lastRouteErrors = routeErrors;
+    this.lastServed = served;
+    const unchanged = this.applied !== null && this.applied.revision === central.revision && stableStringify(this.applied.config) === stableStringify(config);
+    if (unchanged) return;
+    this.applied = { revision: central.revision, routes: central.routes, config, appliedAt: new Date().toISOString() };
+    try {
+      await this.deps.state.writeApplied(this.applied);
+    } catch (err) {
+      // Caddy serves the config already; only a restart before the next successful write would lose it.
+      this.deps.log.error({ err: errorMessage(err) }, 'could not write applied.json');
+    }
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * The agent's WebSocket to the controller. It reconnects forever with backoff, because a node must keep
+ * serving and come back on its own after any controller outage, except when the controller says the key is
+ * revoked or unknown: then retrying can never work and only a new enrollment helps.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import WebSocket, { type RawData } from 'ws';
+import {
+  CLOSE_CODES,
+  LIMITS,
+  PROTOCOL_VERSION,
+  controllerFrameSchema,
+  type AgentFrame,
+  type ControllerFrame,
+  type ControllerFrameType,
+} from '@caddyfleet/protocol';
+import { Backoff, cancellableSleep } from './backoff';
+import { controllerUrl } from './enroll';
+
+export const CONNECT_PATH = '/api/v1/agent/connect';
+
+/** 401 codes of the upgrade that mean "this key will never work again". */
+export const FINAL_KEY_CODES = ['agent_key_revoked', 'agent_key_invalid'] as const;
+
+/** Before `welcome` tells the real interval, silence for this long ends the attempt. */
+const DEFAULT_HEARTBEAT_SECONDS = 10;
+/** Missed heartbeats (of any frame from the controller) before the socket counts as half-open. */
+const MISSED_HEARTBEATS = 3;
+/** A connection that stayed up this long resets the backoff even without a welcome. */
+const STABLE_CONNECTION_MS = 10_000;
+const MAX_ERROR_BODY = 64 * 1024;
+
+type HelloFrame = Extract<AgentFrame, { type: 'hello' }>;
+type StatusFrame = Extract<AgentFrame, { type: 'status' }>;
+type LocalRoutesFrame = Extract<AgentFrame, { type: 'local-routes' }>;
+export type SyncFrame = Extract<ControllerFrame, { type: 'sync' }>;
+
+export interface ConnectionDeps {
+  controller: string;
+  agentKey: string;
+  nodeId: string;
+  log: Logger;
+  backoff: Backoff;
+  hello: () => Omit<HelloFrame, 'type'>;
+  status: () => Promise<Omit<StatusFrame, 'type'>>;
+  localRoutes: () => LocalRoutesFrame['routes'];
+  onSync: (frame: SyncFrame) => void;
+}
+
+type Outcome =
+  | { kind: 'closed'; code: number; reason: string; welcomed: boolean; upMs: number }
+  | { kind: 'failed'; error: string }
+  | { kind: 'revoked'; reason: string }
+  | { kind: 'mismatch'; message: string };
+
+/** One connection attempt's mutable state, handed to the frame handlers. */
+interface Session {
+  ws: WebSocket;
+  welcomed: boolean;
+  heartbeatSeconds: number;
+  heartbeat: NodeJS.Timeout | null;
+  idle: NodeJS.Timeout | null;
+  /** Set when the agent itself closes for a reason the reconnect policy must know about. */
+  closingFor: Outcome | null;
+}
+
+type FrameHandler<T extends ControllerFrameType> = (frame: Extract<ControllerFrame, { type: T }>, session: Session) => void;
+/** One handler per controller frame type: a frame type added to the protocol without a handler does not compile. */
+type FrameHandlers = { [T in ControllerFrameType]: FrameHandler<T> };
+
+export class ControllerConnection {
+  /** Resolves when the controller refused this agent for good (revoked / unknown key). */
+  readonly revoked: Promise<{ reason: string }>;
+  connects = 0;
+  lastConnectedAt: string | null = null;
+  lastError: string | null = null;
+
+  private resolveRevoked: (v: { reason: string }) => void = () => {};
+  private session: Session | null = null;
+  private stopped = false;
+  private sleep: { cancel: () => void } | null = null;
+  private loop: Promise<void> | null = null;
+  private readonly url: string;
+  private readonly handlers: FrameHandlers;
+
+  constructor(private readonly deps: ConnectionDeps) {
+    this.url = controllerUrl(deps.controller, CONNECT_PATH, 'ws');
+    this.revoked = new Promise((resolve) => (this.resolveRevoked = resolve));
+    this.handlers = {
+      welcome: (f, s) => this.onWelcome(f, s),
+      sync: (f) => this.deps.onSync(f),
+      ping: (f, s) => this.sendOn(s, { type: 'pong', t: f.t }),
+      pong: () => {},
+    };
+  }
+
+  /** True between `welcome` and the end of that connection. */
+  get connected(): boolean {
+    return this.session?.welcomed === true && this.session.ws.readyState === WebSocket.OPEN;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.sleep?.cancel();
+    const s = this.session;
+    if (s && s.ws.readyState !== WebSocket.CLOSED) {
+      s.ws.close(1000, 'agent stopping');
+      // A controller that does not answer the close handshake is cut off.
+      const cut = setTimeout(() => s.ws.terminate(), 2000);
+      await this.loop;
+      clearTimeout(cut);
+    } else {
+      await this.loop;
+    }
+  }
+
+  /** Sends on the current connection once `hello` went out; false when there is none (the frame is dropped). */
+  send(frame: AgentFrame): boolean {
+    const s = this.session;
+    return s ? this.sendOn(s, frame) : false;
+  }
+
+  /** Publishes the full list of local routes (after welcome and after each local change). */
+  publishLocalRoutes(): void {
+    if (this.connected) this.send({ type: 'local-routes', routes: this.deps.localRoutes() });
+  }
+
+  private sendOn(s: Session, frame: AgentFrame): boolean {
+    if (s.ws.readyState !== WebSocket.OPEN) return false;
+    s.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  private async run(): Promise<void> {
+    const { log, backoff } = this.deps;
+    while (!this.stopped) {
+      const outcome = await this.connectOnce();
+      if (this.stopped) break;
+      let delay: number;
+      switch (outcome.kind) {
+        case 'revoked':
+          this.lastError = outcome.reason;
+          log.error({ reason: outcome.reason }, outcome.reason);
+          this.resolveRevoked({ reason: outcome.reason });
+          return;
+        case 'mismatch':
+          // The other side will not change until someone upgrades one of them: knock rarely.
+          delay = backoff.slow();
+          this.lastError = outcome.message;
+          log.error({ agentProtocol: PROTOCOL_VERSION, controller: outcome.message, retryInMs: delay }, `protocol mismatch with the controller: ${outcome.message}; retrying slowly`);
+          break;
+        case 'failed':
+          delay = backoff.next();
+          this.lastError = outcome.error;
+          log.warn({ err: outcome.error, retryInMs: delay }, 'could not connect to the controller; retrying');
+          break;
+        case 'closed':
+          if (outcome.welcomed || outcome.upMs > STABLE_CONNECTION_MS) backoff.reset();
+          delay = backoff.next();
+          this.lastError = `connection closed (${outcome.code}${outcome.reason ? ` ${outcome.reason}` : ''})`;
+          log.warn({ code: outcome.code, reason: outcome.reason, retryInMs: delay }, 'disconnected from the controller; reconnecting');
+          break;
+      }
+      const sleep = cancellableSleep(delay);
+      this.sleep = sleep;
+      await sleep.promise;
+      this.sleep = null;
+    }
+  }
+
+  private connectOnce(): Promise<Outcome> {
+    const { log } = this.deps;
+    return new Promise<Outcome>((resolve) => {
+      const ws = new WebSocket(this.url, {
+        headers: { Authorization: `Bearer ${this.deps.agentKey}` },
+        maxPayload: LIMITS.wsFrameBytes,
+        handshakeTimeout: 15_000,
+        // Redirects would carry the agent key to wherever they point.
+        followRedirects: false,
+      });
+      const session: Session = { ws, welcomed: false, heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS, heartbeat: null, idle: null, closingFor: null };
+      this.session = session;
+      let openedAt = 0;
+      let lastError = '';
+      let settled = false;
+      const settle = (outcome: Outcome) => {
+        if (settled) return;
+        settled = true;
+        if (session.heartbeat) clearInterval(session.heartbeat);
+        if (session.idle) clearTimeout(session.idle);
+        if (this.session === session) this.session = null;
+        resolve(outcome);
+      };
+
+      ws.on('unexpected-response', (req, res: IncomingMessage) => {
+        void readBody(res).then((body) => {
+          ws.terminate();
+          settle(this.rejectedUpgrade(res.statusCode ?? 0, body));
+        });
+      });
+      ws.on('open', () => {
+        openedAt = Date.now();
+        this.connects++;
+        this.armIdle(session);
+        this.sendOn(session, { type: 'hello', ...this.deps.hello() });
+      });
+      ws.on('message', (data, isBinary) => this.onMessage(session, data, isBinary));
+      ws.on('error', (err) => {
+        lastError = err.message;
+        log.debug({ err: err.message }, 'controller socket error');
+      });
+      ws.on('close', (code, reasonBuf) => {
+        const reason = reasonBuf.toString('utf8');
+        if (session.closingFor) return settle(session.closingFor);
+        if (!openedAt) return settle({ kind: 'failed', error: lastError || `connection closed before the upgrade (${code})` });
+        if (code === CLOSE_CODES.revoked) {
+          const base = 'agent key revoked by the controller; enroll again with a new token';
+          // The controller's own reason, unless it only repeats ours.
+          const extra = reason && !base.startsWith(reason) ? ` (${reason})` : '';
+          return settle({ kind: 'revoked', reason: base + extra });
+        }
+        if (code === CLOSE_CODES.protocolMismatch) return settle({ kind: 'mismatch', message: reason || 'protocol mismatch' });
+        if (code === CLOSE_CODES.replaced) log.warn('the controller replaced this connection with a newer one of the same node; is another agent using this key?');
+        settle({ kind: 'closed', code, reason, welcomed: session.welcomed, upMs: Date.now() - openedAt });
+      });
+    });
+  }
+
+  private rejectedUpgrade(status: number, body: string): Outcome {
+    let code: string | null = null;
+    let message = body.trim().slice(0, 500);
+    try {
+      const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } };
+      if (typeof parsed.error?.code === 'string') code = parsed.error.code;
+      if (typeof parsed.error?.message === 'string') message = parsed.error.message;
+    } catch {
+      // Not JSON: keep the text.
+    }
+    if (status === 401 && code === 'agent_key_revoked') {
+      return { kind: 'revoked', reason: `agent key revoked by the controller; enroll again with a new token (${message})` };
+    }
+    if (status === 401 && code === 'agent_key_invalid') {
+      return { kind: 'revoked', reason: `agent key rejected by the controller (${message}); enroll again with a new token` };
+    }
+    return { kind: 'failed', error: `the controller refused the connection: HTTP ${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}` };
+  }
+
+  /** Ends a connection the controller stopped talking on (half-open TCP, stuck proxy). */
+  private armIdle(s: Session): void {
+    if (s.idle) clearTimeout(s.idle);
+    const ms = MISSED_HEARTBEATS * s.heartbeatSeconds * 1000;
+    s.idle = setTimeout(() => {
+      this.deps.log.warn({ silentForMs: ms }, 'nothing from the controller for 3 heartbeats; dropping the connection');
+      s.ws.terminate();
+    }, ms);
+  }
+
+  private onMessage(s: Session, data: RawData, isBinary: boolean): void {
+    this.armIdle(s);
+    const bad = (why: string) => {
+      this.deps.log.error({ why }, 'invalid frame from the controller; closing the connection');
+      s.ws.close(CLOSE_CODES.badFrame, why.slice(0, 120));
+    };
+    if (isBinary) return bad('binary frames are not accepted');
+    let json: unknown;
+    try {
+      json = JSON.parse(rawText(data));
+    } catch {
+      return bad('frame is not JSON');
+    }
+    const parsed = controllerFrameSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return bad(`invalid frame: ${issue ? `${issue.path.join('.')} ${issue.message}` : 'unknown'}`);
+    }
+    const frame = parsed.data;
+    (this.handlers[frame.type] as FrameHandler<typeof frame.type>)(frame as never, s);
+  }
+
+  private onWelcome(f: Extract<ControllerFrame, { type: 'welcome' }>, s: Session): void {
+    const { log } = this.deps;
+    if (f.protocolVersion !== PROTOCOL_VERSION) {
+      const message = `controller speaks protocol ${f.protocolVersion}, agent speaks ${PROTOCOL_VERSION}`;
+      s.closingFor = { kind: 'mismatch', message };
+      s.ws.close(CLOSE_CODES.protocolMismatch, message);
+      return;
+    }
+    if (f.nodeId !== this.deps.nodeId) log.warn({ expected: this.deps.nodeId, got: f.nodeId }, 'the controller knows this agent under another node id');
+    s.welcomed = true;
+    s.heartbeatSeconds = f.heartbeatSeconds;
+    this.deps.backoff.reset();
+    this.lastConnectedAt = new Date().toISOString();
+    this.lastError = null;
+    log.info({ controller: this.deps.controller, nodeId: f.nodeId, heartbeatSeconds: f.heartbeatSeconds }, 'connected to the controller');
+    this.armIdle(s);
+    const sendStatus = () =>
+      this.deps.status().then(
+        (status) => this.sendOn(s, { type: 'status', ...status }),
+        (err: unknown) => log.warn({ err: String(err) }, 'could not collect the status'),
+      );
+    s.heartbeat = setInterval(() => {
+      void sendStatus();
+      this.sendOn(s, { type: 'ping', t: Date.now() });
+    }, f.heartbeatSeconds * 1000);
+    void sendStatus();
+    this.sendOn(s, { type: 'local-routes', routes: this.deps.localRoutes() });
+  }
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}
+
+/** The body of a refused upgrade, bounded in size and time. */
+function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const timer = setTimeout(finish, 5000);
+    res.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_ERROR_BODY) chunks.push(c);
+    });
+    res.on('end', finish);
+    res.on('error', finish);
+    res.on('close', finish);
+  });
+}

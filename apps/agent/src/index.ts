@@ -1,0 +1,10 @@
+export { startAgent, type RunningAgent, type AgentHooks, type LocalRoutesApi } from './agent';
+export { AGENT_OPTIONS, loadAgentOptions, LOG_LEVELS, type AgentOptions, type AgentOptionName, type AgentFlags, type LogLevel } from './options';
+export { LocalApiClient, LocalApiError, LOCAL_API_SOCKET, type LocalRouteInput } from './local-api-client';
+export type { AgentStatusSnapshot, LocalRouteAddResult, LocalRouteView } from './status';
+export { AgentConfigError, EnrollError, StateFileError } from './errors';
+export { LocalRouteInputError } from './local-routes';
+export { CaddyRejectedError } from './local-api';
+export { AGENT_VERSION } from './version';
+export { CONNECT_PATH } from './connection';
+export { ENROLL_PATH } from './enroll';

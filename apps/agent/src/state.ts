@@ -1,0 +1,135 @@
+/**
+ * The agent's files in its state directory. Everything is written atomically (temp file + rename) so a crash
+ * or power loss leaves either the old or the new file, never half of one, and everything is read back through
+ * zod so a damaged file stops the agent with the file name instead of feeding garbage to Caddy.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import type { CaddyConfig } from '@caddyfleet/caddy';
+import { localRouteSchema, routeSchema } from '@caddyfleet/protocol';
+import { StateFileError } from './errors';
+
+export const agentStateSchema = z.object({
+  controller: z.string().min(1),
+  nodeId: z.string().min(1),
+  agentKey: z.string().min(1),
+});
+export type AgentState = z.infer<typeof agentStateSchema>;
+
+/** What Caddy was last successfully given: the central routes of that sync and the rendered config. */
+export const appliedStateSchema = z.object({
+  revision: z.number().int().min(0),
+  routes: z.array(routeSchema),
+  // Caddy validates the config itself when it is loaded; here it only has to be a JSON object.
+  config: z.custom<CaddyConfig>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object'),
+  appliedAt: z.string().optional(),
+});
+export type AppliedState = z.infer<typeof appliedStateSchema>;
+
+/** A local route as stored: the protocol's local route plus timestamps for listings. */
+export const storedLocalRouteSchema = z.intersection(
+  localRouteSchema,
+  z.object({ createdAt: z.string(), updatedAt: z.string() }),
+);
+export type StoredLocalRoute = z.infer<typeof storedLocalRouteSchema>;
+const localRoutesFileSchema = z.object({ routes: z.array(storedLocalRouteSchema) });
+
+/**
+ * Writes `data` to `file` via a temp file in the same directory (rename is atomic only within a file system),
+ * with `mode` set before the content is visible under its final name.
+ */
+export async function writeFileAtomic(file: string, data: string, mode = 0o600): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await open(tmp, 'wx', mode);
+  try {
+    // The umask may have stripped bits from `mode`; chmod makes the mode exact.
+    await handle.chmod(mode);
+    await handle.writeFile(data, 'utf8');
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new StateFileError(file, `cannot read: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new StateFileError(file, `is not valid JSON (${(err as Error).message}); fix or remove it`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length ? `${issue.path.join('.')}: ` : '';
+    throw new StateFileError(file, `has an unexpected shape (${where}${issue?.message ?? 'invalid'}); fix or remove it`);
+  }
+  return parsed.data;
+}
+
+export class StateStore {
+  readonly agentFile: string;
+  readonly appliedFile: string;
+  readonly localRoutesFile: string;
+  /** Managed Caddy's home: bootstrap config, admin socket, XDG config/data (certificates). */
+  readonly caddyDir: string;
+  readonly agentSocket: string;
+
+  constructor(readonly dir: string) {
+    this.agentFile = path.join(dir, 'agent.json');
+    this.appliedFile = path.join(dir, 'applied.json');
+    this.localRoutesFile = path.join(dir, 'local-routes.json');
+    this.caddyDir = path.join(dir, 'caddy');
+    this.agentSocket = path.join(dir, 'agent.sock');
+  }
+
+  /** Creates the directory 0700 (it holds the agent key); tightens an existing one that is looser. */
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const st = await stat(this.dir);
+    if (!st.isDirectory()) throw new StateFileError(this.dir, 'is not a directory');
+    if ((st.mode & 0o077) !== 0) await chmod(this.dir, 0o700);
+  }
+
+  readAgent(): Promise<AgentState | null> {
+    return readJson(this.agentFile, agentStateSchema);
+  }
+
+  writeAgent(state: AgentState): Promise<void> {
+    return writeFileAtomic(this.agentFile, JSON.stringify(state, null, 2) + '\n', 0o600);
+  }
+
+  readApplied(): Promise<AppliedState | null> {
+    return readJson(this.appliedFile, appliedStateSchema);
+  }
+
+  writeApplied(state: AppliedState): Promise<void> {
+    return writeFileAtomic(this.appliedFile, JSON.stringify(state) + '\n', 0o600);
+  }
+
+  async readLocalRoutes(): Promise<StoredLocalRoute[]> {
+    return (await readJson(this.localRoutesFile, localRoutesFileSchema))?.routes ?? [];
+  }
+
+  writeLocalRoutes(routes: StoredLocalRoute[]): Promise<void> {
+    return writeFileAtomic(this.localRoutesFile, JSON.stringify({ routes }, null, 2) + '\n', 0o600);
+  }
+}

@@ -1,0 +1,41 @@
+/** Shapes the agent reports about itself (`RunningAgent.status()`, `GET /status` of the local API). */
+import type { Route } from '@caddyfleet/protocol';
+
+export interface AgentStatusSnapshot {
+  nodeId: string;
+  name: string;
+  controller: string;
+  /** Connected and welcomed by the controller right now. */
+  connected: boolean;
+  lastConnectedAt: string | null;
+  /** Why the controller connection is down (or why the agent stopped), if it is. */
+  controllerError: string | null;
+  caddy: {
+    managed: boolean;
+    adminListen: string;
+    pid: number | null;
+    version: string | null;
+    layer4: boolean;
+    restarts: number;
+  };
+  appliedRevision: number;
+  /** Routes actually rendered into Caddy's config. */
+  routeCount: number;
+  certCount: number;
+  localRouteCount: number;
+  /** Unsupported routes and local routes that conflict with central ones. */
+  routeErrors: { routeId: string; error: string }[];
+  /** `POST /load` calls made since start. */
+  loadCount: number;
+  drift: { checks: number; repairs: number; lastRepairAt: string | null };
+}
+
+/** A local route as listed by the local API: a full Route, with `lastError` when it is not served. */
+export type LocalRouteView = Route;
+
+export interface LocalRouteAddResult {
+  route: LocalRouteView;
+  /** Whether Caddy now serves the new config (false: Caddy was unreachable; it is applied when it is back). */
+  applied: boolean;
+  error?: string;
+}
