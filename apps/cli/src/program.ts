@@ -8,6 +8,7 @@ import { ApiError } from './api-client';
 import { registerHierarchy } from './commands/hierarchy';
 import { registerLogin } from './commands/login';
 import { registerNodes } from './commands/nodes';
+import { registerAgent } from './commands/agent';
 import { registerRoleCommands } from './commands/role';
 import { registerRoutes } from './commands/routes';
 import { registerTokens } from './commands/tokens';
@@ -54,6 +55,7 @@ export function buildProgram(io: Partial<CliIO> = {}): Command {
 
   program.commandsGroup('Roles:');
   registerRoleCommands(program, ctx);
+  registerAgent(program, ctx);
   program.commandsGroup('API commands (options --url, --token, --json; see `caddyfleet routes --help`):');
   registerLogin(program, ctx);
   registerHierarchy(program, ctx);

@@ -6,7 +6,9 @@ import { Command, Option } from 'commander';
 // The light config module only (zod + path); the server itself is imported when a role command runs, so that
 // API commands do not pay for loading Fastify and the database drivers.
 import { CONTROLLER_OPTIONS, ConfigError, loadConfig, type ControllerOptionName } from '@caddyfleet/controller/config';
+import { AGENT_OPTIONS } from '@caddyfleet/agent/options';
 import type { CliContext } from '../context';
+import { startLocalNode, type LocalNodeFlags } from './local-node';
 import { CliError } from '../errors';
 
 /** Value placeholders for --help; options added to CONTROLLER_OPTIONS later fall back to `<value>`. */
@@ -24,6 +26,9 @@ const METAVARS: Partial<Record<ControllerOptionName, string>> = {
   offlineAfterMissed: '<n>',
 };
 
+/** The agent options that make sense for the controller's own local node in standalone mode. */
+const LOCAL_NODE_OPTIONS = ['caddyBin', 'httpListen', 'httpsListen'] as const;
+
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
 /** Bounded wait for the controller to close; a hung close must not keep a stopped service alive forever. */
@@ -39,6 +44,12 @@ export function registerRoleCommands(program: Command, ctx: CliContext): void {
     const cmd = program.command(mode).description(description);
     for (const [name, spec] of Object.entries(CONTROLLER_OPTIONS) as [ControllerOptionName, { env: string; describe: string }][]) {
       cmd.addOption(new Option(`--${kebab(name)} ${METAVARS[name] ?? '<value>'}`, spec.describe).env(spec.env));
+    }
+    if (mode === 'standalone') {
+      for (const name of LOCAL_NODE_OPTIONS) {
+        const spec = AGENT_OPTIONS[name];
+        cmd.addOption(new Option(`--${kebab(name)} <value>`, `local node: ${spec.describe}`).env(spec.env));
+      }
     }
     cmd.action(async (opts: Record<string, string | boolean | undefined>) => runController(ctx, mode, opts));
   }
@@ -60,6 +71,9 @@ async function runController(ctx: CliContext, mode: 'standalone' | 'server', opt
     throw err;
   }
   const { startController } = await import('@caddyfleet/controller');
+  const localFlags: LocalNodeFlags = {};
+  for (const name of LOCAL_NODE_OPTIONS) if (typeof opts[name] === 'string') localFlags[name] = opts[name];
+  const local = mode === 'standalone' ? await import('./local-node').then((m) => m.checkLocalNode(localFlags)) : null;
   let controller;
   try {
     controller = await startController(config);
@@ -71,6 +85,16 @@ async function runController(ctx: CliContext, mode: 'standalone' | 'server', opt
     throw err;
   }
   io.stdout.write(`caddyfleet controller listening on ${controller.url}\n`);
+  let localNode: Awaited<ReturnType<typeof startLocalNode>> | null = null;
+  if (local) {
+    try {
+      localNode = await startLocalNode(controller, local);
+    } catch (err) {
+      await controller.close();
+      throw err;
+    }
+    io.stdout.write(`caddyfleet local node: Caddy ${localNode.caddyVersion ?? ''} serving HTTP on ${local.httpListen}, HTTPS on ${local.httpsListen}\n`);
+  }
 
   const signal = await io.waitForShutdown();
   io.stderr.write(`caddyfleet: ${signal} received, shutting down\n`);
@@ -78,7 +102,11 @@ async function runController(ctx: CliContext, mode: 'standalone' | 'server', opt
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS);
   });
-  const result = await Promise.race([controller.close().then(() => 'closed' as const), timedOut]);
+  const stopAll = async () => {
+    await localNode?.stop();
+    await controller.close();
+  };
+  const result = await Promise.race([stopAll().then(() => 'closed' as const), timedOut]);
   clearTimeout(timer);
   if (result === 'timeout') throw new CliError(`the controller did not stop within ${CLOSE_TIMEOUT_MS / 1000} s`);
   io.stderr.write('caddyfleet: stopped\n');

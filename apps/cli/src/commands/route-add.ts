@@ -1,0 +1,80 @@
+/**
+ * The four `add` subcommands (proxy, redirect, stream, dead), shared by `caddyfleet routes add` (central API) and
+ * `caddyfleet agent routes add` (an agent's local API): same flags, same request body.
+ */
+import { Command, Option } from 'commander';
+import { collect, collectHostPort, parseListen, type HostPort } from '../parse';
+
+const nodeOption = () =>
+  new Option('--node <id>', 'node that serves the route: a node id, or "local" for the controller\'s local node (default)');
+const tlsOption = () => new Option('--tls <mode>', 'TLS: auto (ACME), internal (local CA) or off (plain HTTP); server default: auto').choices(['auto', 'internal', 'off']);
+const domainOption = () =>
+  new Option('--domain <host>', 'domain to serve, repeatable (or comma-separated); *.example.com allowed').argParser(collect).makeOptionMandatory();
+const upstreamOption = (example: string) =>
+  new Option('--upstream <host:port>', `upstream, repeatable (e.g. ${example}; IPv6 as [::1]:80)`).argParser(collectHostPort).makeOptionMandatory();
+const disabledOption = () => new Option('--disabled', 'create the route disabled');
+
+interface CommonAdd {
+  node?: string;
+  disabled?: boolean;
+  tls?: string;
+}
+
+/** The fields every kind shares; only what the user gave is sent (the server applies its defaults). */
+function common(opts: CommonAdd): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (opts.node !== undefined) body.nodeId = opts.node === 'local' ? null : opts.node;
+  if (opts.disabled) body.enabled = false;
+  if (opts.tls !== undefined) body.tls = opts.tls;
+  return body;
+}
+
+export type CreateRoute = (cmd: Command, body: Record<string, unknown>) => Promise<void>;
+
+/** Adds `proxy|redirect|stream|dead` under `add`; `withNode` offers --node (only the central API has nodes). */
+export function registerAddKinds(add: Command, prefix: string, withNode: boolean, create: CreateRoute): void {
+  const kind = (name: string, description: string) => {
+    const cmd = add.command(name).description(description);
+    return withNode ? cmd.addOption(nodeOption()) : cmd;
+  };
+  kind('proxy', 'reverse-proxy domains to upstreams')
+    .addOption(domainOption())
+    .addOption(upstreamOption('127.0.0.1:3000'))
+    .addOption(tlsOption())
+    .addOption(disabledOption())
+    .addHelpText('after', `\nExample:\n  ${prefix} add proxy --domain app.example.com --upstream 127.0.0.1:3000 --upstream 127.0.0.1:3001\n`)
+    .action(async (opts: CommonAdd & { domain: string[]; upstream: HostPort[] }, cmd: Command) =>
+      create(cmd, { kind: 'proxy', domains: opts.domain, upstreams: opts.upstream, ...common(opts) }),
+    );
+
+  kind('redirect', 'redirect domains to a URL')
+    .addOption(domainOption())
+    .addOption(new Option('--to <url>', 'absolute http(s) URL to redirect to').makeOptionMandatory())
+    .addOption(new Option('--status <code>', 'HTTP status (server default: 301)').choices(['301', '302', '307', '308']))
+    .addOption(new Option('--no-preserve-path', 'redirect every path to the target as is, instead of appending the request path'))
+    .addOption(tlsOption())
+    .addOption(disabledOption())
+    .addHelpText('after', `\nExample:\n  ${prefix} add redirect --domain old.example.com --to https://new.example.com --status 308\n`)
+    .action(async (opts: CommonAdd & { domain: string[]; to: string; status?: string; preservePath: boolean }, cmd: Command) => {
+      const redirect: Record<string, unknown> = { to: opts.to };
+      if (opts.status !== undefined) redirect.status = Number(opts.status);
+      if (cmd.getOptionValueSource('preservePath') === 'cli') redirect.preservePath = opts.preservePath;
+      await create(cmd, { kind: 'redirect', domains: opts.domain, redirect, ...common(opts) });
+    });
+
+  kind('stream', 'forward a TCP or UDP port to upstreams (layer 4)')
+    .addOption(new Option('--listen <port[/proto]>', 'port to listen on, with optional protocol: 5432, 5432/tcp or 53/udp').argParser(parseListen).makeOptionMandatory())
+    .addOption(upstreamOption('db.internal:5432'))
+    .addOption(disabledOption())
+    .addHelpText('after', `\nExample:\n  ${prefix} add stream --listen 5432/tcp --upstream 10.0.0.5:5432\n`)
+    .action(async (opts: CommonAdd & { listen: ReturnType<typeof parseListen>; upstream: HostPort[] }, cmd: Command) =>
+      create(cmd, { kind: 'stream', listen: opts.listen, upstreams: opts.upstream, ...common(opts) }),
+    );
+
+  kind('dead', 'answer requests for domains with a 404 page (a parked or retired domain)')
+    .addOption(domainOption())
+    .addOption(tlsOption())
+    .addOption(disabledOption())
+    .addHelpText('after', `\nExample:\n  ${prefix} add dead --domain old.example.com\n`)
+    .action(async (opts: CommonAdd & { domain: string[] }, cmd: Command) => create(cmd, { kind: 'dead', domains: opts.domain, ...common(opts) }));
+}
