@@ -81,7 +81,7 @@ describe('caddyfleet CLI (without a controller)', () => {
     for (const cmd of ['standalone', 'server', 'login', 'tenants', 'orgs', 'sites', 'nodes', 'routes', 'tokens']) {
       expect(r.stdout).toMatch(new RegExp(`^  ${cmd}\\b`, 'm'));
     }
-    expect(r.stdout).not.toMatch(/^ {2}agent\b/m);
+    expect(r.stdout).toMatch(/^ {2}agent\b/m);
   });
 
   it('role --help shows every option with its CADDYFLEET_* variable', async () => {
@@ -341,8 +341,9 @@ describe('caddyfleet standalone as a process', () => {
   it('serves /healthz and exits 0 on SIGTERM', async () => {
     const dir = await tempDir('caddyfleet-cli-standalone-');
     try {
-      const port = await freePort();
-      const proc = spawnLogged(process.execPath, [BIN, 'standalone', '--listen', `127.0.0.1:${port}`, '--data-dir', dir.path], {
+      const [port, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
+      const args = ['standalone', '--listen', `127.0.0.1:${port}`, '--data-dir', dir.path, '--http-listen', `127.0.0.1:${httpPort}`, '--https-listen', `127.0.0.1:${httpsPort}`];
+      const proc = spawnLogged(process.execPath, [BIN, ...args], {
         name: 'caddyfleet-standalone',
         cwd: ROOT,
         env: cleanEnv({ CADDYFLEET_ADMIN_PASSWORD: PASSWORD, CADDYFLEET_LOG_LEVEL: 'warn' }),

@@ -36,6 +36,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     '\nExample:\n  caddyfleet agent --controller http://fleet.example.com:8080 --token cfe_… --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy\n',
   );
   cmd.action(async (opts: Record<string, unknown>) => {
+    const shutdown = ctx.io.waitForShutdown();
     let options;
     try {
       options = loadAgentOptions(agentFlags(opts));
@@ -46,7 +47,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     const { startAgent } = await import('@caddyfleet/agent');
     const agent = await startAgent(options);
     ctx.io.stdout.write(`caddyfleet agent running as node ${agent.nodeId}\n`);
-    const outcome = await Promise.race([ctx.io.waitForShutdown().then((signal) => ({ reason: 'stopped', signal })), agent.done]);
+    const outcome = await Promise.race([shutdown.then((signal) => ({ reason: 'stopped', signal })), agent.done]);
     await agent.stop();
     if (outcome.reason !== 'stopped') throw new CliError(`agent stopped: ${outcome.reason}`);
     ctx.io.stderr.write('caddyfleet agent: stopped\n');

@@ -57,6 +57,8 @@ export function registerRoleCommands(program: Command, ctx: CliContext): void {
 
 async function runController(ctx: CliContext, mode: 'standalone' | 'server', opts: Record<string, string | boolean | undefined>): Promise<void> {
   const { io } = ctx;
+  // Listen for the stop signal from the start: a SIGTERM during start-up must still shut down cleanly.
+  const shutdown = io.waitForShutdown();
   const flags: Partial<Record<ControllerOptionName, string>> = {};
   for (const name of Object.keys(CONTROLLER_OPTIONS) as ControllerOptionName[]) {
     const v = opts[name];
@@ -96,7 +98,7 @@ async function runController(ctx: CliContext, mode: 'standalone' | 'server', opt
     io.stdout.write(`caddyfleet local node: Caddy ${localNode.caddyVersion ?? ''} serving HTTP on ${local.httpListen}, HTTPS on ${local.httpsListen}\n`);
   }
 
-  const signal = await io.waitForShutdown();
+  const signal = await shutdown;
   io.stderr.write(`caddyfleet: ${signal} received, shutting down\n`);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
