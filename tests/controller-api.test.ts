@@ -159,6 +159,34 @@ describe.each(STORES)('controller API on %s', (kind) => {
     expect(udp.status).toBe(201);
   });
 
+  it('applies a batch atomically, bumping each touched node', async () => {
+    const { site } = await hierarchy('Batch');
+    const nodes = [await enrollNode(site.id, 'batch-1'), await enrollNode(site.id, 'batch-2')];
+    const ok = await api.post('/routes/batch', {
+      create: nodes.map((nodeId) => ({ kind: 'proxy', nodeId, domains: ['group.example.com'], upstreams: [{ host: '10.0.0.1', port: 80 }] })),
+    });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(ok.body.created).toHaveLength(2);
+    const revs = [await revisionOf(t, nodes[0]), await revisionOf(t, nodes[1])];
+
+    const bad = await api.post('/routes/batch', {
+      update: ok.body.created.map((r: any) => ({ id: r.id, patch: { upstreams: [{ host: '10.0.0.2', port: 80 }] } })),
+      create: [{ kind: 'dead', nodeId: nodes[0], domains: ['group.example.com'] }],
+    });
+    expect(bad.status).toBe(409);
+    expect(bad.body.error.message).toMatch(/^create\[0\]:/);
+    expect([await revisionOf(t, nodes[0]), await revisionOf(t, nodes[1])], 'nothing of a failed batch commits').toEqual(revs);
+    expect((await api.get(`/routes/${ok.body.created[0].id}`)).body.upstreams[0].host).toBe('10.0.0.1');
+
+    const change = await api.post('/routes/batch', {
+      update: ok.body.created.map((r: any) => ({ id: r.id, patch: { upstreams: [{ host: '10.0.0.2', port: 80 }] } })),
+    });
+    expect(change.body.updated.map((r: any) => r.upstreams[0].host)).toEqual(['10.0.0.2', '10.0.0.2']);
+    expect([await revisionOf(t, nodes[0]), await revisionOf(t, nodes[1])]).toEqual([revs[0]! + 1, revs[1]! + 1]);
+    expect((await api.post('/routes/batch', {})).status).toBe(400);
+    expect((await api.post('/routes/batch', { delete: ok.body.created.map((r: any) => r.id) })).body.deleted).toHaveLength(2);
+  });
+
   it('lists, renames, revokes and deletes nodes', async () => {
     const nodes = (await api.get('/nodes')).body;
     const local = nodes.find((n: any) => n.id === 'local');

@@ -117,3 +117,14 @@ export const routeListQuerySchema = z.strictObject({
   siteId: idSchema.optional(),
   kind: routeKindSchema.optional(),
 });
+
+/** Body of `POST /routes/batch`: creates, patches and deletes applied in one transaction, all or nothing. */
+export const routeBatchSchema = z
+  .strictObject({
+    create: z.array(routeCreateSchema).max(1000).default([]),
+    update: z.array(z.strictObject({ id: idSchema, patch: routePatchSchema })).max(1000).default([]),
+    delete: z.array(idSchema).max(1000).default([]),
+  })
+  .refine((b) => b.create.length + b.update.length + b.delete.length > 0, 'the batch is empty')
+  .refine((b) => b.create.length + b.update.length + b.delete.length <= 1000, 'at most 1000 operations per batch');
+export const routeBatchResultSchema = z.object({ created: z.array(routeSchema), updated: z.array(routeSchema), deleted: z.array(z.string()) });

@@ -14,6 +14,18 @@ export interface RouteQuery {
   kind?: RouteKind | undefined;
 }
 
+/** What a write did, and which node revisions it moved (announced once the transaction committed). */
+interface Written<T> {
+  value: T;
+  bumped: [string, number][];
+}
+
+export interface RouteBatch {
+  create: RouteCreate[];
+  update: { id: string; patch: RoutePatch }[];
+  delete: string[];
+}
+
 const KIND_FIELDS: Record<RouteKind, string[]> = {
   proxy: ['domains', 'upstreams', 'tls'],
   redirect: ['domains', 'redirect', 'tls'],
@@ -40,93 +52,126 @@ export class RouteService {
     return routeToApi(await this.getRow(this.ctx.db, id));
   }
 
-  async create(actor: Actor, input: RouteCreate): Promise<Route> {
-    if (input.scope === 'local_only') throw localOnly();
-    const nodeId = dbNodeId(input.nodeId);
-    const route = await this.write(async (trx) => {
-      const node = await this.requireNode(trx, nodeId);
-      const spec = specOf(input);
-      await this.checkConflicts(trx, nodeId, spec, null);
-      const revision = await bumpRevision(trx, nodeId);
-      const now = this.ctx.now().toISOString();
-      const row: RouteTable = {
-        id: newId('rt'),
-        kind: input.kind,
-        node_id: nodeId,
-        site_id: node.site_id,
-        scope: input.scope,
-        origin: 'central',
-        enabled: input.enabled ? 1 : 0,
-        tls: input.tls,
-        spec: JSON.stringify(spec),
-        revision,
-        last_error: null,
-        created_at: now,
-        updated_at: now,
-      };
-      await trx.insertInto('routes').values(row).execute();
-      await this.indexRoute(trx, row.id, nodeId, spec);
-      const created = routeToApi(row);
-      await audit(trx, this.ctx, actor, 'create', 'route', row.id, null, created);
-      return { value: created, bumped: [[nodeId, revision]] as [string, number][] };
-    });
-    return route;
+  create(actor: Actor, input: RouteCreate): Promise<Route> {
+    return this.write((trx) => this.createIn(trx, actor, input));
   }
 
-  async patch(actor: Actor, id: string, patch: RoutePatch): Promise<Route> {
-    if (patch.scope === 'local_only') throw localOnly();
-    return this.write(async (trx) => {
-      const beforeRow = await this.getRow(trx, id);
-      const before = routeToApi(beforeRow);
-      if (before.scope === 'local_only') throw localOnly();
-      const merged = this.merge(before, patch);
-      const next = { ...routeToInput(before), ...merged };
-      const parsed = routeCreateSchema.safeParse(next);
-      if (!parsed.success) throw ValidationError.fromZod(parsed.error);
-      const input = parsed.data;
-      const nodeId = dbNodeId(input.nodeId);
-      const spec = specOf(input);
-      const unchanged =
-        nodeId === beforeRow.node_id &&
-        JSON.stringify(spec) === beforeRow.spec &&
-        (input.enabled ? 1 : 0) === beforeRow.enabled &&
-        input.tls === beforeRow.tls;
-      if (unchanged) return { value: before, bumped: [] };
-      const node = await this.requireNode(trx, nodeId);
-      await this.checkConflicts(trx, nodeId, spec, id);
-      const bumped: [string, number][] = [];
-      if (nodeId !== beforeRow.node_id) bumped.push([beforeRow.node_id, await bumpRevision(trx, beforeRow.node_id)]);
-      const revision = await bumpRevision(trx, nodeId);
-      bumped.push([nodeId, revision]);
-      const row: RouteTable = {
-        ...beforeRow,
-        node_id: nodeId,
-        site_id: node.site_id,
-        enabled: input.enabled ? 1 : 0,
-        tls: input.tls,
-        spec: JSON.stringify(spec),
-        revision,
-        updated_at: this.ctx.now().toISOString(),
-      };
-      await trx.updateTable('routes').set(row).where('id', '=', id).execute();
-      await trx.deleteFrom('route_domains').where('route_id', '=', id).execute();
-      await trx.deleteFrom('route_listens').where('route_id', '=', id).execute();
-      await this.indexRoute(trx, id, nodeId, spec);
-      const after = routeToApi(row);
-      await audit(trx, this.ctx, actor, 'update', 'route', id, before, after);
-      return { value: after, bumped };
-    });
+  patch(actor: Actor, id: string, patch: RoutePatch): Promise<Route> {
+    return this.write((trx) => this.patchIn(trx, actor, id, patch));
   }
 
   async remove(actor: Actor, id: string): Promise<void> {
-    await this.write(async (trx) => {
-      const row = await this.getRow(trx, id);
-      if (row.scope === 'local_only') throw localOnly();
-      await trx.deleteFrom('routes').where('id', '=', id).execute();
-      const revision = await bumpRevision(trx, row.node_id);
-      await audit(trx, this.ctx, actor, 'delete', 'route', id, routeToApi(row), null);
-      return { value: undefined, bumped: [[row.node_id, revision]] as [string, number][] };
+    await this.write((trx) => this.removeIn(trx, actor, id));
+  }
+
+  /**
+   * Several creates, patches and deletes in one transaction: all of them commit or none does. A change to a
+   * group of routes spread over many nodes reaches every node from the same commit.
+   */
+  batch(actor: Actor, ops: RouteBatch): Promise<{ created: Route[]; updated: Route[]; deleted: string[] }> {
+    return this.write(async (trx) => {
+      const bumped: [string, number][] = [];
+      const out = { created: [] as Route[], updated: [] as Route[], deleted: [] as string[] };
+      const step = async <T>(kind: string, index: number, fn: () => Promise<Written<T>>): Promise<T> => {
+        try {
+          const r = await fn();
+          bumped.push(...r.bumped);
+          return r.value;
+        } catch (err) {
+          if (err instanceof AppError) throw new AppError(err.status, err.code, `${kind}[${index}]: ${err.message}`, { op: kind, index, cause: err.details });
+          throw err;
+        }
+      };
+      for (const [i, input] of ops.create.entries()) out.created.push(await step('create', i, () => this.createIn(trx, actor, input)));
+      for (const [i, u] of ops.update.entries()) out.updated.push(await step('update', i, () => this.patchIn(trx, actor, u.id, u.patch)));
+      for (const [i, id] of ops.delete.entries()) {
+        await step('delete', i, () => this.removeIn(trx, actor, id));
+        out.deleted.push(id);
+      }
+      return { value: out, bumped };
     });
+  }
+
+  private async createIn(trx: Db, actor: Actor, input: RouteCreate): Promise<Written<Route>> {
+    if (input.scope === 'local_only') throw localOnly();
+    const nodeId = dbNodeId(input.nodeId);
+    const node = await this.requireNode(trx, nodeId);
+    const spec = specOf(input);
+    await this.checkConflicts(trx, nodeId, spec, null);
+    const revision = await bumpRevision(trx, nodeId);
+    const now = this.ctx.now().toISOString();
+    const row: RouteTable = {
+      id: newId('rt'),
+      kind: input.kind,
+      node_id: nodeId,
+      site_id: node.site_id,
+      scope: input.scope,
+      origin: 'central',
+      enabled: input.enabled ? 1 : 0,
+      tls: input.tls,
+      spec: JSON.stringify(spec),
+      revision,
+      last_error: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await trx.insertInto('routes').values(row).execute();
+    await this.indexRoute(trx, row.id, nodeId, spec);
+    const created = routeToApi(row);
+    await audit(trx, this.ctx, actor, 'create', 'route', row.id, null, created);
+    return { value: created, bumped: [[nodeId, revision]] };
+  }
+
+  private async patchIn(trx: Db, actor: Actor, id: string, patch: RoutePatch): Promise<Written<Route>> {
+    if (patch.scope === 'local_only') throw localOnly();
+    const beforeRow = await this.getRow(trx, id);
+    const before = routeToApi(beforeRow);
+    if (before.scope === 'local_only') throw localOnly();
+    const merged = this.merge(before, patch);
+    const next = { ...routeToInput(before), ...merged };
+    const parsed = routeCreateSchema.safeParse(next);
+    if (!parsed.success) throw ValidationError.fromZod(parsed.error);
+    const input = parsed.data;
+    const nodeId = dbNodeId(input.nodeId);
+    const spec = specOf(input);
+    const unchanged =
+      nodeId === beforeRow.node_id &&
+      JSON.stringify(spec) === beforeRow.spec &&
+      (input.enabled ? 1 : 0) === beforeRow.enabled &&
+      input.tls === beforeRow.tls;
+    if (unchanged) return { value: before, bumped: [] };
+    const node = await this.requireNode(trx, nodeId);
+    await this.checkConflicts(trx, nodeId, spec, id);
+    const bumped: [string, number][] = [];
+    if (nodeId !== beforeRow.node_id) bumped.push([beforeRow.node_id, await bumpRevision(trx, beforeRow.node_id)]);
+    const revision = await bumpRevision(trx, nodeId);
+    bumped.push([nodeId, revision]);
+    const row: RouteTable = {
+      ...beforeRow,
+      node_id: nodeId,
+      site_id: node.site_id,
+      enabled: input.enabled ? 1 : 0,
+      tls: input.tls,
+      spec: JSON.stringify(spec),
+      revision,
+      updated_at: this.ctx.now().toISOString(),
+    };
+    await trx.updateTable('routes').set(row).where('id', '=', id).execute();
+    await trx.deleteFrom('route_domains').where('route_id', '=', id).execute();
+    await trx.deleteFrom('route_listens').where('route_id', '=', id).execute();
+    await this.indexRoute(trx, id, nodeId, spec);
+    const after = routeToApi(row);
+    await audit(trx, this.ctx, actor, 'update', 'route', id, before, after);
+    return { value: after, bumped };
+  }
+
+  private async removeIn(trx: Db, actor: Actor, id: string): Promise<Written<undefined>> {
+    const row = await this.getRow(trx, id);
+    if (row.scope === 'local_only') throw localOnly();
+    await trx.deleteFrom('routes').where('id', '=', id).execute();
+    const revision = await bumpRevision(trx, row.node_id);
+    await audit(trx, this.ctx, actor, 'delete', 'route', id, routeToApi(row), null);
+    return { value: undefined, bumped: [[row.node_id, revision]] };
   }
 
   async countByKind(): Promise<Record<string, number>> {
@@ -149,8 +194,8 @@ export class RouteService {
   }
 
   /** Runs a write transaction, then tells the hub which node revisions moved (only once committed). */
-  private async write<T>(fn: (trx: Db) => Promise<{ value: T; bumped: [string, number][] }>): Promise<T> {
-    let result: { value: T; bumped: [string, number][] };
+  private async write<T>(fn: (trx: Db) => Promise<Written<T>>): Promise<T> {
+    let result: Written<T>;
     try {
       result = await this.ctx.db.transaction().execute(fn);
     } catch (err) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { routeCreateSchema, routeListQuerySchema, routePatchSchema, routeSchema } from '@caddyfleet/protocol';
+import { routeBatchResultSchema, routeBatchSchema, routeCreateSchema, routeListQuerySchema, routePatchSchema, routeSchema } from '@caddyfleet/protocol';
 import type { Services } from '../../services';
 import { idParams, type ApiRegistry } from '../api';
 
@@ -24,6 +24,16 @@ export function routeRoutes(api: ApiRegistry, s: Services): void {
     response: routeSchema,
     status: 201,
     handler: async ({ actor, body }) => s.routes.create(actor, body),
+  });
+  api.add({
+    method: 'POST',
+    url: '/routes/batch',
+    summary: 'Create, change and delete many routes in one transaction (all or nothing)',
+    tag: 'routes',
+    access: 'write',
+    body: routeBatchSchema,
+    response: routeBatchResultSchema,
+    handler: async ({ actor, body }) => s.routes.batch(actor, body),
   });
   api.add({
     method: 'GET',
