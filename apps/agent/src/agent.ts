@@ -161,7 +161,10 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     localRoutes: () => localStore.list(),
     nodeId: identity.nodeId,
     log,
-    onAck: (ack: AckFrame) => connection?.send(ack),
+    onAck: (ack: AckFrame) => {
+      connection?.send(ack);
+      connection?.reportStatus();
+    },
     onStartFailure: (error) => {
       if (managed) void managed.restart(`a refused config may have left listeners running: ${error}`);
       else log.warn('Caddy refused the config while starting listeners; Caddy versions affected by caddyserver/caddy#7175 may keep serving parts of it until restarted');

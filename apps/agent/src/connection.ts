@@ -125,6 +125,15 @@ export class ControllerConnection {
     return s ? this.sendOn(s, frame) : false;
   }
 
+  /** Reports counts right away (after an apply) instead of at the next heartbeat, so the fleet view is current. */
+  reportStatus(): void {
+    if (!this.connected) return;
+    this.deps.status().then(
+      (status) => this.send({ type: 'status', ...status }),
+      (err: unknown) => this.deps.log.warn({ err: String(err) }, 'could not collect the status'),
+    );
+  }
+
   /** Publishes the full list of local routes (after welcome and after each local change). */
   publishLocalRoutes(): void {
     if (this.connected) this.send({ type: 'local-routes', routes: this.deps.localRoutes() });
