@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { newId } from './crypto';
 import { LOCAL_NODE_ID, type ServiceContext } from './services/context';
+import { newNodeRow } from './services/node-service';
 
 /**
  * Makes sure the controller's built-in local node exists, with a default tenant → organization → site to hold
@@ -20,24 +21,7 @@ export async function ensureLocalNode(ctx: ServiceContext): Promise<void> {
     await trx.insertInto('sites').values({ id: siteId, organization_id: orgId, name: 'Local', ...stamp }).execute();
     await trx
       .insertInto('nodes')
-      .values({
-        id: LOCAL_NODE_ID,
-        site_id: siteId,
-        name: 'local',
-        hostname: os.hostname().toLowerCase(),
-        is_local: 1,
-        status: 'pending',
-        caddy_version: null,
-        agent_version: null,
-        last_seen_at: null,
-        route_count: 0,
-        cert_count: 0,
-        desired_revision: 0,
-        applied_revision: 0,
-        last_error: null,
-        agent_key_hash: null,
-        ...stamp,
-      })
+      .values(newNodeRow({ id: LOCAL_NODE_ID, site_id: siteId, name: 'local', hostname: os.hostname().toLowerCase(), is_local: 1, agent_key_hash: null }, now))
       .execute();
   });
 }

@@ -1,7 +1,8 @@
 import { digestsEqual, newId, randomSecret, sha256 } from '../crypto';
 import { NotFoundError, UnauthorizedError } from '../errors';
-import type { NodeTable } from '../db/schema';
 import { audit } from './audit-service';
+import { newNodeRow } from './node-service';
+import type { NodeTable } from '../db/schema';
 import type { Actor, ServiceContext } from './context';
 
 export class EnrollmentService {
@@ -67,25 +68,10 @@ export class EnrollmentService {
         .where('used_at', 'is', null)
         .executeTakeFirst();
       if (Number(spent.numUpdatedRows) !== 1) throw new UnauthorizedError('enrollment_token_used', 'this enrollment token was already used');
-      const node: NodeTable = {
-        id: nodeId,
-        site_id: tok.site_id,
-        name: input.name,
-        hostname: input.hostname.toLowerCase(),
-        is_local: 0,
-        status: 'pending',
-        caddy_version: null,
-        agent_version: null,
-        last_seen_at: null,
-        route_count: 0,
-        cert_count: 0,
-        desired_revision: 0,
-        applied_revision: 0,
-        last_error: null,
-        agent_key_hash: sha256(agentKey),
-        created_at: now,
-        updated_at: now,
-      };
+      const node = newNodeRow(
+        { id: nodeId, site_id: tok.site_id, name: input.name, hostname: input.hostname.toLowerCase(), is_local: 0, agent_key_hash: sha256(agentKey) },
+        now,
+      );
       await trx.insertInto('nodes').values(node).execute();
       await audit(trx, this.ctx, { kind: 'agent', id: nodeId, label: `agent ${input.name}`, role: 'viewer' }, 'enroll', 'node', nodeId, null, {
         id: nodeId,

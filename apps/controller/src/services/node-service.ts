@@ -26,6 +26,24 @@ export function nodeToApi(row: NodeTable): FleetNode {
   };
 }
 
+/** A node that has never been in contact: pending, revision 0, nothing reported yet. */
+export function newNodeRow(fields: Pick<NodeTable, 'id' | 'site_id' | 'name' | 'hostname' | 'is_local' | 'agent_key_hash'>, now: string): NodeTable {
+  return {
+    ...fields,
+    status: 'pending',
+    caddy_version: null,
+    agent_version: null,
+    last_seen_at: null,
+    route_count: 0,
+    cert_count: 0,
+    desired_revision: 0,
+    applied_revision: 0,
+    last_error: null,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 /**
  * Moves a node's desired revision forward by one inside the caller's transaction: the change and the signal
  * that it must reach the node commit together, so a crash cannot lose one without the other.
