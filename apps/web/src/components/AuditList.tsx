@@ -1,0 +1,36 @@
+import type { AuditEntry } from '../api/types';
+import { auditChanges, describeAudit } from '../lib/audit';
+import { RelativeTime } from './RelativeTime';
+
+/** Compact activity feed: who did what, when, and the changed fields on demand. */
+export function AuditList({ entries }: { entries: AuditEntry[] }) {
+  return (
+    <ul className="activity">
+      {entries.map((e) => {
+        const changes = e.action === 'update' ? auditChanges(e) : [];
+        return (
+          <li key={e.id}>
+            <span className="activity-what">
+              <strong>{e.actor}</strong> {describeAudit(e)}
+            </span>
+            <span className="activity-when muted">
+              <RelativeTime iso={e.at} />
+            </span>
+            {changes.length > 0 && (
+              <details className="activity-changes">
+                <summary>{changes.length === 1 ? '1 change' : `${changes.length} changes`}</summary>
+                <ul>
+                  {changes.map((c) => (
+                    <li key={c.field}>
+                      <code>{c.field}</code>: {c.before} → {c.after}
+                    </li>
+                  ))}
+                </ul>
+              </details>
+            )}
+          </li>
+        );
+      })}
+    </ul>
+  );
+}

@@ -1,0 +1,182 @@
+import { useState } from 'react';
+import { api } from '../api/client';
+import type { FleetNode, Route, RouteKind } from '../api/types';
+import { Badge, RouteBadges } from '../components/Badges';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { RouteForm } from '../components/RouteForm';
+import { EmptyState, ErrorNote, Loading } from '../components/States';
+import { useApi, useRefreshOnRevision } from '../hooks/useApi';
+import { useLiveNodes } from '../hooks/useLiveNodes';
+import { useNodeFilter } from '../hooks/useNodeFilter';
+import { usePageTitle, useSession } from '../lib/auth';
+import { KIND_INFO, nodeLabel } from '../lib/format';
+import { Link } from '../lib/router';
+import { TLS_LABEL, readOnlyReason, routeTarget, routeTitle, upstreamLabel } from '../lib/routes';
+
+function Target({ route }: { route: Route }) {
+  if (route.kind === 'redirect' && route.redirect) {
+    return (
+      <>
+        <span className="mono">{route.redirect.to}</span>
+        <span className="sub muted">
+          {route.redirect.status}
+          {route.redirect.preservePath ? ' · keeps the path' : ' · drops the path'}
+        </span>
+      </>
+    );
+  }
+  if (route.kind === 'proxy' || route.kind === 'stream') {
+    return (
+      <ul className="lines mono">
+        {route.upstreams.map((u, i) => (
+          <li key={i}>{upstreamLabel(u)}</li>
+        ))}
+      </ul>
+    );
+  }
+  return <span className="muted">{routeTarget(route)}</span>;
+}
+
+function RouteRow({ route, node, canWrite, onEdit, onDelete }: { route: Route; node: FleetNode | undefined; canWrite: boolean; onEdit: () => void; onDelete: () => void }) {
+  const ro = readOnlyReason(route, node);
+  const cols = route.kind;
+  return (
+    <tr data-route-id={route.id} className={route.enabled ? undefined : 'row-muted'}>
+      <td data-label={cols === 'stream' ? 'Listen' : 'Domains'}>
+        <span className="strong">{routeTitle(route)}</span>
+        <RouteBadges route={route} />
+        {route.lastError && (
+          <p className="warn-text" role="note">
+            ⚠ {route.lastError}
+          </p>
+        )}
+      </td>
+      {cols !== 'dead' && (
+        <td data-label={cols === 'redirect' ? 'Redirects to' : 'Forwards to'}>
+          <Target route={route} />
+        </td>
+      )}
+      <td data-label="Server">
+        <Link to={`/servers/${encodeURIComponent(route.nodeId ?? 'local')}`} className="nowrap">
+          {nodeLabel(node, route.nodeId)}
+        </Link>
+      </td>
+      {cols !== 'stream' && <td data-label="TLS">{TLS_LABEL[route.tls]}</td>}
+      <td data-label="Status">{route.enabled ? <Badge tone="ok">Enabled</Badge> : <Badge tone="warn">Disabled</Badge>}</td>
+      <td data-label="Actions" className="actions-cell">
+        {ro ? (
+          <span className="readonly-note">{ro}</span>
+        ) : canWrite ? (
+          <span className="actions">
+            <button type="button" className="btn btn-small" onClick={onEdit} aria-label={`Edit ${routeTitle(route)}`}>
+              Edit
+            </button>
+            <button type="button" className="btn btn-small btn-danger-outline" onClick={onDelete} aria-label={`Delete ${routeTitle(route)}`}>
+              Delete
+            </button>
+          </span>
+        ) : null}
+      </td>
+    </tr>
+  );
+}
+
+/** Proxy, redirection, stream or 404 hosts: list, create, edit, delete. */
+export function RoutesPage({ kind }: { kind: RouteKind }) {
+  const info = KIND_INFO[kind];
+  usePageTitle(info.title);
+  const { canWrite } = useSession();
+  const [filter, setFilter] = useNodeFilter();
+  const live = useLiveNodes();
+  const routes = useApi<Route[]>('/routes', { kind, nodeId: filter });
+  useRefreshOnRevision(routes.reload);
+  const [editing, setEditing] = useState<Route | 'new' | null>(null);
+  const [deleting, setDeleting] = useState<Route | null>(null);
+  const filterName = filter ? nodeLabel(live.byId(filter), filter) : null;
+  const defaultNodeId = filter && filter !== 'local' ? filter : '';
+
+  const addButton = canWrite && (
+    <button type="button" className="btn btn-primary" onClick={() => setEditing('new')}>
+      Add {info.singular}
+    </button>
+  );
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <div>
+          <h1>{info.title}</h1>
+          <p className="muted">{info.blurb}</p>
+        </div>
+        {addButton}
+      </div>
+      {filterName && (
+        <p className="filter-note">
+          Showing {info.title.toLowerCase()} on {filterName}.{' '}
+          <button type="button" className="link-btn" onClick={() => setFilter(null)}>
+            Show all servers
+          </button>
+        </p>
+      )}
+      {routes.error && <ErrorNote error={routes.error} onRetry={routes.reload} />}
+      {!routes.data ? (
+        !routes.error && <Loading what={info.title.toLowerCase()} />
+      ) : routes.data.length === 0 ? (
+        <EmptyState title={filterName ? `No ${info.title.toLowerCase()} on ${filterName}.` : `No ${info.title.toLowerCase()} yet.`} action={addButton}>
+          <p>{canWrite ? `Use “Add ${info.singular}” to create one.` : 'An administrator can create them.'}</p>
+        </EmptyState>
+      ) : (
+        <div className="table-wrap">
+          <table className="table responsive" aria-label={info.title}>
+            <thead>
+              <tr>
+                <th scope="col">{kind === 'stream' ? 'Listen' : 'Domains'}</th>
+                {kind !== 'dead' && <th scope="col">{kind === 'redirect' ? 'Redirects to' : 'Forwards to'}</th>}
+                <th scope="col">Server</th>
+                {kind !== 'stream' && <th scope="col">TLS</th>}
+                <th scope="col">Status</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {routes.data.map((r) => (
+                <RouteRow key={r.id} route={r} node={live.byId(r.nodeId)} canWrite={canWrite} onEdit={() => setEditing(r)} onDelete={() => setDeleting(r)} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {editing && (
+        <RouteForm
+          kind={kind}
+          route={editing === 'new' ? null : editing}
+          defaultNodeId={defaultNodeId}
+          onClose={() => setEditing(null)}
+          onSaved={() => {
+            setEditing(null);
+            routes.reload();
+          }}
+        />
+      )}
+      {deleting && (
+        <ConfirmDialog
+          title={`Delete ${info.singular}?`}
+          confirmLabel="Delete"
+          onClose={() => setDeleting(null)}
+          onConfirm={async () => {
+            await api.del(`/routes/${encodeURIComponent(deleting.id)}`);
+            routes.setData((prev) => prev?.filter((r) => r.id !== deleting.id) ?? null);
+            routes.reload();
+          }}
+        >
+          <p>
+            <strong>{routeTitle(deleting)}</strong> will stop being served by {nodeLabel(live.byId(deleting.nodeId), deleting.nodeId)} as soon as the
+            server applies the change.
+          </p>
+        </ConfirmDialog>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,208 @@
+import { useState, type ReactNode } from 'react';
+import { nameSchema } from '@caddyfleet/protocol';
+import { api } from '../api/client';
+import type { AuditEntry, FleetNode, Route } from '../api/types';
+import { AuditList } from '../components/AuditList';
+import { RouteBadges, StatusBadge } from '../components/Badges';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { SyncState } from '../components/NodeTable';
+import { NameForm } from '../components/NameForm';
+import { RelativeTime } from '../components/RelativeTime';
+import { EmptyState, ErrorNote, Loading } from '../components/States';
+import { useApi, useRefreshOnRevision } from '../hooks/useApi';
+import { useHierarchy } from '../hooks/useHierarchy';
+import { useLiveNodes } from '../hooks/useLiveNodes';
+import { usePageTitle, useSession } from '../lib/auth';
+import { KIND_INFO, dateTime, nodeLabel } from '../lib/format';
+import { routeTarget, routeTitle } from '../lib/routes';
+import { Link, navigate } from '../lib/router';
+
+function Facts({ node, sitePath }: { node: FleetNode; sitePath: string }) {
+  const rows: [string, ReactNode][] = [
+    ['Status', <StatusBadge status={node.status} />],
+    ['Hostname', <span className="mono">{node.hostname}</span>],
+    ['Site', sitePath || node.siteId],
+    ['Caddy version', node.caddyVersion ?? '—'],
+    ['Agent version', node.agentVersion ?? '—'],
+    ['Last seen', <RelativeTime iso={node.lastSeenAt} />],
+    ['Active routes', node.routeCount],
+    ['Certificates', node.certCount],
+    ['In sync', <SyncState node={node} />],
+    ['Registered', dateTime(node.createdAt)],
+  ];
+  return (
+    <dl className="facts">
+      {rows.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function NodeRoutes({ nodeId }: { nodeId: string }) {
+  const routes = useApi<Route[]>('/routes', { nodeId });
+  useRefreshOnRevision(routes.reload);
+  if (routes.error && !routes.data) return <ErrorNote error={routes.error} onRetry={routes.reload} />;
+  if (!routes.data) return <Loading what="routes" />;
+  if (!routes.data.length) {
+    return (
+      <EmptyState title="No routes on this server yet.">
+        <p>
+          Add a <Link to={`/proxy-hosts?node=${encodeURIComponent(nodeId)}`}>proxy host</Link> or a{' '}
+          <Link to={`/redirection-hosts?node=${encodeURIComponent(nodeId)}`}>redirection host</Link> and choose this server.
+        </p>
+      </EmptyState>
+    );
+  }
+  return (
+    <ul className="route-list">
+      {routes.data.map((r) => (
+        <li key={r.id}>
+          <Link to={`${KIND_INFO[r.kind].path}?node=${encodeURIComponent(nodeId)}`} className="strong">
+            {routeTitle(r)}
+          </Link>{' '}
+          <span className="muted">{routeTarget(r)}</span> <span className="badge badge-neutral">{KIND_INFO[r.kind].singular}</span>
+          {!r.enabled && <span className="badge badge-warn">disabled</span>} <RouteBadges route={r} />
+          {r.lastError && <p className="warn-text">⚠ {r.lastError}</p>}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function ServerDetailPage({ id }: { id: string }) {
+  const { canWrite } = useSession();
+  const live = useLiveNodes();
+  const { siteOptions } = useHierarchy();
+  const node = live.byId(id);
+  usePageTitle(node ? nodeLabel(node, id) : 'Server');
+  const events = useApi<AuditEntry[]>('/audit', { entityId: id, limit: 20 });
+  const [dialog, setDialog] = useState<'revoke' | 'delete' | null>(null);
+  const [renaming, setRenaming] = useState(false);
+
+  if (!live.nodes) return live.error ? <ErrorNote error={live.error} onRetry={() => void live.reload()} /> : <Loading what="the server" />;
+  if (!node) {
+    return (
+      <EmptyState title="This server does not exist (any more)." action={<Link to="/servers" className="btn">Back to servers</Link>}>
+        <p>It may have been deleted.</p>
+      </EmptyState>
+    );
+  }
+  const sitePath = siteOptions?.find((s) => s.site.id === node.siteId)?.path ?? '';
+  const revoked = node.lastError === 'agent key revoked';
+
+  return (
+    <div className="page">
+      <p className="crumbs">
+        <Link to="/servers">Servers</Link> / {nodeLabel(node, id)}
+      </p>
+      <div className="page-head">
+        <div>
+          {renaming ? (
+            <NameForm
+              label="Server name"
+              initial={node.name}
+              schema={nameSchema}
+              submitLabel="Rename"
+              onCancel={() => setRenaming(false)}
+              onSubmit={async (name) => {
+                await api.patch(`/nodes/${encodeURIComponent(id)}`, { name });
+                setRenaming(false);
+              }}
+            />
+          ) : (
+            <h1>
+              {nodeLabel(node, id)} <StatusBadge status={node.status} />
+            </h1>
+          )}
+          <p className="muted mono">{node.hostname}</p>
+        </div>
+        {canWrite && !renaming && (
+          <div className="actions">
+            <button type="button" className="btn" onClick={() => setRenaming(true)}>
+              Rename
+            </button>
+            {!node.isLocal && (
+              <>
+                {!revoked && (
+                  <button type="button" className="btn btn-danger-outline" onClick={() => setDialog('revoke')}>
+                    Revoke
+                  </button>
+                )}
+                <button type="button" className="btn btn-danger-outline" onClick={() => setDialog('delete')}>
+                  Delete
+                </button>
+              </>
+            )}
+          </div>
+        )}
+      </div>
+      {node.lastError && (
+        <div className={node.status === 'error' ? 'alert alert-error' : 'alert alert-warn'} role="status">
+          <strong>Last error</strong> <span>{node.lastError}</span>
+          {revoked && (
+            <p>
+              This server can no longer connect. To bring it back, create a new token with <Link to="/servers">Servers → New agent</Link> and
+              run the command on it with a fresh <code>--state-dir</code>; or delete it to remove its routes.
+            </p>
+          )}
+        </div>
+      )}
+      <section className="card" aria-labelledby="sd-facts">
+        <h2 id="sd-facts">Details</h2>
+        <Facts node={node} sitePath={sitePath} />
+      </section>
+      <section className="card" aria-labelledby="sd-routes">
+        <h2 id="sd-routes">Routes on this server</h2>
+        <NodeRoutes nodeId={id} />
+      </section>
+      <section className="card" aria-labelledby="sd-events">
+        <h2 id="sd-events">Recent events</h2>
+        {events.error && !events.data ? (
+          <ErrorNote error={events.error} onRetry={events.reload} />
+        ) : !events.data ? (
+          <Loading what="events" />
+        ) : events.data.length ? (
+          <AuditList entries={events.data} />
+        ) : (
+          <p className="muted">No events recorded for this server yet.</p>
+        )}
+      </section>
+      {dialog === 'revoke' && (
+        <ConfirmDialog
+          title={`Revoke ${node.name}?`}
+          confirmLabel="Revoke agent key"
+          onClose={() => setDialog(null)}
+          onConfirm={async () => {
+            await api.post(`/nodes/${encodeURIComponent(id)}/revoke`);
+            events.reload();
+          }}
+        >
+          <p>
+            The agent on <strong>{node.hostname}</strong> is disconnected at once and its key stops working. Caddy keeps serving its last
+            configuration. To bring the server back, enroll it again with a new token.
+          </p>
+        </ConfirmDialog>
+      )}
+      {dialog === 'delete' && (
+        <ConfirmDialog
+          title={`Delete ${node.name}?`}
+          confirmLabel="Delete server and its routes"
+          onClose={() => setDialog(null)}
+          onConfirm={async () => {
+            await api.del(`/nodes/${encodeURIComponent(id)}`);
+            navigate('/servers');
+          }}
+        >
+          <p>
+            This removes the server and <strong>all {node.routeCount || ''} routes</strong> assigned to it from the controller, and revokes its
+            agent key. This cannot be undone.
+          </p>
+        </ConfirmDialog>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,551 @@
+/**
+ * End-to-end: the dashboard (apps/web, built with Vite) in headless Chromium against a real controller started
+ * in-process, and a real agent (apps/agent) with a managed Caddy (/usr/bin/caddy) on 127.0.0.2/127.0.0.3.
+ *
+ * Flow: log in → every page renders → "New agent" issues a token, the agent enrolls with the token read off the
+ * page and turns Online live → a proxy host created through the form is served by the node's Caddy (checked
+ * with a Host header against a real upstream on 127.0.0.1) → a duplicate domain shows the 409 on its field →
+ * editing it (PATCH) and a redirection host (create, 308 served, delete) reach the node's Caddy → a stream the
+ * node cannot serve shows its lastError live →
+ * the header's server selector filters the hosts list and survives a reload → stopping the agent turns the
+ * node Offline live → revoke through the confirmation dialog → every page again at phone width.
+ *
+ * Every page is screenshotted to test-results/screenshots/. Any browser console error or uncaught page error
+ * fails the test (see tests/helpers/browser.ts for the one exception: HTTP errors the test provokes itself).
+ *
+ * The web app is built in beforeAll when apps/web/dist is missing or older than its sources (~1 s with Vite).
+ * Missing Chromium or Caddy: fails under CI=true, skips locally.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Locator, Page } from 'playwright-core';
+import { loadAgentOptions, startAgent, type RunningAgent } from '@caddyfleet/agent';
+import { loadConfig, startController, type RunningController } from '../apps/controller/src/index';
+import { BrowserSession, hasChromium } from './helpers/browser';
+import { freePort, requireBinary, spawnLogged, tempDir, waitFor, type TempDir } from './helpers/processes';
+
+const CADDY = '/usr/bin/caddy';
+const ADMIN_PASSWORD = 'e2e-admin-password-123';
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WEB = join(ROOT, 'apps/web');
+const DOMAIN = 'app.e2e.test';
+const LOCAL_DOMAIN = 'local.e2e.test';
+
+// Both throw under CI=true when missing (never skip in CI); locally they warn and the suite skips.
+const browserReady = hasChromium();
+const caddyReady = requireBinary(CADDY, 'caddy');
+
+// ---------------------------------------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------------------------------------
+
+function newestMtime(path: string): number {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
+  return newest;
+}
+
+/** Builds apps/web with Vite when dist/ is missing or older than anything it is built from. */
+async function ensureWebBuilt(): Promise<void> {
+  const builtAt = newestMtime(join(WEB, 'dist/index.html'));
+  const sources = ['index.html', 'vite.config.ts', 'package.json', 'src', 'public'].map((p) => join(WEB, p));
+  sources.push(join(ROOT, 'packages/protocol/src'));
+  const sourcesAt = Math.max(...sources.map(newestMtime));
+  if (builtAt > sourcesAt) return;
+  // vitest runs with NODE_ENV=test; a build must not inherit it (the config forces production as well).
+  const vite = spawnLogged(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
+    cwd: WEB,
+    name: 'vite build',
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  const exit = await Promise.race([vite.exited, new Promise<null>((r) => setTimeout(() => r(null), 90_000))]);
+  if (exit === null) {
+    await vite.stop();
+    throw new Error(`vite build timed out\n${vite.describe()}`);
+  }
+  if (exit.code !== 0) throw new Error(`vite build failed\n${vite.describe()}`);
+}
+
+/** The served bundle must be React's production build (the development one double-runs effects, logs more). */
+function assertProductionBundle(): void {
+  const assets = join(WEB, 'dist/assets');
+  for (const f of readdirSync(assets).filter((n) => n.endsWith('.js'))) {
+    if (readFileSync(join(assets, f), 'utf8').includes('Download the React DevTools')) {
+      throw new Error(`apps/web/dist/assets/${f} is a development build; rebuild with: npm run build -w apps/web`);
+    }
+  }
+}
+
+/** A plain HTTP server on 127.0.0.1 that names itself and echoes the Host header and path. */
+async function startUpstream(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    res.setHeader('content-type', 'text/plain');
+    res.end(`e2e-upstream ${req.headers.host}${req.url}`);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** GET http://<ip>:<port><path> with a Host header; status, Location and body, or null on a connection error. */
+function httpGet(ip: string, port: number, host: string, path = '/'): Promise<{ status: number; location: string; body: string } | null> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: ip, port, path, headers: { Host: host }, agent: false, timeout: 3000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, location: String(res.headers.location ?? ''), body: Buffer.concat(chunks).toString('utf8') }),
+      );
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+  });
+}
+
+/** Retries `fn` until the matcher passes (playwright-core has no web-first assertions; vitest's poll does it). */
+const poll = <T>(fn: () => T | Promise<T>, timeout = 15_000) => expect.poll(fn, { timeout, interval: 100 });
+const visible = (l: Locator, timeout?: number) => l.waitFor({ state: 'visible', ...(timeout ? { timeout } : {}) });
+const hidden = (l: Locator) => l.waitFor({ state: 'hidden' });
+const text = (l: Locator) => l.textContent().then((t) => t ?? '');
+
+/** The row of a table that carries `data-<attr>=<value>`. */
+const row = (page: Page, attr: string, value: string) => page.locator(`tr[data-${attr}="${value}"]`);
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, real controller, real agent)', () => {
+  let dir: TempDir;
+  let controller: RunningController;
+  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let browser: BrowserSession;
+  let page: Page;
+  let base = '';
+  let apiCookie = '';
+  // Filled in by the enrollment step.
+  let agent: RunningAgent | null = null;
+  let nodeId = '';
+  let caddyHttp = { ip: '127.0.0.2', port: 0 };
+
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: { cookie: apiCookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return text ? (JSON.parse(text) as unknown) : null;
+  };
+
+  /** Loads a page of the app and waits for its title. */
+  const open = async (path: string, heading: string | RegExp) => {
+    await page.goto(path);
+    await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+  };
+
+  beforeAll(async () => {
+    await ensureWebBuilt();
+    assertProductionBundle();
+    dir = await tempDir('cf-e2e-');
+    controller = await startController(
+      loadConfig(
+        'server',
+        { listen: '127.0.0.1:0', dataDir: join(dir.path, 'data'), adminPassword: ADMIN_PASSWORD, logLevel: 'silent', heartbeatSeconds: '1', offlineAfterMissed: '2' },
+        {},
+      ),
+      { announce: () => {} },
+    );
+    base = controller.url;
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+    });
+    expect(login.status).toBe(200);
+    apiCookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    upstream = await startUpstream();
+    browser = await BrowserSession.launch({ width: 1280, height: 900, baseURL: base });
+    page = browser.page;
+    page.setDefaultTimeout(15_000);
+  });
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    await agent?.stop().catch(() => {});
+    await controller?.close().catch(() => {});
+    await upstream?.close().catch(() => {});
+    await dir?.cleanup();
+  });
+
+  it('logs in, with first-run guidance on the login page', async () => {
+    // Logged out, the app's first GET /auth/me is answered 401 (that is how it knows to show the login form).
+    browser.expectHttpError(401, /^\/api\/v1\/auth\/me$/);
+    await page.goto('/');
+    await page.getByRole('heading', { name: 'caddyfleet' }).waitFor();
+    await page.getByText('First time here?').click();
+    await visible(page.getByText(/printed once in the controller/));
+    await visible(page.getByText('CADDYFLEET_ADMIN_PASSWORD'));
+    await browser.screenshot('01-login');
+
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await visible(page.getByRole('status').filter({ hasText: 'Live' }));
+    browser.assertClean();
+  });
+
+  it('renders every page with its empty states', async () => {
+    await open('/', 'Overview');
+    await visible(page.getByText('Only the controller\'s local server is registered.'));
+    await browser.screenshot('02-overview-empty');
+    await open('/proxy-hosts', 'Proxy hosts');
+    await visible(page.getByText('No proxy hosts yet.'));
+    for (const [path, heading, shot] of [
+      ['/redirection-hosts', 'Redirection hosts', '03-redirection-hosts'],
+      ['/streams', 'Streams', '04-streams'],
+      ['/404-hosts', '404 hosts', '05-404-hosts'],
+      ['/sites', 'Sites', '06-sites'],
+      ['/audit', 'Audit log', '07-audit'],
+      ['/access', 'Users & API tokens', '08-access'],
+    ] as const) {
+      await open(path, heading);
+      await page.waitForLoadState('networkidle');
+      await browser.screenshot(shot);
+    }
+    // An API token is shown once, with a copy button.
+    await page.getByLabel('Token name').fill('e2e script');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await poll(() => page.getByRole('textbox', { name: 'API token' }).inputValue()).toMatch(/\S{20,}/);
+    await visible(page.getByRole('cell', { name: 'e2e script', exact: true }));
+    browser.assertClean();
+  });
+
+  // ── AGENT ─────────────────────────────────────────────────────────────────────────────────────────────
+  // The steps below run the real agent (apps/agent, startAgent) with a managed /usr/bin/caddy.
+
+  it('enrolls a node through "New agent" and shows it Online live', async () => {
+    // A site for the new server, made through the Sites page.
+    await open('/sites', 'Sites');
+    await page.getByRole('button', { name: '+ Add tenant' }).click();
+    await page.getByLabel('Name of the new tenant').fill('E2E Tenant');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByRole('region', { name: 'Tenant E2E Tenant' }).getByRole('button', { name: '+ Add organization' }).click();
+    await page.getByLabel('Name of the new organization').fill('E2E Org');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByRole('region', { name: 'Tenant E2E Tenant' }).getByRole('button', { name: '+ Add site' }).click();
+    await page.getByLabel('Name of the new site').fill('E2E Site');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await visible(page.getByText('E2E Site'));
+    await browser.screenshot('09-sites-tree');
+
+    await open('/servers', 'Servers');
+    await page.getByRole('button', { name: 'New agent' }).first().click();
+    const dialog = page.getByRole('dialog', { name: 'New agent' });
+    await dialog.getByLabel('Site').selectOption({ label: 'E2E Tenant / E2E Org / E2E Site' });
+    await dialog.getByRole('button', { name: 'Create enrollment token' }).click();
+    const token = await dialog.getByLabel('Enrollment token').inputValue();
+    expect(token).toMatch(/\S{20,}/);
+    const command = await dialog.getByLabel('Command').inputValue();
+    expect(command).toBe(
+      `npx caddyfleet agent --controller ${base} --token ${token} --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy`,
+    );
+    await visible(dialog.getByText('Waiting for the agent to connect…'));
+    await browser.screenshot('10-new-agent-token');
+
+    // The real agent, with the token taken from the page.
+    caddyHttp = { ip: '127.0.0.2', port: await freePort('127.0.0.2') };
+    const httpsPort = await freePort('127.0.0.3');
+    agent = await startAgent(
+      loadAgentOptions(
+        {
+          controller: base,
+          token,
+          stateDir: join(dir.path, 'agent'),
+          caddyBin: CADDY,
+          httpListen: `${caddyHttp.ip}:${caddyHttp.port}`,
+          httpsListen: `127.0.0.3:${httpsPort}`,
+          name: 'e2e-node',
+          logLevel: 'silent',
+          driftCheckSeconds: 0,
+          reconnectMinMs: 200,
+          reconnectMaxMs: 1000,
+        },
+        {},
+      ),
+    );
+    nodeId = agent.nodeId;
+
+    const enrolled = dialog.getByTestId('enrolled-node');
+    await poll(() => text(enrolled), 20_000).toContain('e2e-node');
+    await visible(enrolled.locator('[data-status="online"]'), 20_000);
+    await browser.screenshot('11-new-agent-online');
+    await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+
+    // The table updated live too (no reload happened).
+    const nodeRow = row(page, 'node-id', nodeId);
+    await visible(nodeRow.locator('[data-status="online"]'));
+    await poll(() => text(nodeRow)).toContain('2.6');
+    await poll(() => text(nodeRow)).toContain('In sync');
+    await browser.screenshot('12-servers');
+    browser.assertClean();
+  });
+
+  it('creates a proxy host on that node through the form, and the node\'s Caddy serves it', async () => {
+    await open('/proxy-hosts', 'Proxy hosts');
+    await page.getByRole('button', { name: 'Add proxy host' }).first().click();
+    const dialog = page.getByRole('dialog', { name: 'New proxy host' });
+
+    // Client-side validation from the protocol's zod schema, inline on the fields.
+    await dialog.getByLabel('Domain names').fill('not a_domain!');
+    await dialog.getByRole('button', { name: 'Create proxy host' }).click();
+    await visible(dialog.getByText(/not a valid RFC 1123 label/));
+    await poll(() => dialog.getByLabel('Domain names').getAttribute('aria-invalid')).toBe('true');
+    await visible(dialog.getByText('enter a port (1–65535)'));
+    await browser.screenshot('13-proxy-form-validation');
+
+    await dialog.getByLabel('Server', { exact: true }).selectOption(nodeId);
+    await dialog.getByLabel('Domain names').fill(DOMAIN);
+    await dialog.getByLabel('Host', { exact: true }).fill('127.0.0.1');
+    await dialog.getByLabel('Port', { exact: true }).fill(String(upstream.port));
+    await dialog.getByLabel('TLS').selectOption('off');
+    await dialog.getByRole('button', { name: 'Create proxy host' }).click();
+    await hidden(dialog);
+
+    const created = page.locator('tbody tr').filter({ hasText: DOMAIN });
+    await poll(() => text(created)).toContain(`127.0.0.1:${upstream.port}`);
+    await poll(() => text(created)).toContain('e2e-node');
+
+    const served = await waitFor(
+      async () => {
+        const res = await httpGet(caddyHttp.ip, caddyHttp.port, DOMAIN, '/hello');
+        return res?.status === 200 ? res : null;
+      },
+      { timeoutMs: 20_000, description: `${DOMAIN} served by the node's Caddy` },
+    );
+    expect(served.body).toBe(`e2e-upstream ${DOMAIN}/hello`);
+    await browser.screenshot('14-proxy-hosts');
+    browser.assertClean();
+  });
+
+  it('shows the 409 domain conflict on the domains field', async () => {
+    await page.getByRole('button', { name: 'Add proxy host' }).first().click();
+    const dialog = page.getByRole('dialog', { name: 'New proxy host' });
+    await dialog.getByLabel('Server', { exact: true }).selectOption(nodeId);
+    await dialog.getByLabel('Domain names').fill(DOMAIN);
+    await dialog.getByLabel('Host', { exact: true }).fill('127.0.0.1');
+    await dialog.getByLabel('Port', { exact: true }).fill('9');
+    browser.expectHttpError(409, /^\/api\/v1\/routes$/);
+    await dialog.getByRole('button', { name: 'Create proxy host' }).click();
+    const domains = dialog.getByLabel('Domain names');
+    await poll(() => domains.getAttribute('aria-invalid')).toBe('true');
+    const describedBy = (await domains.getAttribute('aria-describedby')) ?? '';
+    const fieldError = page.locator(`[id="${describedBy.split(' ').pop()}"]`);
+    await poll(() => text(fieldError)).toContain(`${DOMAIN} is already served on this server by another route`);
+    await browser.screenshot('15-proxy-form-409');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await hidden(dialog);
+    browser.assertClean();
+  });
+
+  it('edits a proxy host and creates, serves and deletes a redirection host on the node', async () => {
+    await open('/proxy-hosts', 'Proxy hosts');
+    await page.getByRole('button', { name: `Edit ${DOMAIN}` }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit proxy host' });
+    await poll(() => edit.getByLabel('Domain names').inputValue()).toBe(DOMAIN);
+    await edit.getByLabel('Domain names').fill(`${DOMAIN}\nwww.${DOMAIN}`);
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await hidden(edit);
+    await poll(() => text(page.locator('tbody tr').filter({ hasText: DOMAIN }))).toContain(`www.${DOMAIN}`);
+    const www = await waitFor(
+      async () => {
+        const res = await httpGet(caddyHttp.ip, caddyHttp.port, `www.${DOMAIN}`);
+        return res?.status === 200 ? res : null;
+      },
+      { timeoutMs: 20_000, description: `www.${DOMAIN} served after the edit` },
+    );
+    expect(www.body).toBe(`e2e-upstream www.${DOMAIN}/`);
+
+    await open('/redirection-hosts', 'Redirection hosts');
+    await page.getByRole('button', { name: 'Add redirection host' }).first().click();
+    const form = page.getByRole('dialog', { name: 'New redirection host' });
+    await form.getByLabel('Server', { exact: true }).selectOption(nodeId);
+    await form.getByLabel('Domain names').fill('old.e2e.test');
+    await form.getByLabel('Redirect to').fill('https://new.e2e.test/base');
+    await form.getByLabel('Status code').selectOption('308');
+    await form.getByLabel('TLS').selectOption('off');
+    await form.getByRole('button', { name: 'Create redirection host' }).click();
+    await hidden(form);
+    const redirected = await waitFor(
+      async () => {
+        const res = await httpGet(caddyHttp.ip, caddyHttp.port, 'old.e2e.test', '/docs?x=1');
+        return res?.status === 308 ? res : null;
+      },
+      { timeoutMs: 20_000, description: 'old.e2e.test redirected by the node' },
+    );
+    expect(redirected.location).toBe('https://new.e2e.test/base/docs?x=1');
+    await browser.screenshot('16-redirection-hosts');
+
+    await page.getByRole('button', { name: 'Delete old.e2e.test' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete redirection host?' });
+    await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
+    await hidden(confirm);
+    await visible(page.getByText('No redirection hosts yet.'));
+    await waitFor(async () => (await httpGet(caddyHttp.ip, caddyHttp.port, 'old.e2e.test'))?.status === 404, {
+      timeoutMs: 20_000,
+      description: 'old.e2e.test no longer served',
+    });
+    browser.assertClean();
+  });
+
+  it('shows a route the node could not serve with its lastError as a warning, live', async () => {
+    await open('/streams', 'Streams');
+    await visible(page.getByText('No streams yet.'));
+    // Debian's Caddy has no layer4 module: the agent reports the stream as unsupported in its ack.
+    await api('POST', '/routes', { kind: 'stream', nodeId, listen: { port: 15432, protocol: 'tcp' }, upstreams: [{ host: '127.0.0.1', port: 9 }] });
+    const stream = page.locator('tbody tr').filter({ hasText: 'TCP port 15432' });
+    await visible(stream);
+    await visible(stream.getByRole('note'), 20_000);
+    await poll(() => text(stream.getByRole('note'))).toMatch(/layer4/);
+    await browser.screenshot('17-streams-last-error');
+    browser.assertClean();
+  });
+
+  it('filters the hosts list with the server selector, in the URL and across a reload', async () => {
+    await api('POST', '/routes', { kind: 'proxy', nodeId: null, domains: [LOCAL_DOMAIN], upstreams: [{ host: '127.0.0.1', port: 9 }], tls: 'off' });
+    await open('/proxy-hosts', 'Proxy hosts');
+    const rows = page.locator('tbody tr');
+    await poll(() => rows.count()).toBe(2);
+
+    const selector = page.getByRole('combobox', { name: 'Server', exact: true });
+    await selector.selectOption(nodeId);
+    await poll(() => page.url()).toMatch(new RegExp(`[?&]node=${nodeId}`));
+    await poll(() => rows.count()).toBe(1);
+    await poll(() => text(rows.first())).toContain(DOMAIN);
+
+    await page.reload();
+    await visible(page.getByRole('heading', { level: 1, name: 'Proxy hosts' }));
+    await poll(() => selector.inputValue()).toBe(nodeId);
+    await poll(() => rows.count()).toBe(1);
+    await poll(() => text(rows.first())).toContain(DOMAIN);
+    await browser.screenshot('18-proxy-hosts-filtered');
+
+    // The filter follows in-app navigation and applies to the overview.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
+    await poll(() => page.url()).toMatch(new RegExp(`/\\?node=${nodeId}$`));
+    await visible(page.getByText('Showing e2e-node.'));
+
+    await selector.selectOption('local');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Proxy hosts' }).click();
+    await poll(() => rows.count()).toBe(1);
+    await poll(() => text(rows.first())).toContain(LOCAL_DOMAIN);
+
+    await selector.selectOption('');
+    await poll(() => page.url()).not.toMatch(/node=/);
+    await poll(() => rows.count()).toBe(2);
+    browser.assertClean();
+  });
+
+  it('shows the server detail with its routes and events, then Offline live when the agent stops', async () => {
+    await open(`/servers/${nodeId}`, 'e2e-node');
+    await poll(() => text(page.getByRole('region', { name: 'Routes on this server' }))).toContain(DOMAIN);
+    await poll(() => text(page.getByRole('region', { name: 'Recent events' }))).toContain('enrolled server e2e-node');
+    await browser.screenshot('19-server-detail');
+
+    await open('/servers', 'Servers');
+    const nodeRow = row(page, 'node-id', nodeId);
+    await visible(nodeRow.locator('[data-status="online"]'));
+    // Marks this document: if the page reloaded, the mark would be gone.
+    await page.evaluate(() => ((window as unknown as { e2eMark: number }).e2eMark = 1));
+    await agent!.stop();
+    await visible(nodeRow.locator('[data-status="offline"]'), 15_000);
+    expect(await page.evaluate(() => (window as unknown as { e2eMark?: number }).e2eMark)).toBe(1);
+    await poll(() => nodeRow.getAttribute('class')).toMatch(/row-bad/);
+    await browser.screenshot('20-servers-offline');
+
+    await open('/', 'Overview');
+    await poll(() => text(page.getByRole('region', { name: 'Needs attention' }))).toContain('e2e-node');
+    await browser.screenshot('21-overview');
+    browser.assertClean();
+  });
+
+  it('revokes the node through the confirmation dialog', async () => {
+    await open(`/servers/${nodeId}`, 'e2e-node');
+    await page.getByRole('button', { name: 'Revoke', exact: true }).click();
+    const confirm = page.getByRole('dialog', { name: 'Revoke e2e-node?' });
+    await poll(() => text(confirm)).toContain('its key stops working');
+    await browser.screenshot('22-revoke-confirm');
+    await confirm.getByRole('button', { name: 'Revoke agent key' }).click();
+    await hidden(confirm);
+    await visible(page.getByText('agent key revoked').first());
+    await visible(page.getByText('This server can no longer connect.'));
+    await poll(() => page.getByRole('button', { name: 'Revoke', exact: true }).count()).toBe(0);
+    await poll(() => text(page.getByRole('region', { name: 'Recent events' }))).toContain('revoked server e2e-node');
+    await browser.screenshot('23-server-revoked');
+    const node = (await api('GET', `/nodes/${nodeId}`)) as { status: string; lastError: string };
+    expect(node).toMatchObject({ status: 'offline', lastError: 'agent key revoked' });
+    browser.assertClean();
+  });
+
+  // ── end of AGENT steps ────────────────────────────────────────────────────────────────────────────────
+
+  it('renders every page at phone width (390 px) without console errors', async () => {
+    const phone = await BrowserSession.launch({ width: 390, height: 844, baseURL: base });
+    try {
+      const p = phone.page;
+      p.setDefaultTimeout(15_000);
+      phone.expectHttpError(401, /^\/api\/v1\/auth\/me$/);
+      await p.goto('/');
+      await p.getByLabel('Password').fill(ADMIN_PASSWORD);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+      // The navigation sits behind the menu button on a phone.
+      await hidden(p.getByRole('navigation', { name: 'Main' }));
+      await p.getByRole('button', { name: 'Menu' }).click();
+      await visible(p.getByRole('navigation', { name: 'Main' }));
+      await phone.screenshot('phone-menu');
+      for (const [path, heading, shot] of [
+        ['/', 'Overview', 'phone-overview'],
+        ['/servers', 'Servers', 'phone-servers'],
+        [`/servers/${nodeId}`, 'e2e-node', 'phone-server-detail'],
+        ['/proxy-hosts', 'Proxy hosts', 'phone-proxy-hosts'],
+        ['/redirection-hosts', 'Redirection hosts', 'phone-redirection-hosts'],
+        ['/streams', 'Streams', 'phone-streams'],
+        ['/404-hosts', '404 hosts', 'phone-404-hosts'],
+        ['/sites', 'Sites', 'phone-sites'],
+        ['/audit', 'Audit log', 'phone-audit'],
+        ['/access', 'Users & API tokens', 'phone-access'],
+      ] as const) {
+        await p.goto(path);
+        await p.getByRole('heading', { level: 1, name: heading }).waitFor();
+        await p.waitForLoadState('networkidle');
+        // Nothing may be wider than the screen.
+        const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow, `${path} is wider than the phone screen`).toBeLessThanOrEqual(0);
+        await phone.screenshot(shot);
+      }
+      await p.goto('/proxy-hosts');
+      await p.getByRole('button', { name: 'Add proxy host' }).first().click();
+      await p.getByRole('dialog').waitFor();
+      await phone.screenshot('phone-proxy-form');
+      phone.assertClean();
+    } finally {
+      await phone.close();
+    }
+  });
+});
