@@ -201,8 +201,10 @@ describe.each(STORES)('controller API on %s', (kind) => {
     expect((await api.patch(`/nodes/${nodeId}`, { name: 'edge-c-renamed' })).body.name).toBe('edge-c-renamed');
 
     const keyHash = (await t.db.selectFrom('nodes').select('agent_key_hash').where('id', '=', nodeId).executeTakeFirstOrThrow()).agent_key_hash;
+    expect(node.revokedAt).toBeNull();
     const revoked = await api.post(`/nodes/${nodeId}/revoke`);
     expect(revoked.status).toBe(200);
+    expect(revoked.body.revokedAt).toEqual(expect.any(String));
     const row = await t.db.selectFrom('revoked_agent_tokens').selectAll().where('node_id', '=', nodeId).executeTakeFirstOrThrow();
     expect(row.key_hash).toBe(keyHash);
     expect(row.revoked_by).toBe('admin');
@@ -222,7 +224,8 @@ describe.each(STORES)('controller API on %s', (kind) => {
     expect(JSON.stringify(stored)).not.toContain(tok.token);
 
     const body = { token: tok.token, name: 'edge', hostname: 'edge.local' };
-    expect((await t.request('POST', '/agent/enroll', { body })).status).toBe(201);
+    const enrolled = await t.request('POST', '/agent/enroll', { body });
+    expect(enrolled.status).toBe(201);
     const again = await t.request('POST', '/agent/enroll', { body });
     expect(again.status).toBe(401);
     expect(again.body.error.code).toBe('enrollment_token_used');
@@ -239,6 +242,7 @@ describe.each(STORES)('controller API on %s', (kind) => {
 
     const listed = (await api.get(`/sites/${site.id}/enrollment-tokens`)).body;
     expect(listed).toHaveLength(3);
+    expect(listed.find((x: any) => x.id === tok.id).usedByNodeId).toBe(enrolled.body.nodeId);
     expect(JSON.stringify(listed)).not.toContain('cfe_');
   });
 

@@ -37,6 +37,8 @@ export const nodeSchema = z.object({
   desiredRevision: z.number().int(),
   appliedRevision: z.number().int(),
   lastError: z.string().nullable(),
+  /** Set when the node's agent key was revoked; the node cannot connect again. */
+  revokedAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -53,6 +55,8 @@ export const enrollmentTokenSchema = z.object({
   siteId: z.string(),
   expiresAt: z.string(),
   usedAt: z.string().nullable(),
+  /** The node that enrolled with this token, once used. */
+  usedByNodeId: z.string().nullable(),
   revokedAt: z.string().nullable(),
   createdAt: z.string(),
 });

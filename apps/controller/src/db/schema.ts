@@ -21,6 +21,7 @@ export interface NodeTable {
   applied_revision: number;
   last_error: string | null;
   agent_key_hash: string | null;
+  revoked_at: string | null;
   created_at: string;
   updated_at: string;
 }

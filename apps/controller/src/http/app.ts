@@ -49,7 +49,7 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
   const resolve = actorResolver(s);
   const api = new ApiRegistry(app, API_PREFIX, resolve);
 
-  authRoutes(api, s, config.sessionTtlHours);
+  authRoutes(api, s, config.sessionTtlHours, resolve);
   hierarchyRoutes(api, s);
   fleetRoutes(api, s);
   routeRoutes(api, s);

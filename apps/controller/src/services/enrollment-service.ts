@@ -33,7 +33,7 @@ export class EnrollmentService {
 
   async listTokens(siteId: string) {
     const rows = await this.ctx.db.selectFrom('enrollment_tokens').selectAll().where('site_id', '=', siteId).orderBy('created_at', 'desc').execute();
-    return rows.map((r) => ({ id: r.id, siteId: r.site_id, expiresAt: r.expires_at, usedAt: r.used_at, revokedAt: r.revoked_at, createdAt: r.created_at }));
+    return rows.map((r) => ({ id: r.id, siteId: r.site_id, expiresAt: r.expires_at, usedAt: r.used_at, usedByNodeId: r.used_by_node_id, revokedAt: r.revoked_at, createdAt: r.created_at }));
   }
 
   async revokeToken(actor: Actor, id: string): Promise<void> {

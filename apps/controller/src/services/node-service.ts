@@ -21,6 +21,7 @@ export function nodeToApi(row: NodeTable): FleetNode {
     desiredRevision: row.desired_revision,
     appliedRevision: row.applied_revision,
     lastError: row.last_error,
+    revokedAt: row.revoked_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -39,6 +40,7 @@ export function newNodeRow(fields: Pick<NodeTable, 'id' | 'site_id' | 'name' | '
     desired_revision: 0,
     applied_revision: 0,
     last_error: null,
+    revoked_at: null,
     created_at: now,
     updated_at: now,
   };
@@ -117,7 +119,8 @@ export class NodeService {
       const before = await this.getRow(id, trx);
       if (!before.agent_key_hash) throw new ConflictError('not_enrolled', `node ${id} has no active agent key`);
       await this.recordRevocation(trx, actor, before);
-      const set = { agent_key_hash: null, status: 'offline', last_error: 'agent key revoked', updated_at: this.ctx.now().toISOString() };
+      const now = this.ctx.now().toISOString();
+      const set = { agent_key_hash: null, status: 'offline', last_error: 'agent key revoked', revoked_at: now, updated_at: now };
       await trx.updateTable('nodes').set(set).where('id', '=', id).execute();
       const after = { ...before, ...set };
       await audit(trx, this.ctx, actor, 'revoke', 'node', id, nodeToApi(before), nodeToApi(after));

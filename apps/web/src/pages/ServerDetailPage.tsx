@@ -92,7 +92,7 @@ export function ServerDetailPage({ id }: { id: string }) {
     );
   }
   const sitePath = siteOptions?.find((s) => s.site.id === node.siteId)?.path ?? '';
-  const revoked = node.lastError === 'agent key revoked';
+  const revoked = node.revokedAt !== null;
 
   return (
     <div className="page">

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { apiTokenCreateSchema, apiTokenCreatedSchema, apiTokenSchema, loginSchema, userCreateSchema, userSchema } from '@caddyfleet/protocol';
 import type { Services } from '../../services';
-import { idParams, type ApiRegistry } from '../api';
+import { idParams, type ActorResolver, type ApiRegistry } from '../api';
 import { SESSION_COOKIE, readCookie, sessionCookie } from '../cookies';
 
-export function authRoutes(api: ApiRegistry, s: Services, sessionTtlHours: number): void {
+export function authRoutes(api: ApiRegistry, s: Services, sessionTtlHours: number, resolveActor: ActorResolver): void {
   api.add({
     method: 'POST',
     url: '/auth/login',
@@ -30,6 +30,18 @@ export function authRoutes(api: ApiRegistry, s: Services, sessionTtlHours: numbe
       const secret = readCookie(req.headers.cookie, SESSION_COOKIE);
       if (secret) await s.auth.logout(secret);
       reply.header('set-cookie', sessionCookie('', { secure: req.protocol === 'https', maxAgeSeconds: 0 }));
+    },
+  });
+  api.add({
+    method: 'GET',
+    url: '/auth/session',
+    summary: 'Whether this request is signed in (never 401), for a first page load',
+    tag: 'auth',
+    access: 'public',
+    response: z.object({ authenticated: z.boolean(), user: z.object({ id: z.string(), label: z.string(), role: z.string(), kind: z.string() }).nullable() }),
+    handler: async ({ req }) => {
+      const actor = await resolveActor(req).catch(() => null);
+      return { authenticated: actor !== null, user: actor && { id: actor.id, label: actor.label, role: actor.role, kind: actor.kind } };
     },
   });
   api.add({
