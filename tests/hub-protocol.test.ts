@@ -175,6 +175,36 @@ describe('agent hub protocol', () => {
     expect((await peer.closed).code).toBe(1006);
   });
 
+  it('a route moved to another node drops the problem the old node reported', async () => {
+    const a = await enroll('no-layer4');
+    const b = await enroll('has-layer4');
+    const peerA = await connect(a.agentKey);
+    const peerB = await connect(b.agentKey);
+    // A cannot serve stream routes and says so in its acks; B serves everything.
+    peerA.ws.on('message', (d) => {
+      const f = JSON.parse(d.toString());
+      if (f.type !== 'sync') return;
+      const routeErrors = f.routes.filter((r: any) => r.kind === 'stream').map((r: any) => ({ routeId: r.id, error: 'no layer4 here' }));
+      peerA.ws.send(JSON.stringify({ type: 'ack', revision: f.revision, ok: true, routeErrors }));
+    });
+    peerB.ws.on('message', (d) => {
+      const f = JSON.parse(d.toString());
+      if (f.type === 'sync') peerB.ws.send(JSON.stringify({ type: 'ack', revision: f.revision, ok: true, routeErrors: [] }));
+    });
+    peerA.ws.send(JSON.stringify(hello()));
+    peerB.ws.send(JSON.stringify(hello()));
+    await api.post('/routes', { kind: 'dead', nodeId: b.nodeId, domains: ['b.move.test'] });
+    await waitFor(async () => (await api.get(`/nodes/${b.nodeId}`)).body.appliedRevision === 1);
+    const stream = (await api.post('/routes', { kind: 'stream', nodeId: a.nodeId, listen: { port: 9999 }, upstreams: [{ host: '127.0.0.1', port: 1 }] })).body;
+    await waitFor(async () => (await api.get(`/routes/${stream.id}`)).body.lastError === 'no layer4 here');
+    const moved = await api.patch(`/routes/${stream.id}`, { nodeId: b.nodeId });
+    expect(moved.body.lastError).toBeNull();
+    await waitFor(async () => (await api.get(`/nodes/${b.nodeId}`)).body.appliedRevision === 2);
+    expect((await api.get(`/routes/${stream.id}`)).body.lastError).toBeNull();
+    peerA.ws.close();
+    peerB.ws.close();
+  });
+
   it('publishes local routes read-only and reports conflicts with central routes', async () => {
     const n = await enroll('local-pub');
     await api.post('/routes', { kind: 'dead', nodeId: n.nodeId, domains: ['central.local-pub.test'] });

@@ -154,6 +154,8 @@ export class RouteService {
       tls: input.tls,
       spec: JSON.stringify(spec),
       revision,
+      // A problem reported by the old node says nothing about the new one; the new node reports its own.
+      last_error: nodeId === beforeRow.node_id ? beforeRow.last_error : null,
       updated_at: this.ctx.now().toISOString(),
     };
     await trx.updateTable('routes').set(row).where('id', '=', id).execute();
