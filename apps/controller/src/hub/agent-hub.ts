@@ -160,6 +160,7 @@ export class AgentHub {
         await trx.updateTable('routes').set({ last_error: e.error }).where('node_id', '=', nodeId).where('scope', '=', 'exclusive').where('id', '=', e.routeId).execute();
       }
     });
+    this.s.ctx.events.emit('routes', nodeId);
   }
 
   private schedulePush(nodeId: string): void {

@@ -18,6 +18,8 @@ export interface FleetEvents {
   revision: [nodeId: string, revision: number];
   /** A node's row changed (status, counts, …): for live dashboards. */
   node: [nodeId: string];
+  /** Routes of a node changed without a new revision (problems reported by its agent, local routes). */
+  routes: [nodeId: string];
   /** A node's agent key was revoked. */
   revoked: [nodeId: string];
 }

@@ -66,7 +66,7 @@ export class LocalRouteService {
         await audit(trx, this.ctx, { kind: 'agent', id: nodeId, label: agentLabel, role: 'viewer' }, 'delete', 'route', gone.id, routeToApi(gone), null);
       }
     });
-    this.ctx.events.emit('node', nodeId);
+    this.ctx.events.emit('routes', nodeId);
     return { conflicts };
   }
 

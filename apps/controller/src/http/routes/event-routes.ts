@@ -6,7 +6,7 @@ import { API_PREFIX } from '../constants';
 
 /**
  * Server-Sent Events for the dashboard: `node` carries the node's current row whenever it changes, `revision`
- * tells that a node's routes changed. Authenticated like every other read.
+ * tells that a node's routes changed, `routes` that their reported problems or local routes did. Authenticated like every other read.
  */
 export function eventRoutes(app: FastifyInstance, s: Services, resolve: ActorResolver): void {
   app.get(`${API_PREFIX}/events`, async (req, reply) => {
@@ -23,8 +23,10 @@ export function eventRoutes(app: FastifyInstance, s: Services, resolve: ActorRes
         .catch(() => send('node-removed', { id: nodeId }));
     };
     const onRevision = (nodeId: string, revision: number) => send('revision', { nodeId, revision });
+    const onRoutes = (nodeId: string) => send('routes', { nodeId });
     s.ctx.events.on('node', onNode);
     s.ctx.events.on('revision', onRevision);
+    s.ctx.events.on('routes', onRoutes);
     s.ctx.events.on('revoked', onNode);
     // Proxies drop idle streams; a comment every 15 s keeps it open and lets the browser notice a dead one.
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
@@ -32,6 +34,7 @@ export function eventRoutes(app: FastifyInstance, s: Services, resolve: ActorRes
       clearInterval(keepAlive);
       s.ctx.events.off('node', onNode);
       s.ctx.events.off('revision', onRevision);
+      s.ctx.events.off('routes', onRoutes);
       s.ctx.events.off('revoked', onNode);
     });
   });
