@@ -103,6 +103,11 @@ describe('agent hub protocol', () => {
     await waitFor(async () => (await api.get(`/nodes/${a.nodeId}`)).body.status === 'error');
     expect((await api.get(`/nodes/${a.nodeId}`)).body.lastError).toBe('loading config: bad thing');
 
+    const metrics = await t.request('GET', '/metrics', { headers: await t.login() });
+    expect(metrics.body).toMatch(/^caddyfleet_agents_connected 1$/m);
+    expect(Number(/^caddyfleet_syncs_sent_total (\d+)$/m.exec(metrics.body)?.[1])).toBeGreaterThanOrEqual(pushes.length + 1);
+    expect(Number(/^caddyfleet_node_status_flushes_total (\d+)$/m.exec(metrics.body)?.[1])).toBeGreaterThan(0);
+
     peer.ws.send(JSON.stringify({ type: 'ping', t: 42 }));
     await waitFor(() => peer.frames.some((f) => f.type === 'pong' && f.t === 42));
     peer.ws.close();

@@ -49,10 +49,11 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     announce(`caddyfleet: created user "admin" with generated password: ${admin.generatedPassword}`);
     announce('caddyfleet: this password is shown only once; set CADDYFLEET_ADMIN_PASSWORD to choose your own on a fresh data dir.');
   }
-  const { app } = buildApp(services, config, log);
+  const { app, metrics } = buildApp(services, config, log);
   const hub = new AgentHub(services, log, { heartbeatSeconds: config.heartbeatSeconds, offlineAfterMissed: config.offlineAfterMissed });
   await hub.resetStatuses();
   hub.attach(app.server);
+  metrics.sources.push(() => hub.metrics());
   let url = '';
   if (opts.listen !== false) {
     const { host, port } = splitListen(config.listen);

@@ -35,7 +35,7 @@ function actorResolver(s: Services) {
   };
 }
 
-export function buildApp(s: Services, config: ControllerConfig, logger: Logger): { app: FastifyInstance; api: ApiRegistry } {
+export function buildApp(s: Services, config: ControllerConfig, logger: Logger): { app: FastifyInstance; api: ApiRegistry; metrics: HttpMetrics } {
   const app = Fastify({
     // Per-request lines at info would drown the log; Fastify only reports warnings and errors.
     loggerInstance: logger.child({}, { level: logger.levelVal < 40 ? 'warn' : logger.level }) as FastifyBaseLogger,
@@ -72,5 +72,5 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
     return reply.type('text/plain; version=0.0.4').send(metrics.render({ routesByKind, nodesByStatus }));
   });
   serveDashboard(app);
-  return { app, api };
+  return { app, api, metrics };
 }

@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 /** Counts HTTP requests by method, route pattern and status; rendered with the fleet gauges at scrape time. */
 export class HttpMetrics {
   private readonly counts = new Map<string, number>();
+  /** More metric lines from other parts of the controller (the agent hub), rendered at scrape time. */
+  readonly sources: (() => string[])[] = [];
 
   install(app: FastifyInstance): void {
     app.addHook('onResponse', async (req, reply) => {
@@ -25,6 +27,7 @@ export class HttpMetrics {
     for (const status of ['pending', 'provisioning', 'online', 'offline', 'error']) {
       lines.push(`caddyfleet_nodes{status="${status}"} ${gauges.nodesByStatus[status] ?? 0}`);
     }
+    for (const source of this.sources) lines.push(...source());
     return lines.join('\n') + '\n';
   }
 }

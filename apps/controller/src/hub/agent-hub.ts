@@ -34,6 +34,8 @@ export class AgentHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsFrameBytes });
   readonly sessions = new Map<string, AgentSession>();
   private readonly pushTimers = new Map<string, NodeJS.Timeout>();
+  private readonly lastPushAt = new Map<string, number>();
+  private readonly pushing = new Map<string, Promise<void>>();
   private readonly routeErrorsSeen = new Map<string, string>();
   private readonly writer: NodeStatusWriter;
   private readonly localRoutes: LocalRouteService;
@@ -163,22 +165,38 @@ export class AgentHub {
     this.s.ctx.events.emit('routes', nodeId);
   }
 
+  /**
+   * A lone edit is pushed at once; edits that follow within the coalescing window wait for its end and go out
+   * together, so a burst costs the node one apply per window rather than one per edit.
+   */
   private schedulePush(nodeId: string): void {
     if (!this.sessions.get(nodeId)?.ready || this.pushTimers.has(nodeId)) return;
-    this.pushTimers.set(
-      nodeId,
-      setTimeout(() => {
-        this.pushTimers.delete(nodeId);
-        this.push(nodeId).catch((err: unknown) => this.log.error({ err, node: nodeId }, 'push failed'));
-      }, this.coalesceMs),
-    );
+    const fire = () => {
+      this.pushTimers.delete(nodeId);
+      this.lastPushAt.set(nodeId, Date.now());
+      this.push(nodeId).catch((err: unknown) => this.log.error({ err, node: nodeId }, 'push failed'));
+    };
+    const wait = this.coalesceMs - (Date.now() - (this.lastPushAt.get(nodeId) ?? 0));
+    if (wait <= 0) return fire();
+    this.pushTimers.set(nodeId, setTimeout(fire, wait));
   }
 
-  private async push(nodeId: string): Promise<void> {
+  /** Pushes to one node run one after another, so a slower read can never send an older state after a newer one. */
+  private push(nodeId: string): Promise<void> {
+    const next = (this.pushing.get(nodeId) ?? Promise.resolve()).then(() => this.pushNow(nodeId));
+    const settled = next.catch(() => {});
+    this.pushing.set(nodeId, settled);
+    void settled.then(() => {
+      if (this.pushing.get(nodeId) === settled) this.pushing.delete(nodeId);
+    });
+    return next;
+  }
+
+  private async pushNow(nodeId: string): Promise<void> {
     const s = this.sessions.get(nodeId);
     if (!s?.ready) return;
     const desired = await desiredState(this.s.ctx, nodeId);
-    if (!desired || desired.revision === s.lastSentRevision) return;
+    if (!desired || desired.revision <= s.lastSentRevision) return;
     s.lastSentRevision = desired.revision;
     this.syncsSent += 1;
     s.send({ type: 'sync', revision: desired.revision, routes: desired.routes });
@@ -194,6 +212,20 @@ export class AgentHub {
       s.terminate();
       this.writer.update(nodeId, { status: 'offline' }, true);
     }
+  }
+
+  metrics(): string[] {
+    return [
+      '# HELP caddyfleet_agents_connected Agents with a live, welcomed WebSocket.',
+      '# TYPE caddyfleet_agents_connected gauge',
+      `caddyfleet_agents_connected ${[...this.sessions.values()].filter((s) => s.ready).length}`,
+      '# HELP caddyfleet_syncs_sent_total Full-state syncs pushed to agents.',
+      '# TYPE caddyfleet_syncs_sent_total counter',
+      `caddyfleet_syncs_sent_total ${this.syncsSent}`,
+      '# HELP caddyfleet_node_status_flushes_total Batched writes of node status rows.',
+      '# TYPE caddyfleet_node_status_flushes_total counter',
+      `caddyfleet_node_status_flushes_total ${this.writer.flushCount}`,
+    ];
   }
 
   async close(): Promise<void> {
