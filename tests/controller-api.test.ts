@@ -230,6 +230,9 @@ describe.each(STORES)('controller API on %s', (kind) => {
     expect(again.status).toBe(401);
     expect(again.body.error.code).toBe('enrollment_token_used');
 
+    const revokeUsed = await api.del(`/enrollment-tokens/${tok.id}`);
+    expect(revokeUsed.status).toBe(409);
+    expect(revokeUsed.body.error.code).toBe('enrollment_token_used');
     const tok2 = (await api.post(`/sites/${site.id}/enrollment-tokens`, {})).body;
     expect((await api.del(`/enrollment-tokens/${tok2.id}`)).status).toBe(204);
     const revoked = await t.request('POST', '/agent/enroll', { body: { ...body, token: tok2.token } });

@@ -3,12 +3,14 @@
  * in-process, and a real agent (apps/agent) with a managed Caddy (/usr/bin/caddy) on 127.0.0.2/127.0.0.3.
  *
  * Flow: log in → every page renders → "New agent" issues a token, the agent enrolls with the token read off the
- * page and turns Online live → a proxy host created through the form is served by the node's Caddy (checked
+ * page and turns Online live (the dialog follows its own token's usedByNodeId, not whichever node enrolls first in
+ * the site: a decoy enrolls in between) → the Sites page lists the site's enrollment tokens, issues one and revokes
+ * it (enrolling with it then answers 401 enrollment_token_revoked) → a proxy host created through the form is served by the node's Caddy (checked
  * with a Host header against a real upstream on 127.0.0.1) → a duplicate domain shows the 409 on its field →
  * editing it (PATCH) and a redirection host (create, 308 served, delete) reach the node's Caddy → a stream the
- * node cannot serve shows its lastError live →
+ * node cannot serve shows its lastError live → an agent-local route appears and disappears live (SSE `routes`) →
  * the header's server selector filters the hosts list and survives a reload → stopping the agent turns the
- * node Offline live → revoke through the confirmation dialog → every page again at phone width.
+ * node Offline live → revoke through the confirmation dialog → "Move to site" → every page again at phone width.
  *
  * Every page is screenshotted to test-results/screenshots/. Any browser console error or uncaught page error
  * fails the test (see tests/helpers/browser.ts for the one exception: HTTP errors the test provokes itself).
@@ -139,6 +141,7 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
   // Filled in by the enrollment step.
   let agent: RunningAgent | null = null;
   let nodeId = '';
+  let siteId = '';
   let caddyHttp = { ip: '127.0.0.2', port: 0 };
 
   const api = async (method: string, path: string, body?: unknown) => {
@@ -150,6 +153,16 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
     return text ? (JSON.parse(text) as unknown) : null;
+  };
+
+  /** POST /agent/enroll as an agent would (no session); the raw status and body. */
+  const enroll = async (token: string, name: string) => {
+    const res = await fetch(`${base}/api/v1/agent/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, name, hostname: `${name}.e2e.test` }),
+    });
+    return { status: res.status, body: (await res.json()) as { nodeId?: string; error?: { code: string } } };
   };
 
   /** Loads a page of the app and waits for its title. */
@@ -266,6 +279,18 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await visible(dialog.getByText('Waiting for the agent to connect…'));
     await browser.screenshot('10-new-agent-token');
 
+    // A decoy enrolls into the same site with another token first: the dialog must keep waiting for its own.
+    const sites = (await api('GET', '/sites')) as { id: string; name: string }[];
+    siteId = sites.find((s) => s.name === 'E2E Site')!.id;
+    const other = (await api('POST', `/sites/${siteId}/enrollment-tokens`, { ttlSeconds: 600 })) as { token: string };
+    const decoy = await enroll(other.token, 'decoy-node');
+    expect(decoy.status).toBe(201);
+    // The decoy's row reaches the table behind the dialog through the same SSE event that would mislead it.
+    await row(page, 'node-id', decoy.body.nodeId!).waitFor({ state: 'attached' });
+    await page.waitForTimeout(800);
+    await visible(dialog.getByText('Waiting for the agent to connect…'));
+    expect(await dialog.getByTestId('enrolled-node').count()).toBe(0);
+
     // The real agent, with the token taken from the page.
     caddyHttp = { ip: '127.0.0.2', port: await freePort('127.0.0.2') };
     const httpsPort = await freePort('127.0.0.3');
@@ -291,9 +316,12 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
 
     const enrolled = dialog.getByTestId('enrolled-node');
     await poll(() => text(enrolled), 20_000).toContain('e2e-node');
+    expect(await enrolled.getAttribute('data-node-id')).toBe(nodeId);
     await visible(enrolled.locator('[data-status="online"]'), 20_000);
     await browser.screenshot('11-new-agent-online');
     await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+    await api('DELETE', `/nodes/${decoy.body.nodeId!}`);
+    await hidden(row(page, 'node-id', decoy.body.nodeId!));
 
     // The table updated live too (no reload happened).
     const nodeRow = row(page, 'node-id', nodeId);
@@ -301,6 +329,61 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await poll(() => text(nodeRow)).toContain('2.6');
     await poll(() => text(nodeRow)).toContain('In sync');
     await browser.screenshot('12-servers');
+    browser.assertClean();
+  });
+
+  it('lists a site\'s enrollment tokens on the Sites page, issues one there and revokes it', async () => {
+    await open('/sites', 'Sites');
+    const toggle = page.getByRole('button', { name: 'Enrollment tokens of E2E Site', exact: true });
+    expect(await toggle.getAttribute('aria-expanded')).toBe('false');
+    await toggle.click();
+    expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+    const panel = page.getByRole('region', { name: 'Enrollment tokens of site E2E Site', exact: true });
+    const rows = panel.locator('tbody tr');
+    // The dialog's token (used by e2e-node) and the decoy's (its server was deleted since).
+    await poll(() => rows.count()).toBe(2);
+    const listed = (await api('GET', `/sites/${siteId}/enrollment-tokens`)) as { id: string; usedByNodeId: string | null }[];
+    const used = panel.locator(`tr[data-token-id="${listed.find((t) => t.usedByNodeId === nodeId)!.id}"]`);
+    await poll(() => used.getAttribute('data-token-state')).toBe('used');
+    await visible(used.getByRole('link', { name: 'e2e-node' }));
+    await poll(() => text(panel.locator('tr[data-token-state="used"]').filter({ hasNotText: 'e2e-node' }))).toContain('deleted server');
+    expect(await panel.getByRole('button', { name: /^Revoke enrollment token/ }).count()).toBe(0);
+
+    // "New enrollment token" reuses the New agent dialog, with the site fixed.
+    await panel.getByRole('button', { name: 'New enrollment token for E2E Site' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New enrollment token' });
+    await visible(dialog.getByText('E2E Tenant / E2E Org / E2E Site'));
+    await dialog.getByLabel('Token expires after').selectOption({ label: '1 day' });
+    await dialog.getByRole('button', { name: 'Create enrollment token' }).click();
+    const secret = await dialog.getByLabel('Enrollment token').inputValue();
+    expect(secret).toMatch(/\S{20,}/);
+    await visible(dialog.getByText('Waiting for the agent to connect…'));
+    await browser.screenshot('24-new-enrollment-token');
+    await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+    await hidden(dialog);
+    const unused = panel.locator('tr[data-token-state="unused"]');
+    await poll(() => unused.count()).toBe(1);
+    const tokenId = (await unused.getAttribute('data-token-id'))!;
+    await poll(() => text(unused)).toMatch(/in (23|24) h/);
+    await browser.screenshot('25-sites-enrollment-tokens');
+
+    await unused.getByRole('button', { name: `Revoke enrollment token ${tokenId}` }).click();
+    const confirm = page.getByRole('dialog', { name: 'Revoke enrollment token?' });
+    await poll(() => text(confirm)).toContain(tokenId);
+    await browser.screenshot('26-revoke-enrollment-token');
+    await confirm.getByRole('button', { name: 'Revoke token' }).click();
+    await hidden(confirm);
+    const revoked = panel.locator(`tr[data-token-id="${tokenId}"]`);
+    await poll(() => revoked.getAttribute('data-token-state')).toBe('revoked');
+    expect(await revoked.getByRole('button').count()).toBe(0);
+    await browser.screenshot('27-sites-token-revoked');
+
+    // The API agrees: the token is revoked, and an agent using it is refused.
+    const after = (await api('GET', `/sites/${siteId}/enrollment-tokens`)) as { id: string; revokedAt: string | null; usedAt: string | null }[];
+    expect(after.find((t) => t.id === tokenId)).toMatchObject({ usedAt: null, revokedAt: expect.any(String) });
+    const refused = await enroll(secret, 'late-agent');
+    expect(refused.status).toBe(401);
+    expect(refused.body.error?.code).toBe('enrollment_token_revoked');
     browser.assertClean();
   });
 
@@ -424,6 +507,30 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     browser.assertClean();
   });
 
+  it('shows an agent-local route appear and go live, on the server detail and the hosts list (SSE routes)', async () => {
+    // A local route changes no revision: only the `routes` event tells the dashboard. A list also refreshes once
+    // on the first `node` event after it mounts (heartbeats, every second here), so let that pass first.
+    const settle = () => page.waitForTimeout(2500);
+    await open(`/servers/${nodeId}`, 'e2e-node');
+    const region = page.getByRole('region', { name: 'Routes on this server' });
+    await poll(() => text(region)).toContain(DOMAIN);
+    await page.evaluate(() => ((window as unknown as { e2eMark: number }).e2eMark = 1));
+    await settle();
+    const local = await agent!.localRoutes.add({ kind: 'dead', domains: ['agent-local.e2e.test'], tls: 'off' });
+    await poll(() => text(region)).toContain('agent-local.e2e.test');
+    await poll(() => text(region)).toContain('Agent-local');
+    await browser.screenshot('28-server-detail-local-route');
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: '404 hosts' }).click();
+    const localRow = page.locator('tbody tr').filter({ hasText: 'agent-local.e2e.test' });
+    await visible(localRow);
+    await settle();
+    expect(await agent!.localRoutes.remove(local.route.id)).toBe(true);
+    await visible(page.getByText('No 404 hosts yet.'));
+    expect(await page.evaluate(() => (window as unknown as { e2eMark?: number }).e2eMark)).toBe(1);
+    browser.assertClean();
+  });
+
   it('filters the hosts list with the server selector, in the URL and across a reload', async () => {
     await api('POST', '/routes', { kind: 'proxy', nodeId: null, domains: [LOCAL_DOMAIN], upstreams: [{ host: '127.0.0.1', port: 9 }], tls: 'off' });
     await open('/proxy-hosts', 'Proxy hosts');
@@ -494,9 +601,44 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await visible(page.getByText('This server can no longer connect.'));
     await poll(() => page.getByRole('button', { name: 'Revoke', exact: true }).count()).toBe(0);
     await poll(() => text(page.getByRole('region', { name: 'Recent events' }))).toContain('revoked server e2e-node');
+    await poll(() => text(page.getByRole('region', { name: 'Details' }))).toContain('Agent key revoked');
     await browser.screenshot('23-server-revoked');
     const node = (await api('GET', `/nodes/${nodeId}`)) as { status: string; lastError: string };
-    expect(node).toMatchObject({ status: 'offline', lastError: 'agent key revoked' });
+    expect(node).toMatchObject({ status: 'offline', lastError: 'agent key revoked', revokedAt: expect.any(String) });
+    browser.assertClean();
+  });
+
+  it('moves the node to another site from its detail page', async () => {
+    const orgs = (await api('GET', '/organizations')) as { id: string; name: string }[];
+    const site2 = (await api('POST', '/sites', { name: 'E2E Site 2', organizationId: orgs.find((o) => o.name === 'E2E Org')!.id })) as { id: string };
+    await open(`/servers/${nodeId}`, 'e2e-node');
+    const details = page.getByRole('region', { name: 'Details' });
+    await poll(() => text(details)).toContain('E2E Tenant / E2E Org / E2E Site');
+
+    await page.getByRole('button', { name: 'Move to site' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Move e2e-node to another site?' });
+    await poll(() => text(dialog)).toContain('is in E2E Tenant / E2E Org / E2E Site.');
+    const move = dialog.getByRole('button', { name: /^Move/ });
+    expect(await move.isDisabled()).toBe(true);
+    // The current site is not offered.
+    const choices = await dialog.getByLabel('New site').locator('option').allTextContents();
+    expect(choices).not.toContain('E2E Tenant / E2E Org / E2E Site');
+    await dialog.getByLabel('New site').selectOption({ label: 'E2E Tenant / E2E Org / E2E Site 2' });
+    await browser.screenshot('29-move-to-site');
+    await dialog.getByRole('button', { name: 'Move to E2E Site 2' }).click();
+    await hidden(dialog);
+    await poll(() => text(details)).toContain('E2E Tenant / E2E Org / E2E Site 2');
+    await poll(() => text(page.getByRole('region', { name: 'Recent events' }))).toContain('changed server e2e-node');
+    await browser.screenshot('30-server-moved');
+
+    const node = (await api('GET', `/nodes/${nodeId}`)) as { siteId: string };
+    expect(node.siteId).toBe(site2.id);
+    const routes = (await api('GET', `/routes?nodeId=${nodeId}`)) as { siteId: string }[];
+    expect(routes.length).toBeGreaterThan(0);
+    for (const r of routes) expect(r.siteId).toBe(site2.id);
+    // The servers list shows the new site too.
+    await page.getByRole('link', { name: 'Servers', exact: true }).first().click();
+    await poll(() => text(row(page, 'node-id', nodeId))).toContain('E2E Site 2');
     browser.assertClean();
   });
 
@@ -540,6 +682,20 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
       await p.getByRole('button', { name: 'Add proxy host' }).first().click();
       await p.getByRole('dialog').waitFor();
       await phone.screenshot('phone-proxy-form');
+
+      // A site's enrollment tokens (opened by ?site=, as the server detail links them) and the move dialog.
+      await p.goto(`/sites?site=${siteId}`);
+      const panel = p.getByRole('region', { name: 'Enrollment tokens of site E2E Site', exact: true });
+      await poll(() => panel.locator('tbody tr').count()).toBe(3);
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow, '/sites with tokens is wider than the phone screen').toBeLessThanOrEqual(0);
+      // ?site= scrolled the site into view; the full-page shot reads better from the top (sticky header).
+      await p.evaluate(() => window.scrollTo(0, 0));
+      await phone.screenshot('phone-sites-tokens');
+      await p.goto(`/servers/${nodeId}`);
+      await p.getByRole('button', { name: 'Move to site' }).click();
+      await p.getByRole('dialog', { name: 'Move e2e-node to another site?' }).getByLabel('New site').waitFor();
+      await phone.screenshot('phone-move-to-site');
       phone.assertClean();
     } finally {
       await phone.close();

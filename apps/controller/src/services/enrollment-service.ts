@@ -1,5 +1,5 @@
 import { digestsEqual, newId, randomSecret, sha256 } from '../crypto';
-import { NotFoundError, UnauthorizedError } from '../errors';
+import { ConflictError, NotFoundError, UnauthorizedError } from '../errors';
 import { audit } from './audit-service';
 import { newNodeRow } from './node-service';
 import type { NodeTable } from '../db/schema';
@@ -41,6 +41,9 @@ export class EnrollmentService {
       const row = await trx.selectFrom('enrollment_tokens').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) throw new NotFoundError('enrollment token', id);
       if (row.revoked_at) return;
+      if (row.used_at) {
+        throw new ConflictError('enrollment_token_used', `this token was already used by node ${row.used_by_node_id}; revoke that node instead`);
+      }
       await trx.updateTable('enrollment_tokens').set({ revoked_at: this.ctx.now().toISOString() }).where('id', '=', id).execute();
       await audit(trx, this.ctx, actor, 'revoke', 'enrollment_token', id, { usedAt: row.used_at }, { revoked: true });
     });

@@ -81,7 +81,7 @@ export class NodeService {
   }
 
   async patch(actor: Actor, id: string, patch: { name?: string | undefined; siteId?: string | undefined }): Promise<FleetNode> {
-    return this.ctx.db.transaction().execute(async (trx) => {
+    const node = await this.ctx.db.transaction().execute(async (trx) => {
       const before = await this.getRow(id, trx);
       const set: Partial<NodeTable> = {};
       if (patch.name !== undefined && patch.name !== before.name) set.name = patch.name;
@@ -98,6 +98,8 @@ export class NodeService {
       await audit(trx, this.ctx, actor, 'update', 'node', id, nodeToApi(before), nodeToApi(after));
       return nodeToApi(after);
     });
+    this.ctx.events.emit('node', id);
+    return node;
   }
 
   /** Removes a node with its routes; its key is revoked so a stale agent cannot come back under the same identity. */

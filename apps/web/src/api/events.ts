@@ -8,7 +8,8 @@ import { API_PREFIX, api } from './client';
 export type FeedStatus = 'idle' | 'connecting' | 'open' | 'reconnecting';
 type Handler = (data: unknown) => void;
 
-const EVENT_NAMES = ['node', 'node-removed', 'revision'] as const;
+/** `routes` ({nodeId}): a node's reported route problems (route.lastError) or its local routes changed. */
+const EVENT_NAMES = ['node', 'node-removed', 'revision', 'routes'] as const;
 export type FeedEvent = (typeof EVENT_NAMES)[number];
 
 const MAX_BACKOFF_MS = 30_000;

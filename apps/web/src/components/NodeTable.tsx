@@ -1,5 +1,5 @@
 import type { FleetNode } from '../api/types';
-import { inSync, nodeLabel } from '../lib/format';
+import { dateTime, inSync, nodeLabel } from '../lib/format';
 import { Link } from '../lib/router';
 import { StatusBadge } from './Badges';
 import { RelativeTime } from './RelativeTime';
@@ -49,6 +49,11 @@ export function NodeTable({ nodes, siteName }: { nodes: FleetNode[]; siteName: (
               </td>
               <td data-label="Status">
                 <StatusBadge status={n.status} />
+                {n.revokedAt && (
+                  <span className="sub muted" title={`agent key revoked ${dateTime(n.revokedAt)}`}>
+                    key revoked
+                  </span>
+                )}
               </td>
               <td data-label="Caddy version">{n.caddyVersion ?? <span className="muted">—</span>}</td>
               <td data-label="Last seen">

@@ -43,9 +43,11 @@ export function useApi<T>(path: string | null, query?: Query): ApiState<T> {
 
 /**
  * Calls `reload` (debounced) whenever routes change somewhere in the fleet (`revision`), when a node applied a
- * new revision (its per-route errors come with that ack), and after the stream reconnects.
+ * new revision, when a node's reported route problems or local routes change (`routes`), and after the stream
+ * reconnects. With `nodeId` (a list scoped to one server, `local` for the controller's own), `routes` events of
+ * other servers are ignored; `revision` always counts, since a route moved between servers bumps both.
  */
-export function useRefreshOnRevision(reload: () => void, delayMs = 300): void {
+export function useRefreshOnRevision(reload: () => void, delayMs = 300, nodeId?: string | null): void {
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | null = null;
     const schedule = () => {
@@ -61,10 +63,21 @@ export function useRefreshOnRevision(reload: () => void, delayMs = 300): void {
       // The first event of a node after mounting also refreshes once (debounced): its ack may be what we missed.
       if (before !== appliedRevision) schedule();
     };
-    const offs = [feed.on('revision', schedule), feed.on('node', onNode), feed.on('node-removed', schedule), feed.onOpen(schedule)];
+    const onRoutes = (data: unknown) => {
+      const changed = (data as { nodeId?: unknown } | null)?.nodeId;
+      if (nodeId && typeof changed === 'string' && changed !== nodeId) return;
+      schedule();
+    };
+    const offs = [
+      feed.on('revision', schedule),
+      feed.on('routes', onRoutes),
+      feed.on('node', onNode),
+      feed.on('node-removed', schedule),
+      feed.onOpen(schedule),
+    ];
     return () => {
       if (timer) clearTimeout(timer);
       for (const off of offs) off();
     };
-  }, [reload, delayMs]);
+  }, [reload, delayMs, nodeId]);
 }

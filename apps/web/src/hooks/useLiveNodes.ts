@@ -42,6 +42,15 @@ export async function reloadNodes(): Promise<void> {
   }
 }
 
+/**
+ * Puts a node's row in place, e.g. the answer of `PATCH /nodes/:id` (a rename or a move to another site emits no
+ * `node` event, so the page that made the change applies it).
+ */
+export function upsertNode(node: FleetNode): void {
+  if (!isNode(node)) return;
+  upsert(node);
+}
+
 function upsert(node: FleetNode): void {
   const list = state.nodes ?? [];
   const i = list.findIndex((n) => n.id === node.id);
@@ -76,6 +85,11 @@ export function stopLiveNodes(): void {
   loadSeq++;
   state = { nodes: null, error: null, loading: false };
   for (const l of listeners) l();
+}
+
+/** The current list outside React (e.g. to snapshot which nodes exist when a subscription starts). */
+export function liveNodesSnapshot(): FleetNode[] | null {
+  return state.nodes;
 }
 
 function subscribe(l: () => void): () => void {

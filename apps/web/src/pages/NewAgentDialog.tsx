@@ -1,24 +1,25 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { enrollmentTokenCreateSchema } from '@caddyfleet/protocol';
 import { api, errorMessage } from '../api/client';
-import type { FleetNode } from '../api/types';
 import { StatusBadge } from '../components/Badges';
 import { SecretBox } from '../components/CopyButton';
 import { Field } from '../components/Field';
 import { Modal } from '../components/Modal';
 import { ErrorNote, Loading, Spinner } from '../components/States';
+import { useEnrollmentTokens, tokenState } from '../hooks/useEnrollmentTokens';
 import { useHierarchy } from '../hooks/useHierarchy';
 import { useLiveNodes } from '../hooks/useLiveNodes';
+import { useNow } from '../hooks/useNow';
 import { dateTime } from '../lib/format';
 import { Link } from '../lib/router';
 
 interface Issued {
+  /** The token's id: its `usedByNodeId` names the node that enrolled with it. */
+  id: string;
   token: string;
   expiresAt: string;
   siteId: string;
   sitePath: string;
-  /** Nodes that existed when the token was made: the new agent is the one that is not among them. */
-  knownIds: Set<string>;
 }
 
 const TTLS = [
@@ -31,17 +32,53 @@ export function agentCommand(token: string): string {
   return `npx caddyfleet agent --controller ${window.location.origin} --token ${token} --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy`;
 }
 
-function WaitForAgent({ issued, nodes }: { issued: Issued; nodes: FleetNode[] | null }) {
-  const node = (nodes ?? []).find((n) => n.siteId === issued.siteId && !issued.knownIds.has(n.id));
-  if (!node) {
+/** Follows the issued token (SSE `node` events of new nodes in the site, plus a slow poll) until a node spends it. */
+function WaitForAgent({ issued }: { issued: Issued }) {
+  const live = useLiveNodes();
+  const now = useNow();
+  // Polls until the outcome is known (spent, revoked or expired); the SSE feed usually answers first.
+  const [settled, setSettled] = useState(false);
+  const tokens = useEnrollmentTokens(issued.siteId, settled ? 0 : 3000);
+  const token = tokens.data?.find((t) => t.id === issued.id);
+  const nodeId = token?.usedByNodeId ?? null;
+  const node = nodeId ? live.byId(nodeId) : undefined;
+  const state = token ? tokenState(token, now) : null;
+  const outcome = nodeId !== null || state === 'revoked' || state === 'expired';
+  useEffect(() => {
+    if (outcome) setSettled(true);
+  }, [outcome]);
+
+  if (state === 'revoked' && !nodeId) {
+    return (
+      <p className="alert alert-warn" role="status" data-testid="enrolled-node">
+        This token was revoked before an agent used it. Close this dialog and create a new one.
+      </p>
+    );
+  }
+  if (state === 'expired') {
+    return (
+      <p className="alert alert-warn" role="status" data-testid="enrolled-node">
+        This token expired before an agent used it. Close this dialog and create a new one.
+      </p>
+    );
+  }
+  if (!nodeId) {
     return (
       <div className="waiting" aria-live="polite">
         <Spinner label="Waiting for the agent to connect…" />
+        {tokens.error && <p className="muted">Could not check the token: {tokens.error} (retrying)</p>}
+      </div>
+    );
+  }
+  if (!node) {
+    return (
+      <div className="alert alert-info" aria-live="polite" data-testid="enrolled-node">
+        <Spinner label="An agent used the token; loading its server…" />
       </div>
     );
   }
   return (
-    <div className={node.status === 'online' ? 'alert alert-ok' : 'alert alert-info'} aria-live="polite" data-testid="enrolled-node">
+    <div className={node.status === 'online' ? 'alert alert-ok' : 'alert alert-info'} aria-live="polite" data-testid="enrolled-node" data-node-id={node.id}>
       <span>
         <strong>{node.name}</strong> ({node.hostname}) enrolled. <StatusBadge status={node.status} />
       </span>
@@ -55,16 +92,20 @@ function WaitForAgent({ issued, nodes }: { issued: Issued; nodes: FleetNode[] | 
   );
 }
 
-/** "New agent": pick a site → one-time enrollment token and the command to run → waits live for the node. */
-export function NewAgentDialog({ onClose }: { onClose: () => void }) {
+/**
+ * "New agent": pick a site → one-time enrollment token and the command to run → waits live for the node that
+ * spends this very token (its `usedByNodeId`). With `siteId` (from a site's "New enrollment token"), the site
+ * is fixed. `onIssued` is told when the token exists, e.g. to refresh a token list.
+ */
+export function NewAgentDialog({ onClose, siteId: fixedSite, onIssued }: { onClose: () => void; siteId?: string; onIssued?: () => void }) {
   const { siteOptions, error, reload } = useHierarchy();
-  const live = useLiveNodes();
-  const [siteId, setSiteId] = useState('');
+  const [siteId, setSiteId] = useState(fixedSite ?? '');
   const [ttl, setTtl] = useState(3600);
   const [busy, setBusy] = useState(false);
   const [formError, setFormError] = useState<string | null>(null);
   const [issued, setIssued] = useState<Issued | null>(null);
   const chosen = siteId || siteOptions?.[0]?.site.id || '';
+  const chosenPath = siteOptions?.find((s) => s.site.id === chosen)?.path ?? chosen;
 
   const create = async (e: FormEvent) => {
     e.preventDefault();
@@ -76,10 +117,9 @@ export function NewAgentDialog({ onClose }: { onClose: () => void }) {
     setBusy(true);
     setFormError(null);
     try {
-      const knownIds = new Set((live.nodes ?? []).map((n) => n.id));
       const res = await api.post<{ id: string; token: string; expiresAt: string }>(`/sites/${encodeURIComponent(chosen)}/enrollment-tokens`, body.data);
-      const sitePath = siteOptions?.find((s) => s.site.id === chosen)?.path ?? chosen;
-      setIssued({ token: res.token, expiresAt: res.expiresAt, siteId: chosen, sitePath, knownIds });
+      setIssued({ id: res.id, token: res.token, expiresAt: res.expiresAt, siteId: chosen, sitePath: chosenPath });
+      onIssued?.();
     } catch (err) {
       setFormError(errorMessage(err));
     } finally {
@@ -88,7 +128,7 @@ export function NewAgentDialog({ onClose }: { onClose: () => void }) {
   };
 
   return (
-    <Modal title="New agent" onClose={onClose} wide>
+    <Modal title={fixedSite ? 'New enrollment token' : 'New agent'} onClose={onClose} wide>
       {issued ? (
         <div className="stack">
           <p>
@@ -97,8 +137,18 @@ export function NewAgentDialog({ onClose }: { onClose: () => void }) {
           </p>
           <SecretBox label="Command" value={agentCommand(issued.token)} multiline />
           <SecretBox label="Enrollment token" value={issued.token} />
-          <p className="muted">The server will join the site {issued.sitePath}.</p>
-          <WaitForAgent issued={issued} nodes={live.nodes} />
+          <p className="muted">
+            The server will join the site {issued.sitePath}. Token id <span className="mono">{issued.id}</span>
+            {fixedSite ? (
+              <>: it is listed below, where it can be revoked until it is used.</>
+            ) : (
+              <>
+                : it is listed under the site on the <Link to={`/sites?site=${encodeURIComponent(issued.siteId)}`}>Sites</Link> page, where it can be
+                revoked until it is used.
+              </>
+            )}
+          </p>
+          <WaitForAgent issued={issued} />
           <div className="form-actions">
             <button type="button" className="btn" onClick={onClose}>
               Close
@@ -115,16 +165,25 @@ export function NewAgentDialog({ onClose }: { onClose: () => void }) {
         </p>
       ) : (
         <form onSubmit={(e) => void create(e)} className="stack" noValidate>
-          <p>The agent runs next to Caddy on each server and keeps it in sync with this controller. Pick the site it belongs to.</p>
-          <Field label="Site">
-            <select value={chosen} onChange={(e) => setSiteId(e.target.value)}>
-              {siteOptions.map((s) => (
-                <option key={s.site.id} value={s.site.id}>
-                  {s.path}
-                </option>
-              ))}
-            </select>
-          </Field>
+          <p>
+            The agent runs next to Caddy on each server and keeps it in sync with this controller.{' '}
+            {fixedSite ? 'The token enrolls one new server into this site.' : 'Pick the site it belongs to.'}
+          </p>
+          {fixedSite ? (
+            <p>
+              Site: <strong>{chosenPath}</strong>
+            </p>
+          ) : (
+            <Field label="Site">
+              <select value={chosen} onChange={(e) => setSiteId(e.target.value)}>
+                {siteOptions.map((s) => (
+                  <option key={s.site.id} value={s.site.id}>
+                    {s.path}
+                  </option>
+                ))}
+              </select>
+            </Field>
+          )}
           <Field label="Token expires after" hint="Only the enrollment token expires; the agent keeps its own key afterwards.">
             <select value={ttl} onChange={(e) => setTtl(Number(e.target.value))}>
               {TTLS.map((t) => (

@@ -78,7 +78,7 @@ export function OverviewPage() {
   const [filter] = useNodeFilter();
   const live = useLiveNodes();
   const routes = useApi<Route[]>('/routes', { nodeId: filter });
-  useRefreshOnRevision(routes.reload);
+  useRefreshOnRevision(routes.reload, 300, filter);
   const audit = useApi<AuditEntry[]>('/audit', { limit: filter ? 200 : 8 });
   useRefreshOnRevision(audit.reload, 800);
 

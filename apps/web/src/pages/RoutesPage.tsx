@@ -89,7 +89,7 @@ export function RoutesPage({ kind }: { kind: RouteKind }) {
   const [filter, setFilter] = useNodeFilter();
   const live = useLiveNodes();
   const routes = useApi<Route[]>('/routes', { kind, nodeId: filter });
-  useRefreshOnRevision(routes.reload);
+  useRefreshOnRevision(routes.reload, 300, filter);
   const [editing, setEditing] = useState<Route | 'new' | null>(null);
   const [deleting, setDeleting] = useState<Route | null>(null);
   const filterName = filter ? nodeLabel(live.byId(filter), filter) : null;

@@ -1,17 +1,19 @@
-import { useState, type ReactNode } from 'react';
-import { nameSchema } from '@caddyfleet/protocol';
-import { api } from '../api/client';
+import { useState, type FormEvent, type ReactNode } from 'react';
+import { nameSchema, nodePatchSchema } from '@caddyfleet/protocol';
+import { ApiError, api, errorMessage } from '../api/client';
 import type { AuditEntry, FleetNode, Route } from '../api/types';
 import { AuditList } from '../components/AuditList';
 import { RouteBadges, StatusBadge } from '../components/Badges';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { SyncState } from '../components/NodeTable';
+import { Field } from '../components/Field';
+import { Modal } from '../components/Modal';
 import { NameForm } from '../components/NameForm';
 import { RelativeTime } from '../components/RelativeTime';
 import { EmptyState, ErrorNote, Loading } from '../components/States';
 import { useApi, useRefreshOnRevision } from '../hooks/useApi';
-import { useHierarchy } from '../hooks/useHierarchy';
-import { useLiveNodes } from '../hooks/useLiveNodes';
+import { useHierarchy, type SiteOption } from '../hooks/useHierarchy';
+import { upsertNode, useLiveNodes } from '../hooks/useLiveNodes';
 import { usePageTitle, useSession } from '../lib/auth';
 import { KIND_INFO, dateTime, nodeLabel } from '../lib/format';
 import { routeTarget, routeTitle } from '../lib/routes';
@@ -21,7 +23,7 @@ function Facts({ node, sitePath }: { node: FleetNode; sitePath: string }) {
   const rows: [string, ReactNode][] = [
     ['Status', <StatusBadge status={node.status} />],
     ['Hostname', <span className="mono">{node.hostname}</span>],
-    ['Site', sitePath || node.siteId],
+    ['Site', <Link to={`/sites?site=${encodeURIComponent(node.siteId)}`}>{sitePath || node.siteId}</Link>],
     ['Caddy version', node.caddyVersion ?? '—'],
     ['Agent version', node.agentVersion ?? '—'],
     ['Last seen', <RelativeTime iso={node.lastSeenAt} />],
@@ -30,6 +32,7 @@ function Facts({ node, sitePath }: { node: FleetNode; sitePath: string }) {
     ['In sync', <SyncState node={node} />],
     ['Registered', dateTime(node.createdAt)],
   ];
+  if (node.revokedAt) rows.push(['Agent key revoked', <time dateTime={node.revokedAt}>{dateTime(node.revokedAt)}</time>]);
   return (
     <dl className="facts">
       {rows.map(([k, v]) => (
@@ -42,9 +45,100 @@ function Facts({ node, sitePath }: { node: FleetNode; sitePath: string }) {
   );
 }
 
+/** What the controller writes to `lastError` when it revokes a node's key (shown once, as the revoked note). */
+const REVOKED_ERROR = 'agent key revoked';
+
+/**
+ * "Move to site": a site picker (tenant / organization / site) whose button is the confirmation. The node keeps
+ * its routes; they follow it into the new site (`PATCH /nodes/:id {siteId}`).
+ */
+function MoveDialog({ node, siteOptions, onClose, onMoved }: { node: FleetNode; siteOptions: SiteOption[] | null; onClose: () => void; onMoved: (node: FleetNode) => void }) {
+  const [target, setTarget] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [fieldError, setFieldError] = useState<string | undefined>();
+  const [error, setError] = useState<string | null>(null);
+  const name = nodeLabel(node, node.id);
+  const current = siteOptions?.find((s) => s.site.id === node.siteId);
+  const others = (siteOptions ?? []).filter((s) => s.site.id !== node.siteId);
+  const chosen = others.find((s) => s.site.id === target);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const body = nodePatchSchema.safeParse({ siteId: target });
+    if (!target || !body.success) {
+      setFieldError('choose the site to move it to');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    setFieldError(undefined);
+    try {
+      onMoved(await api.patch<FleetNode>(`/nodes/${encodeURIComponent(node.id)}`, body.data));
+      onClose();
+    } catch (err) {
+      const onField = err instanceof ApiError ? err.fieldDetails.find((d) => d.path === 'siteId') : undefined;
+      if (onField) setFieldError(onField.message);
+      else setError(errorMessage(err));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal title={`Move ${name} to another site?`} onClose={onClose}>
+      {!siteOptions ? (
+        <Loading what="sites" />
+      ) : others.length === 0 ? (
+        <div className="stack">
+          <p>
+            There is no other site to move it to. <Link to="/sites">Create a site</Link> first.
+          </p>
+          <div className="form-actions">
+            <button type="button" className="btn" onClick={onClose}>
+              Close
+            </button>
+          </div>
+        </div>
+      ) : (
+        <form className="stack" onSubmit={(e) => void submit(e)} noValidate>
+          <p>
+            <strong>{name}</strong> is in <strong>{current?.path ?? node.siteId}</strong>.
+          </p>
+          <Field label="New site" error={fieldError}>
+            <select value={target} onChange={(e) => setTarget(e.target.value)}>
+              <option value="">Choose a site…</option>
+              {others.map((s) => (
+                <option key={s.site.id} value={s.site.id}>
+                  {s.path}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <p className="muted">
+            Its routes move with it and it keeps serving them: only the site it is filed under changes. Its enrollment token stays listed under
+            the old site.
+          </p>
+          {error && (
+            <p className="alert alert-error" role="alert">
+              {error}
+            </p>
+          )}
+          <div className="form-actions">
+            <button type="button" className="btn" onClick={onClose}>
+              Cancel
+            </button>
+            <button type="submit" className="btn btn-primary" disabled={busy || !chosen}>
+              {busy ? 'Moving…' : chosen ? `Move to ${chosen.site.name}` : 'Move'}
+            </button>
+          </div>
+        </form>
+      )}
+    </Modal>
+  );
+}
+
 function NodeRoutes({ nodeId }: { nodeId: string }) {
   const routes = useApi<Route[]>('/routes', { nodeId });
-  useRefreshOnRevision(routes.reload);
+  useRefreshOnRevision(routes.reload, 300, nodeId);
   if (routes.error && !routes.data) return <ErrorNote error={routes.error} onRetry={routes.reload} />;
   if (!routes.data) return <Loading what="routes" />;
   if (!routes.data.length) {
@@ -80,7 +174,7 @@ export function ServerDetailPage({ id }: { id: string }) {
   const node = live.byId(id);
   usePageTitle(node ? nodeLabel(node, id) : 'Server');
   const events = useApi<AuditEntry[]>('/audit', { entityId: id, limit: 20 });
-  const [dialog, setDialog] = useState<'revoke' | 'delete' | null>(null);
+  const [dialog, setDialog] = useState<'revoke' | 'delete' | 'move' | null>(null);
   const [renaming, setRenaming] = useState(false);
 
   if (!live.nodes) return live.error ? <ErrorNote error={live.error} onRetry={() => void live.reload()} /> : <Loading what="the server" />;
@@ -109,8 +203,9 @@ export function ServerDetailPage({ id }: { id: string }) {
               submitLabel="Rename"
               onCancel={() => setRenaming(false)}
               onSubmit={async (name) => {
-                await api.patch(`/nodes/${encodeURIComponent(id)}`, { name });
+                upsertNode(await api.patch<FleetNode>(`/nodes/${encodeURIComponent(id)}`, { name }));
                 setRenaming(false);
+                events.reload();
               }}
             />
           ) : (
@@ -124,6 +219,9 @@ export function ServerDetailPage({ id }: { id: string }) {
           <div className="actions">
             <button type="button" className="btn" onClick={() => setRenaming(true)}>
               Rename
+            </button>
+            <button type="button" className="btn" onClick={() => setDialog('move')}>
+              Move to site
             </button>
             {!node.isLocal && (
               <>
@@ -140,15 +238,23 @@ export function ServerDetailPage({ id }: { id: string }) {
           </div>
         )}
       </div>
-      {node.lastError && (
+      {revoked && (
+        <div className="alert alert-warn" role="status" data-testid="revoked-note">
+          <strong>Agent key revoked</strong>
+          <span>
+            <time dateTime={node.revokedAt!}>{dateTime(node.revokedAt!)}</time> (<RelativeTime iso={node.revokedAt} />)
+          </span>
+          <p>
+            This server can no longer connect. To bring it back, create a new enrollment token for its site (
+            <Link to={`/sites?site=${encodeURIComponent(node.siteId)}`}>Sites → Enrollment tokens</Link> or{' '}
+            <Link to="/servers">Servers → New agent</Link>) and run the agent on it with a fresh <code>--state-dir</code>; or delete it to remove
+            its routes.
+          </p>
+        </div>
+      )}
+      {node.lastError && !(revoked && node.lastError === REVOKED_ERROR) && (
         <div className={node.status === 'error' ? 'alert alert-error' : 'alert alert-warn'} role="status">
           <strong>Last error</strong> <span>{node.lastError}</span>
-          {revoked && (
-            <p>
-              This server can no longer connect. To bring it back, create a new token with <Link to="/servers">Servers → New agent</Link> and
-              run the command on it with a fresh <code>--state-dir</code>; or delete it to remove its routes.
-            </p>
-          )}
         </div>
       )}
       <section className="card" aria-labelledby="sd-facts">
@@ -177,7 +283,7 @@ export function ServerDetailPage({ id }: { id: string }) {
           confirmLabel="Revoke agent key"
           onClose={() => setDialog(null)}
           onConfirm={async () => {
-            await api.post(`/nodes/${encodeURIComponent(id)}/revoke`);
+            upsertNode(await api.post<FleetNode>(`/nodes/${encodeURIComponent(id)}/revoke`));
             events.reload();
           }}
         >
@@ -186,6 +292,17 @@ export function ServerDetailPage({ id }: { id: string }) {
             configuration. To bring the server back, enroll it again with a new token.
           </p>
         </ConfirmDialog>
+      )}
+      {dialog === 'move' && (
+        <MoveDialog
+          node={node}
+          siteOptions={siteOptions}
+          onClose={() => setDialog(null)}
+          onMoved={(moved) => {
+            upsertNode(moved);
+            events.reload();
+          }}
+        />
       )}
       {dialog === 'delete' && (
         <ConfirmDialog

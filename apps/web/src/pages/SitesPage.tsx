@@ -1,16 +1,17 @@
-import { useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type { z } from 'zod';
 import { nameSchema, organizationCreateSchema, siteCreateSchema, tenantCreateSchema } from '@caddyfleet/protocol';
 import { ApiError, api } from '../api/client';
 import type { Organization, Site, Tenant } from '../api/types';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { NameForm } from '../components/NameForm';
+import { SiteTokens } from '../components/SiteTokens';
 import { EmptyState, ErrorNote, Loading } from '../components/States';
 import { useHierarchy } from '../hooks/useHierarchy';
 import { useLiveNodes } from '../hooks/useLiveNodes';
 import { usePageTitle, useSession } from '../lib/auth';
 import { plural } from '../lib/format';
-import { Link } from '../lib/router';
+import { Link, useLocation } from '../lib/router';
 
 type Level = 'tenants' | 'organizations' | 'sites';
 const LABEL: Record<Level, string> = { tenants: 'tenant', organizations: 'organization', sites: 'site' };
@@ -67,6 +68,23 @@ export function SitesPage() {
   const live = useLiveNodes();
   const [deleting, setDeleting] = useState<Target | null>(null);
   const [adding, setAdding] = useState<string | null>(null);
+  // Sites whose enrollment tokens are shown; `?site=<id>` (e.g. from a server's detail) opens one on load.
+  const { search } = useLocation();
+  const linkedSite = search.get('site');
+  const [expanded, setExpanded] = useState<Set<string>>(() => new Set(linkedSite ? [linkedSite] : []));
+  const toggle = (id: string) =>
+    setExpanded((prev) => {
+      const next = new Set(prev);
+      if (!next.delete(id)) next.add(id);
+      return next;
+    });
+  const scrolledTo = useRef<string | null>(null);
+  useEffect(() => {
+    if (!linkedSite || !h.sites.data || scrolledTo.current === linkedSite) return;
+    scrolledTo.current = linkedSite;
+    setExpanded((prev) => (prev.has(linkedSite) ? prev : new Set(prev).add(linkedSite)));
+    document.getElementById(`site-${linkedSite}`)?.scrollIntoView({ block: 'start' });
+  }, [linkedSite, h.sites.data]);
 
   const rename = async (level: Level, id: string, name: string) => {
     await api.patch(`/${level}/${encodeURIComponent(id)}`, { name });
@@ -108,17 +126,39 @@ export function SitesPage() {
       <li key={o.id}>
         <Item target={{ level: 'organizations', id: o.id, name: o.name }} canWrite={canWrite} onRename={(n) => rename('organizations', o.id, n)} onDelete={() => setDeleting({ level: 'organizations', id: o.id, name: o.name })} />
         <ul className="tree-children">
-          {children.map((s: Site) => (
-            <li key={s.id}>
-              <Item
-                target={{ level: 'sites', id: s.id, name: s.name }}
-                canWrite={canWrite}
-                extra={<span className="muted">· {plural(nodeCount(s.id), 'server')}</span>}
-                onRename={(n) => rename('sites', s.id, n)}
-                onDelete={() => setDeleting({ level: 'sites', id: s.id, name: s.name })}
-              />
-            </li>
-          ))}
+          {children.map((s: Site) => {
+            const open = expanded.has(s.id);
+            const panelId = `site-tokens-${s.id}`;
+            return (
+              <li key={s.id} id={`site-${s.id}`}>
+                <Item
+                  target={{ level: 'sites', id: s.id, name: s.name }}
+                  canWrite={canWrite}
+                  extra={<span className="muted">· {plural(nodeCount(s.id), 'server')}</span>}
+                  onRename={(n) => rename('sites', s.id, n)}
+                  onDelete={() => setDeleting({ level: 'sites', id: s.id, name: s.name })}
+                />
+                <button
+                  type="button"
+                  className="disclosure"
+                  aria-expanded={open}
+                  aria-controls={panelId}
+                  aria-label={`Enrollment tokens of ${s.name}`}
+                  onClick={() => toggle(s.id)}
+                >
+                  <span className="disclosure-caret" aria-hidden="true">
+                    ▸
+                  </span>{' '}
+                  Enrollment tokens
+                </button>
+                {open && (
+                  <section id={panelId} aria-label={`Enrollment tokens of site ${s.name}`}>
+                    <SiteTokens siteId={s.id} siteName={s.name} canWrite={canWrite} />
+                  </section>
+                )}
+              </li>
+            );
+          })}
           {children.length === 0 && <li className="muted tree-empty">No sites yet.</li>}
           <li>{addForm(`site-${o.id}`, 'Name of the new site', siteCreateSchema, (name) => ({ name, organizationId: o.id }), 'sites')}</li>
         </ul>
@@ -159,7 +199,8 @@ export function SitesPage() {
           {tenants.map(tenantBlock)}
           <div className="card">{addForm('tenant', 'Name of the new tenant', tenantCreateSchema, (name) => ({ name }), 'tenants')}</div>
           <p className="muted">
-            Servers are assigned to a site when they enroll (<Link to="/servers">Servers → New agent</Link>).
+            Servers are assigned to a site when they enroll (<Link to="/servers">Servers → New agent</Link>, or a site&apos;s “New enrollment
+            token”) and can be moved to another site from their detail page.
           </p>
         </>
       )}
