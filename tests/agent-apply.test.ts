@@ -14,7 +14,7 @@ import { Applier, type ApplyOutcome } from '../apps/agent/src/apply';
 import { ManagedCaddy } from '../apps/agent/src/caddy-process';
 import { DriftChecker } from '../apps/agent/src/drift';
 import { StateStore } from '../apps/agent/src/state';
-import { bodyOf, captureLogger, centralRoute, httpGet, startUpstream, type Upstream } from '../apps/agent/test-support/fixtures';
+import { bodyOf, captureLogger, makeRoute as centralRoute, httpGet, startUpstream, type Upstream } from '../apps/agent/test-support/fixtures';
 import { freePort, requireBinary, spawnLogged, tempDir, waitFor, type LoggedProcess, type TempDir } from './helpers/processes';
 
 const CADDY = '/usr/bin/caddy';

@@ -14,7 +14,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { agentFrameSchema, CLOSE_CODES, PROTOCOL_VERSION, type AgentFrame, type ControllerFrame } from '@caddyfleet/protocol';
 import { loadAgentOptions, startAgent, AGENT_VERSION, EnrollError, type AgentFlags, type RunningAgent } from '@caddyfleet/agent';
 import { StateStore } from '../apps/agent/src/state';
-import { bodyOf, captureLogger, centralRoute, startUpstream, type CapturedLogger, type Upstream } from '../apps/agent/test-support/fixtures';
+import { bodyOf, captureLogger, makeRoute as centralRoute, startUpstream, type CapturedLogger, type Upstream } from '../apps/agent/test-support/fixtures';
 import { freePort, requireBinary, sleep, tempDir, waitFor, type TempDir } from './helpers/processes';
 
 const CADDY = '/usr/bin/caddy';

@@ -14,33 +14,12 @@ import type { TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Route } from '@caddyfleet/protocol';
 import { buildCaddyConfig, CaddyAdmin, CaddyLoadError, NO_LAYER4_REASON, type BuildOptions, type CaddyConfig } from '@caddyfleet/caddy';
+import { makeRoute } from '../apps/agent/test-support/fixtures';
 import { freePort, requireBinary, sleep, spawnLogged, tempDir, type LoggedProcess, type TempDir } from './helpers/processes';
 
 const CADDY = '/usr/bin/caddy';
 // Throws under CI=true when Caddy is missing (the file fails); locally it warns and the suites skip.
 const hasCaddy = requireBinary(CADDY, 'caddy');
-
-function route(id: string, fields: Partial<Route>): Route {
-  return {
-    id,
-    kind: 'proxy',
-    domains: [`${id}.test`],
-    listen: null,
-    upstreams: [],
-    redirect: null,
-    nodeId: null,
-    siteId: 'site',
-    scope: 'exclusive',
-    origin: 'central',
-    enabled: true,
-    tls: 'off',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    revision: 1,
-    lastError: null,
-    ...fields,
-  };
-}
 
 interface Reply {
   status: number;
@@ -178,14 +157,14 @@ describe.skipIf(!hasCaddy)('Caddy builder against a real Caddy (TCP admin)', () 
     httpsPort = await freePort();
     const to = { host: '127.0.0.1', port: upstream.port };
     const routes: Route[] = [
-      route('proxy', { upstreams: [to] }),
-      route('secure', { upstreams: [to], tls: 'internal' }),
-      route('keep', { kind: 'redirect', redirect: { to: 'https://target.example.org/base/', status: 301, preservePath: true } }),
-      route('exact', { kind: 'redirect', redirect: { to: 'https://target.example.org/landing', status: 302, preservePath: false } }),
-      route('temp', { kind: 'redirect', redirect: { to: 'http://target.example.org', status: 307, preservePath: true } }),
-      route('dead', { kind: 'dead' }),
-      route('disabled', { upstreams: [to], enabled: false }),
-      route('stream', { kind: 'stream', domains: [], listen: { port: 15432, protocol: 'tcp' }, upstreams: [to] }),
+      makeRoute('proxy', { upstreams: [to] }),
+      makeRoute('secure', { upstreams: [to], tls: 'internal' }),
+      makeRoute('keep', { kind: 'redirect', redirect: { to: 'https://target.example.org/base/', status: 301, preservePath: true } }),
+      makeRoute('exact', { kind: 'redirect', redirect: { to: 'https://target.example.org/landing', status: 302, preservePath: false } }),
+      makeRoute('temp', { kind: 'redirect', redirect: { to: 'http://target.example.org', status: 307, preservePath: true } }),
+      makeRoute('dead', { kind: 'dead' }),
+      makeRoute('disabled', { upstreams: [to], enabled: false }),
+      makeRoute('stream', { kind: 'stream', domains: [], listen: { port: 15432, protocol: 'tcp' }, upstreams: [to] }),
     ];
     const opts: BuildOptions = {
       httpListen: `127.0.0.1:${httpPort}`,
@@ -316,7 +295,7 @@ describe.skipIf(!hasCaddy)('Caddy builder against a real Caddy (unix socket admi
 
     const httpPort = await freePort();
     const httpsPort = await freePort();
-    const { config } = buildCaddyConfig([route('gone', { kind: 'dead' })], {
+    const { config } = buildCaddyConfig([makeRoute('gone', { kind: 'dead' })], {
       httpListen: `127.0.0.1:${httpPort}`,
       httpsListen: `127.0.0.1:${httpsPort}`,
       adminListen: socketListen,

@@ -19,190 +19,52 @@
  * Missing Chromium or Caddy: fails under CI=true, skips locally.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { once } from 'node:events';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Locator, Page } from 'playwright-core';
-import { loadAgentOptions, startAgent, type RunningAgent } from '@caddyfleet/agent';
-import { loadConfig, startController, type RunningController } from '../apps/controller/src/index';
-import { BrowserSession, hasChromium } from './helpers/browser';
-import { freePort, requireBinary, spawnLogged, tempDir, waitFor, type TempDir } from './helpers/processes';
+import type { Page } from 'playwright-core';
+import type { RunningAgent } from '@caddyfleet/agent';
+import { hasChromium, type BrowserSession } from './helpers/browser';
+import {
+  DashboardEnv,
+  documentMark,
+  ensureWebBuilt,
+  hidden,
+  horizontalOverflow,
+  markDocument,
+  open,
+  poll,
+  row,
+  signIn,
+  text,
+  visible,
+} from './helpers/dashboard';
+import { requireCaddy } from './helpers/fleet-agent';
+import { waitFor } from './helpers/processes';
 
-const CADDY = '/usr/bin/caddy';
-const ADMIN_PASSWORD = 'e2e-admin-password-123';
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WEB = join(ROOT, 'apps/web');
 const DOMAIN = 'app.e2e.test';
 const LOCAL_DOMAIN = 'local.e2e.test';
 
 // Both throw under CI=true when missing (never skip in CI); locally they warn and the suite skips.
 const browserReady = hasChromium();
-const caddyReady = requireBinary(CADDY, 'caddy');
-
-// ---------------------------------------------------------------------------------------------------------
-// helpers
-// ---------------------------------------------------------------------------------------------------------
-
-function newestMtime(path: string): number {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let newest = st.mtimeMs;
-  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
-  return newest;
-}
-
-/** Builds apps/web with Vite when dist/ is missing or older than anything it is built from. */
-async function ensureWebBuilt(): Promise<void> {
-  const builtAt = newestMtime(join(WEB, 'dist/index.html'));
-  const sources = ['index.html', 'vite.config.ts', 'package.json', 'src', 'public'].map((p) => join(WEB, p));
-  sources.push(join(ROOT, 'packages/protocol/src'));
-  const sourcesAt = Math.max(...sources.map(newestMtime));
-  if (builtAt > sourcesAt) return;
-  // vitest runs with NODE_ENV=test; a build must not inherit it (the config forces production as well).
-  const vite = spawnLogged(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
-    cwd: WEB,
-    name: 'vite build',
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
-  const exit = await Promise.race([vite.exited, new Promise<null>((r) => setTimeout(() => r(null), 90_000))]);
-  if (exit === null) {
-    await vite.stop();
-    throw new Error(`vite build timed out\n${vite.describe()}`);
-  }
-  if (exit.code !== 0) throw new Error(`vite build failed\n${vite.describe()}`);
-}
-
-/** The served bundle must be React's production build (the development one double-runs effects, logs more). */
-function assertProductionBundle(): void {
-  const assets = join(WEB, 'dist/assets');
-  for (const f of readdirSync(assets).filter((n) => n.endsWith('.js'))) {
-    if (readFileSync(join(assets, f), 'utf8').includes('Download the React DevTools')) {
-      throw new Error(`apps/web/dist/assets/${f} is a development build; rebuild with: npm run build -w apps/web`);
-    }
-  }
-}
-
-/** A plain HTTP server on 127.0.0.1 that names itself and echoes the Host header and path. */
-async function startUpstream(): Promise<{ port: number; close: () => Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    res.setHeader('content-type', 'text/plain');
-    res.end(`e2e-upstream ${req.headers.host}${req.url}`);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
-/** GET http://<ip>:<port><path> with a Host header; status, Location and body, or null on a connection error. */
-function httpGet(ip: string, port: number, host: string, path = '/'): Promise<{ status: number; location: string; body: string } | null> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: ip, port, path, headers: { Host: host }, agent: false, timeout: 3000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, location: String(res.headers.location ?? ''), body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      res.on('error', () => resolve(null));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(null));
-  });
-}
-
-/** Retries `fn` until the matcher passes (playwright-core has no web-first assertions; vitest's poll does it). */
-const poll = <T>(fn: () => T | Promise<T>, timeout = 15_000) => expect.poll(fn, { timeout, interval: 100 });
-const visible = (l: Locator, timeout?: number) => l.waitFor({ state: 'visible', ...(timeout ? { timeout } : {}) });
-const hidden = (l: Locator) => l.waitFor({ state: 'hidden' });
-const text = (l: Locator) => l.textContent().then((t) => t ?? '');
-
-/** The row of a table that carries `data-<attr>=<value>`. */
-const row = (page: Page, attr: string, value: string) => page.locator(`tr[data-${attr}="${value}"]`);
-
-// ---------------------------------------------------------------------------------------------------------
+const caddyReady = requireCaddy();
 
 describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, real controller, real agent)', () => {
-  let dir: TempDir;
-  let controller: RunningController;
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let env: DashboardEnv;
   let browser: BrowserSession;
   let page: Page;
-  let base = '';
-  let apiCookie = '';
   // Filled in by the enrollment step.
   let agent: RunningAgent | null = null;
   let nodeId = '';
   let siteId = '';
-  let caddyHttp = { ip: '127.0.0.2', port: 0 };
-
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: { cookie: apiCookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return text ? (JSON.parse(text) as unknown) : null;
-  };
-
-  /** POST /agent/enroll as an agent would (no session); the raw status and body. */
-  const enroll = async (token: string, name: string) => {
-    const res = await fetch(`${base}/api/v1/agent/enroll`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token, name, hostname: `${name}.e2e.test` }),
-    });
-    return { status: res.status, body: (await res.json()) as { nodeId?: string; error?: { code: string } } };
-  };
-
-  /** Loads a page of the app and waits for its title. */
-  const open = async (path: string, heading: string | RegExp) => {
-    await page.goto(path);
-    await page.getByRole('heading', { level: 1, name: heading }).waitFor();
-  };
 
   beforeAll(async () => {
     await ensureWebBuilt();
-    assertProductionBundle();
-    dir = await tempDir('cf-e2e-');
-    controller = await startController(
-      loadConfig(
-        'server',
-        { listen: '127.0.0.1:0', dataDir: join(dir.path, 'data'), adminPassword: ADMIN_PASSWORD, logLevel: 'silent', heartbeatSeconds: '1', offlineAfterMissed: '2' },
-        {},
-      ),
-      { announce: () => {} },
-    );
-    base = controller.url;
-    const login = await fetch(`${base}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
-    });
-    expect(login.status).toBe(200);
-    apiCookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
-    upstream = await startUpstream();
-    browser = await BrowserSession.launch({ width: 1280, height: 900, baseURL: base });
+    env = await DashboardEnv.start();
+    browser = await env.launchBrowser({ width: 1280, height: 900 });
     page = browser.page;
-    page.setDefaultTimeout(15_000);
   });
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    await agent?.stop().catch(() => {});
-    await controller?.close().catch(() => {});
-    await upstream?.close().catch(() => {});
-    await dir?.cleanup();
+    await env?.close();
   });
 
   it('logs in, with first-run guidance on the login page', async () => {
@@ -213,19 +75,16 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await visible(page.getByText('CADDYFLEET_ADMIN_PASSWORD'));
     await browser.screenshot('01-login');
 
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await signIn(page, 'admin');
     await visible(page.getByRole('status').filter({ hasText: 'Live' }));
     browser.assertClean();
   });
 
   it('renders every page with its empty states', async () => {
-    await open('/', 'Overview');
+    await open(page, '/', 'Overview');
     await visible(page.getByText('Only the controller\'s local server is registered.'));
     await browser.screenshot('02-overview-empty');
-    await open('/proxy-hosts', 'Proxy hosts');
+    await open(page, '/proxy-hosts', 'Proxy hosts');
     await visible(page.getByText('No proxy hosts yet.'));
     for (const [path, heading, shot] of [
       ['/redirection-hosts', 'Redirection hosts', '03-redirection-hosts'],
@@ -235,7 +94,7 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
       ['/audit', 'Audit log', '07-audit'],
       ['/access', 'Users & API tokens', '08-access'],
     ] as const) {
-      await open(path, heading);
+      await open(page, path, heading);
       await page.waitForLoadState('networkidle');
       await browser.screenshot(shot);
     }
@@ -252,7 +111,7 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
 
   it('enrolls a node through "New agent" and shows it Online live', async () => {
     // A site for the new server, made through the Sites page.
-    await open('/sites', 'Sites');
+    await open(page, '/sites', 'Sites');
     await page.getByRole('button', { name: '+ Add tenant' }).click();
     await page.getByLabel('Name of the new tenant').fill('E2E Tenant');
     await page.getByRole('button', { name: 'Create', exact: true }).click();
@@ -265,7 +124,7 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await visible(page.getByText('E2E Site'));
     await browser.screenshot('09-sites-tree');
 
-    await open('/servers', 'Servers');
+    await open(page, '/servers', 'Servers');
     await page.getByRole('button', { name: 'New agent' }).first().click();
     const dialog = page.getByRole('dialog', { name: 'New agent' });
     await dialog.getByLabel('Site').selectOption({ label: 'E2E Tenant / E2E Org / E2E Site' });
@@ -274,16 +133,16 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     expect(token).toMatch(/\S{20,}/);
     const command = await dialog.getByLabel('Command').inputValue();
     expect(command).toBe(
-      `npx caddyfleet agent --controller ${base} --token ${token} --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy`,
+      `npx caddyfleet agent --controller ${env.url} --token ${token} --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy`,
     );
     await visible(dialog.getByText('Waiting for the agent to connect…'));
     await browser.screenshot('10-new-agent-token');
 
     // A decoy enrolls into the same site with another token first: the dialog must keep waiting for its own.
-    const sites = (await api('GET', '/sites')) as { id: string; name: string }[];
+    const sites = (await env.api('GET', '/sites')) as { id: string; name: string }[];
     siteId = sites.find((s) => s.name === 'E2E Site')!.id;
-    const other = (await api('POST', `/sites/${siteId}/enrollment-tokens`, { ttlSeconds: 600 })) as { token: string };
-    const decoy = await enroll(other.token, 'decoy-node');
+    const other = (await env.api('POST', `/sites/${siteId}/enrollment-tokens`, { ttlSeconds: 600 })) as { token: string };
+    const decoy = await env.enroll(other.token, 'decoy-node');
     expect(decoy.status).toBe(201);
     // The decoy's row reaches the table behind the dialog through the same SSE event that would mislead it.
     await row(page, 'node-id', decoy.body.nodeId!).waitFor({ state: 'attached' });
@@ -292,26 +151,7 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     expect(await dialog.getByTestId('enrolled-node').count()).toBe(0);
 
     // The real agent, with the token taken from the page.
-    caddyHttp = { ip: '127.0.0.2', port: await freePort('127.0.0.2') };
-    const httpsPort = await freePort('127.0.0.3');
-    agent = await startAgent(
-      loadAgentOptions(
-        {
-          controller: base,
-          token,
-          stateDir: join(dir.path, 'agent'),
-          caddyBin: CADDY,
-          httpListen: `${caddyHttp.ip}:${caddyHttp.port}`,
-          httpsListen: `127.0.0.3:${httpsPort}`,
-          name: 'e2e-node',
-          logLevel: 'silent',
-          driftCheckSeconds: 0,
-          reconnectMinMs: 200,
-          reconnectMaxMs: 1000,
-        },
-        {},
-      ),
-    );
+    agent = await env.startAgent(token, 'e2e-node');
     nodeId = agent.nodeId;
 
     const enrolled = dialog.getByTestId('enrolled-node');
@@ -320,7 +160,7 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await visible(enrolled.locator('[data-status="online"]'), 20_000);
     await browser.screenshot('11-new-agent-online');
     await dialog.getByRole('button', { name: 'Close', exact: true }).click();
-    await api('DELETE', `/nodes/${decoy.body.nodeId!}`);
+    await env.api('DELETE', `/nodes/${decoy.body.nodeId!}`);
     await hidden(row(page, 'node-id', decoy.body.nodeId!));
 
     // The table updated live too (no reload happened).
@@ -333,7 +173,7 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
   });
 
   it('lists a site\'s enrollment tokens on the Sites page, issues one there and revokes it', async () => {
-    await open('/sites', 'Sites');
+    await open(page, '/sites', 'Sites');
     const toggle = page.getByRole('button', { name: 'Enrollment tokens of E2E Site', exact: true });
     expect(await toggle.getAttribute('aria-expanded')).toBe('false');
     await toggle.click();
@@ -342,7 +182,7 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     const rows = panel.locator('tbody tr');
     // The dialog's token (used by e2e-node) and the decoy's (its server was deleted since).
     await poll(() => rows.count()).toBe(2);
-    const listed = (await api('GET', `/sites/${siteId}/enrollment-tokens`)) as { id: string; usedByNodeId: string | null }[];
+    const listed = (await env.api('GET', `/sites/${siteId}/enrollment-tokens`)) as { id: string; usedByNodeId: string | null }[];
     const used = panel.locator(`tr[data-token-id="${listed.find((t) => t.usedByNodeId === nodeId)!.id}"]`);
     await poll(() => used.getAttribute('data-token-state')).toBe('used');
     await visible(used.getByRole('link', { name: 'e2e-node' }));
@@ -379,16 +219,16 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await browser.screenshot('27-sites-token-revoked');
 
     // The API agrees: the token is revoked, and an agent using it is refused.
-    const after = (await api('GET', `/sites/${siteId}/enrollment-tokens`)) as { id: string; revokedAt: string | null; usedAt: string | null }[];
+    const after = (await env.api('GET', `/sites/${siteId}/enrollment-tokens`)) as { id: string; revokedAt: string | null; usedAt: string | null }[];
     expect(after.find((t) => t.id === tokenId)).toMatchObject({ usedAt: null, revokedAt: expect.any(String) });
-    const refused = await enroll(secret, 'late-agent');
+    const refused = await env.enroll(secret, 'late-agent');
     expect(refused.status).toBe(401);
     expect(refused.body.error?.code).toBe('enrollment_token_revoked');
     browser.assertClean();
   });
 
   it('creates a proxy host on that node through the form, and the node\'s Caddy serves it', async () => {
-    await open('/proxy-hosts', 'Proxy hosts');
+    await open(page, '/proxy-hosts', 'Proxy hosts');
     await page.getByRole('button', { name: 'Add proxy host' }).first().click();
     const dialog = page.getByRole('dialog', { name: 'New proxy host' });
 
@@ -403,18 +243,18 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await dialog.getByLabel('Server', { exact: true }).selectOption(nodeId);
     await dialog.getByLabel('Domain names').fill(DOMAIN);
     await dialog.getByLabel('Host', { exact: true }).fill('127.0.0.1');
-    await dialog.getByLabel('Port', { exact: true }).fill(String(upstream.port));
+    await dialog.getByLabel('Port', { exact: true }).fill(String(env.upstream.port));
     await dialog.getByLabel('TLS').selectOption('off');
     await dialog.getByRole('button', { name: 'Create proxy host' }).click();
     await hidden(dialog);
 
     const created = page.locator('tbody tr').filter({ hasText: DOMAIN });
-    await poll(() => text(created)).toContain(`127.0.0.1:${upstream.port}`);
+    await poll(() => text(created)).toContain(`127.0.0.1:${env.upstream.port}`);
     await poll(() => text(created)).toContain('e2e-node');
 
     const served = await waitFor(
       async () => {
-        const res = await httpGet(caddyHttp.ip, caddyHttp.port, DOMAIN, '/hello');
+        const res = await env.caddyGet(DOMAIN, '/hello');
         return res?.status === 200 ? res : null;
       },
       { timeoutMs: 20_000, description: `${DOMAIN} served by the node's Caddy` },
@@ -445,7 +285,7 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
   });
 
   it('edits a proxy host and creates, serves and deletes a redirection host on the node', async () => {
-    await open('/proxy-hosts', 'Proxy hosts');
+    await open(page, '/proxy-hosts', 'Proxy hosts');
     await page.getByRole('button', { name: `Edit ${DOMAIN}` }).click();
     const edit = page.getByRole('dialog', { name: 'Edit proxy host' });
     await poll(() => edit.getByLabel('Domain names').inputValue()).toBe(DOMAIN);
@@ -455,14 +295,14 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await poll(() => text(page.locator('tbody tr').filter({ hasText: DOMAIN }))).toContain(`www.${DOMAIN}`);
     const www = await waitFor(
       async () => {
-        const res = await httpGet(caddyHttp.ip, caddyHttp.port, `www.${DOMAIN}`);
+        const res = await env.caddyGet(`www.${DOMAIN}`);
         return res?.status === 200 ? res : null;
       },
       { timeoutMs: 20_000, description: `www.${DOMAIN} served after the edit` },
     );
     expect(www.body).toBe(`e2e-upstream www.${DOMAIN}/`);
 
-    await open('/redirection-hosts', 'Redirection hosts');
+    await open(page, '/redirection-hosts', 'Redirection hosts');
     await page.getByRole('button', { name: 'Add redirection host' }).first().click();
     const form = page.getByRole('dialog', { name: 'New redirection host' });
     await form.getByLabel('Server', { exact: true }).selectOption(nodeId);
@@ -474,7 +314,7 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await hidden(form);
     const redirected = await waitFor(
       async () => {
-        const res = await httpGet(caddyHttp.ip, caddyHttp.port, 'old.e2e.test', '/docs?x=1');
+        const res = await env.caddyGet('old.e2e.test', '/docs?x=1');
         return res?.status === 308 ? res : null;
       },
       { timeoutMs: 20_000, description: 'old.e2e.test redirected by the node' },
@@ -487,7 +327,7 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
     await hidden(confirm);
     await visible(page.getByText('No redirection hosts yet.'));
-    await waitFor(async () => (await httpGet(caddyHttp.ip, caddyHttp.port, 'old.e2e.test'))?.status === 404, {
+    await waitFor(async () => (await env.caddyGet('old.e2e.test'))?.status === 404, {
       timeoutMs: 20_000,
       description: 'old.e2e.test no longer served',
     });
@@ -495,10 +335,10 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
   });
 
   it('shows a route the node could not serve with its lastError as a warning, live', async () => {
-    await open('/streams', 'Streams');
+    await open(page, '/streams', 'Streams');
     await visible(page.getByText('No streams yet.'));
     // Debian's Caddy has no layer4 module: the agent reports the stream as unsupported in its ack.
-    await api('POST', '/routes', { kind: 'stream', nodeId, listen: { port: 15432, protocol: 'tcp' }, upstreams: [{ host: '127.0.0.1', port: 9 }] });
+    await env.api('POST', '/routes', { kind: 'stream', nodeId, listen: { port: 15432, protocol: 'tcp' }, upstreams: [{ host: '127.0.0.1', port: 9 }] });
     const stream = page.locator('tbody tr').filter({ hasText: 'TCP port 15432' });
     await visible(stream);
     await visible(stream.getByRole('note'), 20_000);
@@ -511,10 +351,10 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     // A local route changes no revision: only the `routes` event tells the dashboard. A list also refreshes once
     // on the first `node` event after it mounts (heartbeats, every second here), so let that pass first.
     const settle = () => page.waitForTimeout(2500);
-    await open(`/servers/${nodeId}`, 'e2e-node');
+    await open(page, `/servers/${nodeId}`, 'e2e-node');
     const region = page.getByRole('region', { name: 'Routes on this server' });
     await poll(() => text(region)).toContain(DOMAIN);
-    await page.evaluate(() => ((window as unknown as { e2eMark: number }).e2eMark = 1));
+    await markDocument(page);
     await settle();
     const local = await agent!.localRoutes.add({ kind: 'dead', domains: ['agent-local.e2e.test'], tls: 'off' });
     await poll(() => text(region)).toContain('agent-local.e2e.test');
@@ -527,13 +367,13 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await settle();
     expect(await agent!.localRoutes.remove(local.route.id)).toBe(true);
     await visible(page.getByText('No 404 hosts yet.'));
-    expect(await page.evaluate(() => (window as unknown as { e2eMark?: number }).e2eMark)).toBe(1);
+    expect(await documentMark(page)).toBe(1);
     browser.assertClean();
   });
 
   it('filters the hosts list with the server selector, in the URL and across a reload', async () => {
-    await api('POST', '/routes', { kind: 'proxy', nodeId: null, domains: [LOCAL_DOMAIN], upstreams: [{ host: '127.0.0.1', port: 9 }], tls: 'off' });
-    await open('/proxy-hosts', 'Proxy hosts');
+    await env.api('POST', '/routes', { kind: 'proxy', nodeId: null, domains: [LOCAL_DOMAIN], upstreams: [{ host: '127.0.0.1', port: 9 }], tls: 'off' });
+    await open(page, '/proxy-hosts', 'Proxy hosts');
     const rows = page.locator('tbody tr');
     await poll(() => rows.count()).toBe(2);
 
@@ -567,30 +407,30 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
   });
 
   it('shows the server detail with its routes and events, then Offline live when the agent stops', async () => {
-    await open(`/servers/${nodeId}`, 'e2e-node');
+    await open(page, `/servers/${nodeId}`, 'e2e-node');
     await poll(() => text(page.getByRole('region', { name: 'Routes on this server' }))).toContain(DOMAIN);
     await poll(() => text(page.getByRole('region', { name: 'Recent events' }))).toContain('enrolled server e2e-node');
     await browser.screenshot('19-server-detail');
 
-    await open('/servers', 'Servers');
+    await open(page, '/servers', 'Servers');
     const nodeRow = row(page, 'node-id', nodeId);
     await visible(nodeRow.locator('[data-status="online"]'));
     // Marks this document: if the page reloaded, the mark would be gone.
-    await page.evaluate(() => ((window as unknown as { e2eMark: number }).e2eMark = 1));
+    await markDocument(page);
     await agent!.stop();
     await visible(nodeRow.locator('[data-status="offline"]'), 15_000);
-    expect(await page.evaluate(() => (window as unknown as { e2eMark?: number }).e2eMark)).toBe(1);
+    expect(await documentMark(page)).toBe(1);
     await poll(() => nodeRow.getAttribute('class')).toMatch(/row-bad/);
     await browser.screenshot('20-servers-offline');
 
-    await open('/', 'Overview');
+    await open(page, '/', 'Overview');
     await poll(() => text(page.getByRole('region', { name: 'Needs attention' }))).toContain('e2e-node');
     await browser.screenshot('21-overview');
     browser.assertClean();
   });
 
   it('revokes the node through the confirmation dialog', async () => {
-    await open(`/servers/${nodeId}`, 'e2e-node');
+    await open(page, `/servers/${nodeId}`, 'e2e-node');
     await page.getByRole('button', { name: 'Revoke', exact: true }).click();
     const confirm = page.getByRole('dialog', { name: 'Revoke e2e-node?' });
     await poll(() => text(confirm)).toContain('its key stops working');
@@ -603,15 +443,15 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await poll(() => text(page.getByRole('region', { name: 'Recent events' }))).toContain('revoked server e2e-node');
     await poll(() => text(page.getByRole('region', { name: 'Details' }))).toContain('Agent key revoked');
     await browser.screenshot('23-server-revoked');
-    const node = (await api('GET', `/nodes/${nodeId}`)) as { status: string; lastError: string };
+    const node = (await env.api('GET', `/nodes/${nodeId}`)) as { status: string; lastError: string };
     expect(node).toMatchObject({ status: 'offline', lastError: 'agent key revoked', revokedAt: expect.any(String) });
     browser.assertClean();
   });
 
   it('moves the node to another site from its detail page', async () => {
-    const orgs = (await api('GET', '/organizations')) as { id: string; name: string }[];
-    const site2 = (await api('POST', '/sites', { name: 'E2E Site 2', organizationId: orgs.find((o) => o.name === 'E2E Org')!.id })) as { id: string };
-    await open(`/servers/${nodeId}`, 'e2e-node');
+    const orgs = (await env.api('GET', '/organizations')) as { id: string; name: string }[];
+    const site2 = (await env.api('POST', '/sites', { name: 'E2E Site 2', organizationId: orgs.find((o) => o.name === 'E2E Org')!.id })) as { id: string };
+    await open(page, `/servers/${nodeId}`, 'e2e-node');
     const details = page.getByRole('region', { name: 'Details' });
     await poll(() => text(details)).toContain('E2E Tenant / E2E Org / E2E Site');
 
@@ -631,9 +471,9 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await poll(() => text(page.getByRole('region', { name: 'Recent events' }))).toContain('changed server e2e-node');
     await browser.screenshot('30-server-moved');
 
-    const node = (await api('GET', `/nodes/${nodeId}`)) as { siteId: string };
+    const node = (await env.api('GET', `/nodes/${nodeId}`)) as { siteId: string };
     expect(node.siteId).toBe(site2.id);
-    const routes = (await api('GET', `/routes?nodeId=${nodeId}`)) as { siteId: string }[];
+    const routes = (await env.api('GET', `/routes?nodeId=${nodeId}`)) as { siteId: string }[];
     expect(routes.length).toBeGreaterThan(0);
     for (const r of routes) expect(r.siteId).toBe(site2.id);
     // The servers list shows the new site too.
@@ -645,14 +485,11 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
   // ── end of AGENT steps ────────────────────────────────────────────────────────────────────────────────
 
   it('renders every page at phone width (390 px) without console errors', async () => {
-    const phone = await BrowserSession.launch({ width: 390, height: 844, baseURL: base });
+    const phone = await env.launchBrowser({ width: 390, height: 844 });
     try {
       const p = phone.page;
-      p.setDefaultTimeout(15_000);
       await p.goto('/');
-      await p.getByLabel('Password').fill(ADMIN_PASSWORD);
-      await p.getByRole('button', { name: 'Sign in' }).click();
-      await p.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+      await signIn(p);
       // The navigation sits behind the menu button on a phone.
       await hidden(p.getByRole('navigation', { name: 'Main' }));
       await p.getByRole('button', { name: 'Menu' }).click();
@@ -670,11 +507,10 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
         ['/audit', 'Audit log', 'phone-audit'],
         ['/access', 'Users & API tokens', 'phone-access'],
       ] as const) {
-        await p.goto(path);
-        await p.getByRole('heading', { level: 1, name: heading }).waitFor();
+        await open(p, path, heading);
         await p.waitForLoadState('networkidle');
         // Nothing may be wider than the screen.
-        const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        const overflow = await horizontalOverflow(p);
         expect(overflow, `${path} is wider than the phone screen`).toBeLessThanOrEqual(0);
         await phone.screenshot(shot);
       }
@@ -687,7 +523,7 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
       await p.goto(`/sites?site=${siteId}`);
       const panel = p.getByRole('region', { name: 'Enrollment tokens of site E2E Site', exact: true });
       await poll(() => panel.locator('tbody tr').count()).toBe(3);
-      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = await horizontalOverflow(p);
       expect(overflow, '/sites with tokens is wider than the phone screen').toBeLessThanOrEqual(0);
       // ?site= scrolled the site into view; the full-page shot reads better from the top (sticky header).
       await p.evaluate(() => window.scrollTo(0, 0));

@@ -12,16 +12,14 @@ import {
   FleetAgent,
   FleetController,
   UNKNOWN_HOST_TEXT,
+  isUnknownHost,
   requireCaddy,
   startUpstream,
   waitFor,
-  type HttpReply,
   type Upstream,
 } from './helpers/fleet';
 
 const hasCaddy = requireCaddy();
-
-const isUnknownHost = (r: HttpReply) => r.status === 404 && r.body.includes(UNKNOWN_HOST_TEXT);
 
 describe.skipIf(!hasCaddy)('fleet end to end: one controller, three agents', () => {
   let ctl: FleetController;

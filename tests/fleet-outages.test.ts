@@ -18,7 +18,7 @@ import {
   DEAD_TEXT,
   FleetAgent,
   FleetController,
-  UNKNOWN_HOST_TEXT,
+  isUnknownHost,
   pidAlive,
   requireCaddy,
   sleep,
@@ -30,8 +30,6 @@ import {
 } from './helpers/fleet';
 
 const hasCaddy = requireCaddy();
-
-const isUnknownHost = (r: HttpReply) => r.status === 404 && r.body.includes(UNKNOWN_HOST_TEXT);
 
 /**
  * Requests `host` from an agent's Caddy every `everyMs` until stopped (at most `maxMs`), recording every answer

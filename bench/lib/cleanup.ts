@@ -4,6 +4,9 @@
  * scenario. Processes are only ever stopped by the PID we know (never by name). As a last resort, PIDs that
  * are still registered when the bench process exits (or gets SIGINT/SIGTERM) are SIGKILLed one by one.
  */
+import { pidAlive } from '../../tests/helpers/processes';
+
+export { pidAlive };
 
 type Step = { what: string; fn: () => Promise<unknown> | unknown };
 
@@ -25,15 +28,6 @@ function installHooks(): void {
       const timeout = new Promise((r) => setTimeout(r, 15_000).unref());
       void Promise.race([Promise.allSettled(all), timeout]).finally(() => process.exit(130));
     });
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

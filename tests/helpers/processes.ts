@@ -324,6 +324,21 @@ export function spawnLogged(cmd: string, args: readonly string[] = [], opts: Spa
   return proc;
 }
 
+/** True while a process with this PID exists. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Waits until the process `pid` is gone. */
+export function waitPidGone(pid: number, timeoutMs = 10_000): Promise<true> {
+  return waitFor(() => !pidAlive(pid), { timeoutMs, description: `process ${pid} gone` });
+}
+
 // ---------------------------------------------------------------------------
 // system binaries
 // ---------------------------------------------------------------------------

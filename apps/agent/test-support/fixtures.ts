@@ -1,6 +1,7 @@
 /**
- * Shared pieces of the agent's integration tests (tests/agent-*.test.ts): routes, a recording upstream,
- * plain HTTP GETs with a Host header, and a pino logger that keeps its lines for assertions.
+ * Shared pieces of the integration tests (tests/agent-*.test.ts, and the route and upstream fixtures of the
+ * Caddy builder, fleet and dashboard tests): routes, a recording upstream, plain HTTP GETs with a Host header,
+ * and a pino logger that keeps its lines for assertions.
  */
 import { once } from 'node:events';
 import http from 'node:http';
@@ -8,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { Route } from '@caddyfleet/protocol';
 
-export function centralRoute(id: string, fields: Partial<Route> = {}): Route {
+/** A central route `id` serving `<id>.test`: an enabled plain-HTTP proxy with no upstreams, unless `fields` say otherwise. */
+export function makeRoute(id: string, fields: Partial<Route> = {}): Route {
   return {
     id,
     kind: 'proxy',
