@@ -130,10 +130,10 @@ describe.each(STORES)('controller API on %s', (kind) => {
     const { site } = await hierarchy('Move');
     const nodeA = await enrollNode(site.id, 'edge-a');
     const nodeB = await enrollNode(site.id, 'edge-b');
-    const onA = await api.post('/routes', { kind: 'proxy', nodeId: nodeA, domains: ['shared.example.com'], upstreams: [{ host: '10.0.0.1', port: 80 }] });
+    const onA = await api.post('/routes', { kind: 'proxy', nodeId: nodeA, domains: ['shared.example.com'], upstreams: [{ host: '127.0.0.11', port: 80 }] });
     expect(onA.status).toBe(201);
     expect(onA.body.siteId).toBe(site.id);
-    const onB = await api.post('/routes', { kind: 'proxy', nodeId: nodeB, domains: ['shared.example.com'], upstreams: [{ host: '10.0.0.1', port: 80 }] });
+    const onB = await api.post('/routes', { kind: 'proxy', nodeId: nodeB, domains: ['shared.example.com'], upstreams: [{ host: '127.0.0.11', port: 80 }] });
     expect(onB.status, 'the same domain on two different nodes is fine').toBe(201);
 
     const [a0, b0] = [await revisionOf(t, nodeA), await revisionOf(t, nodeB)];
@@ -163,25 +163,25 @@ describe.each(STORES)('controller API on %s', (kind) => {
     const { site } = await hierarchy('Batch');
     const nodes = [await enrollNode(site.id, 'batch-1'), await enrollNode(site.id, 'batch-2')];
     const ok = await api.post('/routes/batch', {
-      create: nodes.map((nodeId) => ({ kind: 'proxy', nodeId, domains: ['group.example.com'], upstreams: [{ host: '10.0.0.1', port: 80 }] })),
+      create: nodes.map((nodeId) => ({ kind: 'proxy', nodeId, domains: ['group.example.com'], upstreams: [{ host: '127.0.0.11', port: 80 }] })),
     });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
     expect(ok.body.created).toHaveLength(2);
     const revs = [await revisionOf(t, nodes[0]), await revisionOf(t, nodes[1])];
 
     const bad = await api.post('/routes/batch', {
-      update: ok.body.created.map((r: any) => ({ id: r.id, patch: { upstreams: [{ host: '10.0.0.2', port: 80 }] } })),
+      update: ok.body.created.map((r: any) => ({ id: r.id, patch: { upstreams: [{ host: '127.0.0.12', port: 80 }] } })),
       create: [{ kind: 'dead', nodeId: nodes[0], domains: ['group.example.com'] }],
     });
     expect(bad.status).toBe(409);
     expect(bad.body.error.message).toMatch(/^create\[0\]:/);
     expect([await revisionOf(t, nodes[0]), await revisionOf(t, nodes[1])], 'nothing of a failed batch commits').toEqual(revs);
-    expect((await api.get(`/routes/${ok.body.created[0].id}`)).body.upstreams[0].host).toBe('10.0.0.1');
+    expect((await api.get(`/routes/${ok.body.created[0].id}`)).body.upstreams[0].host).toBe('127.0.0.11');
 
     const change = await api.post('/routes/batch', {
-      update: ok.body.created.map((r: any) => ({ id: r.id, patch: { upstreams: [{ host: '10.0.0.2', port: 80 }] } })),
+      update: ok.body.created.map((r: any) => ({ id: r.id, patch: { upstreams: [{ host: '127.0.0.12', port: 80 }] } })),
     });
-    expect(change.body.updated.map((r: any) => r.upstreams[0].host)).toEqual(['10.0.0.2', '10.0.0.2']);
+    expect(change.body.updated.map((r: any) => r.upstreams[0].host)).toEqual(['127.0.0.12', '127.0.0.12']);
     expect([await revisionOf(t, nodes[0]), await revisionOf(t, nodes[1])]).toEqual([revs[0]! + 1, revs[1]! + 1]);
     expect((await api.post('/routes/batch', {})).status).toBe(400);
     expect((await api.post('/routes/batch', { delete: ok.body.created.map((r: any) => r.id) })).body.deleted).toHaveLength(2);

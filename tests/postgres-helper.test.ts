@@ -62,14 +62,14 @@ describe('tests/helpers/postgres', () => {
       await c.query('create table routes (id serial primary key, host text not null, upstream text not null)');
       await c.query('insert into routes (host, upstream) values ($1, $2), ($3, $4)', [
         'a.example.com',
-        '10.0.0.1:8080',
+        '127.0.0.11:8080',
         'b.example.com',
-        '10.0.0.2:8080',
+        '127.0.0.12:8080',
       ]);
       const { rows } = await c.query('select host, upstream from routes order by id');
       expect(rows).toEqual([
-        { host: 'a.example.com', upstream: '10.0.0.1:8080' },
-        { host: 'b.example.com', upstream: '10.0.0.2:8080' },
+        { host: 'a.example.com', upstream: '127.0.0.11:8080' },
+        { host: 'b.example.com', upstream: '127.0.0.12:8080' },
       ]);
     });
   });

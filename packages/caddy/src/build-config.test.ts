@@ -12,7 +12,7 @@ function route(id: string, fields: Partial<Route> = {}): Route {
     kind: 'proxy',
     domains: [`${id}.example.com`],
     listen: null,
-    upstreams: [{ host: '10.0.0.1', port: 8080 }],
+    upstreams: [{ host: '127.0.0.11', port: 8080 }],
     redirect: null,
     nodeId: null,
     siteId: 'site1',
@@ -32,7 +32,7 @@ const redirect = (id: string, to: string, status: 301 | 302 | 307 | 308, preserv
   route(id, { kind: 'redirect', upstreams: [], redirect: { to, status, preservePath }, tls });
 
 const stream = (id: string, port: number, protocol: 'tcp' | 'udp' = 'tcp') =>
-  route(id, { kind: 'stream', domains: [], listen: { port, protocol }, upstreams: [{ host: '10.0.0.9', port: 5432 }], tls: 'off' });
+  route(id, { kind: 'stream', domains: [], listen: { port, protocol }, upstreams: [{ host: '127.0.0.19', port: 5432 }], tls: 'off' });
 
 function servers(config: CaddyConfig) {
   return config.apps.http.servers;
@@ -106,7 +106,7 @@ describe('buildCaddyConfig: proxy routes', () => {
     const r = route('web', {
       domains: ['web.example.com', 'www.example.com'],
       upstreams: [
-        { host: '10.0.0.1', port: 8080 },
+        { host: '127.0.0.11', port: 8080 },
         { host: 'app.internal', port: 3000 },
       ],
       tls: 'off',
@@ -115,7 +115,7 @@ describe('buildCaddyConfig: proxy routes', () => {
     expect(served).toBe(1);
     expect(servers(config).srv_http?.routes[0]).toEqual({
       match: [{ host: ['web.example.com', 'www.example.com'] }],
-      handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '10.0.0.1:8080' }, { dial: 'app.internal:3000' }] }],
+      handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '127.0.0.11:8080' }, { dial: 'app.internal:3000' }] }],
       terminal: true,
     });
   });
@@ -289,17 +289,17 @@ describe('buildCaddyConfig: stream routes', () => {
   });
 
   it('renders one layer4 server per stream route with tcp and udp listeners and proxy upstreams', () => {
-    const tcp = route('db', { kind: 'stream', domains: [], listen: { port: 5432, protocol: 'tcp' }, upstreams: [{ host: '10.0.0.9', port: 5432 }, { host: 'fd00::9', port: 5433 }], tls: 'off' });
-    const udp = route('dns', { kind: 'stream', domains: [], listen: { port: 5353, protocol: 'udp' }, upstreams: [{ host: '10.0.0.53', port: 53 }], tls: 'off' });
+    const tcp = route('db', { kind: 'stream', domains: [], listen: { port: 5432, protocol: 'tcp' }, upstreams: [{ host: '127.0.0.19', port: 5432 }, { host: 'fd00::9', port: 5433 }], tls: 'off' });
+    const udp = route('dns', { kind: 'stream', domains: [], listen: { port: 5353, protocol: 'udp' }, upstreams: [{ host: '127.0.0.53', port: 53 }], tls: 'off' });
     const { config, unsupported, served } = buildCaddyConfig([tcp, udp], { ...opts, layer4: true });
     expect(unsupported).toEqual([]);
     expect(served).toBe(2);
     expect(config.apps.layer4).toEqual({
       servers: {
-        stream_dns: { listen: ['udp/:5353'], routes: [{ handle: [{ handler: 'proxy', upstreams: [{ dial: ['udp/10.0.0.53:53'] }] }] }] },
+        stream_dns: { listen: ['udp/:5353'], routes: [{ handle: [{ handler: 'proxy', upstreams: [{ dial: ['udp/127.0.0.53:53'] }] }] }] },
         stream_db: {
           listen: ['tcp/:5432'],
-          routes: [{ handle: [{ handler: 'proxy', upstreams: [{ dial: ['10.0.0.9:5432'] }, { dial: ['[fd00::9]:5433'] }] }] }],
+          routes: [{ handle: [{ handler: 'proxy', upstreams: [{ dial: ['127.0.0.19:5432'] }, { dial: ['[fd00::9]:5433'] }] }] }],
         },
       },
     });
