@@ -4,6 +4,7 @@
  * stopped with SIGTERM.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +112,21 @@ describe('caddyfleet CLI (without a controller)', () => {
       expect(r.stderr).toContain('CADDYFLEET_LISTEN (--listen)');
       expect(r.stderr).toContain('HOST:PORT');
       expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('standalone without Caddy installs nothing and says how to get it, before starting anything', async () => {
+    const dir = await tempDir('caddyfleet-cli-nocaddy-');
+    try {
+      const port = await freePort();
+      const r = await runCli(['standalone', '--listen', `127.0.0.1:${port}`, '--data-dir', dir.path, '--caddy-bin', '/nonexistent/caddy']);
+      expect(r.code, show(r)).toBe(3);
+      expect(r.stderr).toContain('Caddy was not found at /nonexistent/caddy');
+      expect(r.stderr).toContain('apt-get install caddy');
+      expect(r.stdout).not.toContain('listening');
+      expect(fs.existsSync(join(dir.path, 'caddyfleet.db')), 'the controller did not start').toBe(false);
     } finally {
       await dir.cleanup();
     }
