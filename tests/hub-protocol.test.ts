@@ -120,6 +120,12 @@ describe('agent hub protocol', () => {
       { name: 'non-JSON', send: (ws) => ws.send('not json {'), code: CLOSE_CODES.badFrame },
       { name: 'binary', send: (ws) => ws.send(Buffer.from([1, 2, 3])), code: CLOSE_CODES.badFrame },
       { name: 'unknown type', send: (ws) => ws.send(JSON.stringify({ type: 'rm-rf' })), code: CLOSE_CODES.badFrame },
+      {
+        // A zod message quoting a long multi-byte key once made the close reason overflow 123 bytes and crash the controller.
+        name: 'unknown multi-byte key',
+        send: (ws) => ws.send(JSON.stringify({ type: 'ping', t: 1, ['a'.repeat(60) + '日'.repeat(40)]: 1 })),
+        code: CLOSE_CODES.badFrame,
+      },
       { name: 'pre-hello ack', send: (ws) => ws.send(JSON.stringify({ type: 'ack', revision: 99, ok: true })), code: CLOSE_CODES.badFrame },
       { name: 'pre-hello status', send: (ws) => ws.send(JSON.stringify({ type: 'status', routeCount: 5, certCount: 5, caddyVersion: 'x', appliedRevision: 9 })), code: CLOSE_CODES.badFrame },
       { name: 'controller-only frame', send: (ws) => ws.send(JSON.stringify({ type: 'sync', revision: 1, routes: [] })), code: CLOSE_CODES.badFrame },

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
 import {
   CLOSE_CODES,
+  closeReason,
   LIMITS,
   PROTOCOL_VERSION,
   controllerFrameSchema,
@@ -273,7 +274,11 @@ export class ControllerConnection {
     this.armIdle(s);
     const bad = (why: string) => {
       this.deps.log.error({ why }, 'invalid frame from the controller; closing the connection');
-      s.ws.close(CLOSE_CODES.badFrame, why.slice(0, 120));
+      try {
+        s.ws.close(CLOSE_CODES.badFrame, closeReason(why));
+      } catch {
+        s.ws.terminate();
+      }
     };
     if (isBinary) return bad('binary frames are not accepted');
     let json: unknown;
@@ -296,7 +301,7 @@ export class ControllerConnection {
     if (f.protocolVersion !== PROTOCOL_VERSION) {
       const message = `controller speaks protocol ${f.protocolVersion}, agent speaks ${PROTOCOL_VERSION}`;
       s.closingFor = { kind: 'mismatch', message };
-      s.ws.close(CLOSE_CODES.protocolMismatch, message);
+      s.ws.close(CLOSE_CODES.protocolMismatch, closeReason(message));
       return;
     }
     if (f.nodeId !== this.deps.nodeId) log.warn({ expected: this.deps.nodeId, got: f.nodeId }, 'the controller knows this agent under another node id');

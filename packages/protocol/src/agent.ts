@@ -75,6 +75,20 @@ export const controllerFrameSchema = z.discriminatedUnion('type', [
 export type ControllerFrame = z.infer<typeof controllerFrameSchema>;
 export type ControllerFrameType = ControllerFrame['type'];
 
+/**
+ * A WebSocket close reason within the protocol's 123-byte limit, cut on a character boundary: `ws` throws on a
+ * longer one, and peer-chosen text (a zod message quoting an unknown key) must never be able to cause that.
+ */
+export function closeReason(text: string): string {
+  if (Buffer.byteLength(text) <= 123) return text;
+  let out = '';
+  for (const ch of text) {
+    if (Buffer.byteLength(out + ch) > 120) break;
+    out += ch;
+  }
+  return out + '...';
+}
+
 /** WebSocket close codes used by both sides; 4xxx is the application range. */
 export const CLOSE_CODES = {
   protocolMismatch: 4000,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { domainSchema, hostnameProblem, nameSchema, redirectUrlSchema, upstreamHostSchema } from './validators';
 import { routeCreateSchema } from './routes';
-import { agentFrameSchema, controllerFrameSchema } from './agent';
+import { agentFrameSchema, closeReason, controllerFrameSchema } from './agent';
 
 describe('hostnameProblem', () => {
   it.each([
@@ -98,5 +98,17 @@ describe('frames', () => {
     expect(agentFrameSchema.safeParse({ type: 'sync', revision: 1, routes: [] }).success).toBe(false);
     expect(controllerFrameSchema.safeParse({ type: 'sync', revision: 1, routes: [] }).success).toBe(true);
     expect(agentFrameSchema.safeParse({ type: 'ack', revision: -1, ok: true }).success).toBe(false);
+  });
+});
+
+describe('closeReason', () => {
+  it('keeps short reasons and cuts long multi-byte ones on a character boundary within 123 bytes', () => {
+    expect(closeReason('bye')).toBe('bye');
+    for (const text of ['x'.repeat(200), 'a' + '日'.repeat(100), '😀'.repeat(60)]) {
+      const r = closeReason(text);
+      expect(Buffer.byteLength(r)).toBeLessThanOrEqual(123);
+      expect(r).not.toContain('\uFFFD');
+      expect(r.endsWith('...')).toBe(true);
+    }
   });
 });

@@ -3,6 +3,7 @@ import type { WebSocket, RawData } from 'ws';
 import {
   CLOSE_CODES,
   PROTOCOL_VERSION,
+  closeReason,
   agentFrameSchema,
   type AgentFrame,
   type AgentFrameType,
@@ -11,12 +12,6 @@ import {
 
 type Handler<T extends AgentFrameType> = (frame: Extract<AgentFrame, { type: T }>) => Promise<void>;
 export type AgentHandlers = { [T in AgentFrameType]: Handler<T> };
-
-/** WebSocket close reasons are limited to 123 bytes. */
-function reason(text: string): string {
-  const buf = Buffer.from(text);
-  return buf.length <= 123 ? text : buf.subarray(0, 120).toString() + '...';
-}
 
 /**
  * One agent connection. Frames are parsed on arrival and handled strictly in order; anything before `hello`,
@@ -53,7 +48,11 @@ export class AgentSession {
     if (this.closed) return;
     this.closed = true;
     this.log.warn({ node: this.nodeId, code, reason: why }, 'closing agent connection');
-    this.ws.close(code, reason(why));
+    try {
+      this.ws.close(code, closeReason(why));
+    } catch {
+      this.ws.terminate();
+    }
     // A peer that does not complete the closing handshake is cut off, so revocation takes effect within a second.
     setTimeout(() => this.ws.terminate(), 500).unref();
   }
