@@ -69,6 +69,14 @@ describe('authentication', () => {
     expect((await login(t, 'ops', 'ops-password-123', '10.200.0.10')).statusCode).toBe(200);
   });
 
+  it('parallel wrong passwords cannot slip past the limit', async () => {
+    const t = await controller({ loginMaxAttempts: '5' });
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => login(t, 'admin', `wrong-${i}`, '127.0.0.9')));
+    const codes = results.map((r) => r.statusCode);
+    expect(codes.filter((c) => c === 401)).toHaveLength(5);
+    expect(codes.filter((c) => c === 429)).toHaveLength(35);
+  });
+
   it('API tokens are shown once, stored hashed, and stop working when revoked', async () => {
     const t = await controller();
     const admin = t.client(await t.login());

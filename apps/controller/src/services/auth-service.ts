@@ -71,14 +71,14 @@ export class AuthService {
     const userKey = username.toLowerCase();
     const wait = Math.max(this.byIp.blockedFor(ip), this.byUser.blockedFor(userKey));
     if (wait > 0) throw new RateLimitedError(wait);
+    // Counted before the slow part (lookup and scrypt), so attempts sent in parallel cannot all slip through.
+    this.byIp.fail(ip);
+    this.byUser.fail(userKey);
     const user = await this.ctx.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
     dummyHash ??= hashPassword(generatePassword());
     const ok = await verifyPassword(password, user?.password_hash ?? (await dummyHash));
-    if (!user || !ok) {
-      this.byIp.fail(ip);
-      this.byUser.fail(userKey);
-      throw new UnauthorizedError('invalid_credentials', 'wrong username or password');
-    }
+    if (!user || !ok) throw new UnauthorizedError('invalid_credentials', 'wrong username or password');
+    this.byIp.refund(ip);
     this.byUser.reset(userKey);
     const sessionSecret = randomSecret('cfs');
     const now = this.ctx.now();

@@ -28,6 +28,12 @@ export class FailureLimiter {
     }
   }
 
+  /** Takes back one failure, for an attempt that was counted up front and then succeeded. */
+  refund(key: string): void {
+    const entry = this.hits.get(key);
+    if (entry && entry.count > 0) entry.count -= 1;
+  }
+
   reset(key: string): void {
     this.hits.delete(key);
   }
