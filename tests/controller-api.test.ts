@@ -187,6 +187,29 @@ describe.each(STORES)('controller API on %s', (kind) => {
     expect((await api.post('/routes/batch', { delete: ok.body.created.map((r: any) => r.id) })).body.deleted).toHaveLength(2);
   });
 
+  it('concurrent changes to one route both land, and crossing moves do not fail', async () => {
+    const { site } = await hierarchy('Race');
+    const [nodeA, nodeB] = [await enrollNode(site.id, 'race-a'), await enrollNode(site.id, 'race-b')];
+    for (let i = 0; i < 8; i++) {
+      const r = (await api.post('/routes', { kind: 'proxy', nodeId: nodeA, domains: [`race${i}.example.com`], upstreams: [{ host: '127.0.0.1', port: 1 }] })).body;
+      const [p1, p2] = await Promise.all([
+        api.patch(`/routes/${r.id}`, { upstreams: [{ host: '127.0.0.1', port: 2 }] }),
+        api.patch(`/routes/${r.id}`, { enabled: false }),
+      ]);
+      expect([p1.status, p2.status]).toEqual([200, 200]);
+      const after = (await api.get(`/routes/${r.id}`)).body;
+      expect(after.upstreams[0].port, 'neither change overwrote the other').toBe(2);
+      expect(after.enabled).toBe(false);
+    }
+    const onA = (await api.post('/routes', { kind: 'dead', nodeId: nodeA, domains: ['cross-a.example.com'] })).body;
+    const onB = (await api.post('/routes', { kind: 'dead', nodeId: nodeB, domains: ['cross-b.example.com'] })).body;
+    for (let i = 0; i < 6; i++) {
+      const [to1, to2] = i % 2 === 0 ? [nodeB, nodeA] : [nodeA, nodeB];
+      const moves = await Promise.all([api.patch(`/routes/${onA.id}`, { nodeId: to1 }), api.patch(`/routes/${onB.id}`, { nodeId: to2 })]);
+      expect(moves.map((m) => m.status)).toEqual([200, 200]);
+    }
+  });
+
   it('lists, renames, revokes and deletes nodes', async () => {
     const nodes = (await api.get('/nodes')).body;
     const local = nodes.find((n: any) => n.id === 'local');

@@ -55,6 +55,12 @@ export class RateLimitedError extends AppError {
   }
 }
 
+/** True for a PostgreSQL deadlock or serialization failure: the transaction can be retried as it is. */
+export function isSerializationFailure(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
 /** True for a unique-constraint violation from SQLite or PostgreSQL. */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string } | null;

@@ -2,7 +2,7 @@ import { routeCreateSchema, type Route, type RouteCreate, type RouteKind, type R
 import type { Db } from '../db/connect';
 import type { RouteTable } from '../db/schema';
 import { newId } from '../crypto';
-import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError, isUniqueViolation } from '../errors';
+import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError, isSerializationFailure, isUniqueViolation } from '../errors';
 import { audit } from './audit-service';
 import type { Actor, ServiceContext } from './context';
 import { bumpRevision } from './node-service';
@@ -124,7 +124,7 @@ export class RouteService {
 
   private async patchIn(trx: Db, actor: Actor, id: string, patch: RoutePatch): Promise<Written<Route>> {
     if (patch.scope === 'local_only') throw localOnly();
-    const beforeRow = await this.getRow(trx, id);
+    const beforeRow = await this.getRow(trx, id, true);
     const before = routeToApi(beforeRow);
     if (before.scope === 'local_only') throw localOnly();
     const merged = this.merge(before, patch);
@@ -168,7 +168,7 @@ export class RouteService {
   }
 
   private async removeIn(trx: Db, actor: Actor, id: string): Promise<Written<undefined>> {
-    const row = await this.getRow(trx, id);
+    const row = await this.getRow(trx, id, true);
     if (row.scope === 'local_only') throw localOnly();
     await trx.deleteFrom('routes').where('id', '=', id).execute();
     const revision = await bumpRevision(trx, row.node_id);
@@ -197,21 +197,31 @@ export class RouteService {
 
   /** Runs a write transaction, then tells the hub which node revisions moved (only once committed). */
   private async write<T>(fn: (trx: Db) => Promise<Written<T>>): Promise<T> {
-    let result: Written<T>;
-    try {
-      result = await this.ctx.db.transaction().execute(fn);
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      // A concurrent writer won the race the pre-check could not see; the unique index is the last word.
-      if (isUniqueViolation(err)) throw new ConflictError('domain_conflict', 'a route on this node already serves that domain or port');
-      throw err;
+    let result: Written<T> | undefined;
+    for (let attempt = 1; !result; attempt++) {
+      try {
+        result = await this.ctx.db.transaction().execute(fn);
+      } catch (err) {
+        if (err instanceof AppError) throw err;
+        // A concurrent writer won the race the pre-check could not see; the unique index is the last word.
+        if (isUniqueViolation(err)) throw new ConflictError('domain_conflict', 'a route on this node already serves that domain or port');
+        // Two writers locking the same nodes in opposite order: PostgreSQL aborts one; it simply runs again.
+        if (isSerializationFailure(err) && attempt < 4) continue;
+        throw err;
+      }
     }
     for (const [nodeId, revision] of result.bumped) this.ctx.events.emit('revision', nodeId, revision);
     return result.value;
   }
 
-  private async getRow(trx: Db, id: string): Promise<RouteTable> {
-    const row = await trx.selectFrom('routes').selectAll().where('id', '=', id).executeTakeFirst();
+  /**
+   * Reads a route for a change. On PostgreSQL the row is locked, so two concurrent PATCHes apply one after the
+   * other instead of the second overwriting the first with its stale copy (SQLite serializes transactions).
+   */
+  private async getRow(trx: Db, id: string, forUpdate = false): Promise<RouteTable> {
+    let q = trx.selectFrom('routes').selectAll().where('id', '=', id);
+    if (forUpdate && this.ctx.dialect === 'postgres') q = q.forUpdate();
+    const row = await q.executeTakeFirst();
     if (!row) throw new NotFoundError('route', id);
     return row;
   }
