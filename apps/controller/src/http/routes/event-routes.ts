@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { UnauthorizedError } from '../../errors';
 import type { Services } from '../../services';
@@ -9,10 +10,16 @@ import { API_PREFIX } from '../constants';
  * tells that a node's routes changed, `routes` that their reported problems or local routes did. Authenticated like every other read.
  */
 export function eventRoutes(app: FastifyInstance, s: Services, resolve: ActorResolver): void {
+  // Open streams never end on their own; they are ended on shutdown so that close() does not wait for them.
+  const open = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of open) res.end();
+  });
   app.get(`${API_PREFIX}/events`, async (req, reply) => {
     if (!(await resolve(req))) throw new UnauthorizedError();
     reply.hijack();
     const res = reply.raw;
+    open.add(res);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(': connected\n\n');
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -31,6 +38,7 @@ export function eventRoutes(app: FastifyInstance, s: Services, resolve: ActorRes
     // Proxies drop idle streams; a comment every 15 s keeps it open and lets the browser notice a dead one.
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     req.raw.on('close', () => {
+      open.delete(res);
       clearInterval(keepAlive);
       s.ctx.events.off('node', onNode);
       s.ctx.events.off('revision', onRevision);
