@@ -176,6 +176,16 @@ describe('agent hub protocol', () => {
     expect(again.rejected?.body.error.code).toBe('agent_key_revoked');
   });
 
+  it('a key revoked while its connection was being upgraded is refused at hello', async () => {
+    const n = await enroll('revoked-mid-upgrade');
+    const peer = await connect(n.agentKey);
+    // As if the revocation committed between authentication and the session's registration: no event reaches it.
+    await t.db.updateTable('nodes').set({ agent_key_hash: null }).where('id', '=', n.nodeId).execute();
+    peer.ws.send(JSON.stringify(hello()));
+    expect((await peer.closed).code).toBe(CLOSE_CODES.revoked);
+    expect(peer.frames.some((f) => f.type === 'welcome')).toBe(false);
+  });
+
   it('marks a silent agent offline after missed heartbeats', async () => {
     const n = await enroll('silent');
     const peer = await connect(n.agentKey);

@@ -82,13 +82,13 @@ export class AgentHub {
       this.log.error({ err }, 'agent authentication failed');
       return rejectUpgrade(socket, 400, 'internal', 'authentication failed');
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node.id, node.name, ws));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node.id, node.name, node.agent_key_hash!, ws));
   }
 
-  private onConnection(nodeId: string, nodeName: string, ws: WebSocket): void {
+  private onConnection(nodeId: string, nodeName: string, keyHash: string, ws: WebSocket): void {
     const previous = this.sessions.get(nodeId);
     if (previous) previous.close(CLOSE_CODES.replaced, 'replaced by a newer connection of the same node');
-    const session = new AgentSession(nodeId, nodeName, ws, this.log, this.handlers(nodeId, nodeName));
+    const session = new AgentSession(nodeId, nodeName, ws, this.log, this.handlers(nodeId, nodeName, keyHash));
     this.sessions.set(nodeId, session);
     ws.on('close', () => {
       if (this.sessions.get(nodeId) !== session) return;
@@ -99,12 +99,15 @@ export class AgentHub {
     ws.on('error', (err) => this.log.warn({ err, node: nodeId }, 'agent socket error'));
   }
 
-  private handlers(nodeId: string, nodeName: string): AgentHandlers {
+  private handlers(nodeId: string, nodeName: string, keyHash: string): AgentHandlers {
     const session = () => this.sessions.get(nodeId);
     return {
       hello: async (f) => {
         const s = session();
         if (!s) return;
+        // A revocation that committed while this connection was being upgraded found no session to close.
+        const stillValid = await this.s.ctx.db.selectFrom('nodes').select('id').where('id', '=', nodeId).where('agent_key_hash', '=', keyHash).executeTakeFirst();
+        if (!stillValid) return s.close(CLOSE_CODES.revoked, 'agent key revoked by the controller');
         s.appliedRevision = f.appliedRevision;
         const now = new Date().toISOString();
         this.writer.update(
