@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { LIMITS } from '@caddyfleet/protocol';
 import type { ControllerConfig } from '../config';
@@ -42,7 +42,13 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
     bodyLimit: LIMITS.apiBodyBytes,
     trustProxy: config.trustProxy,
     routerOptions: { maxParamLength: 200 },
+    // Errors Fastify raises before routing (a malformed URL) get the same error shape as everything else.
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as FastifyReply).code(400).send({ error: { code: 'bad_request', message: err.message } });
+    },
   });
+  // JSON only: a text/plain body (what a cross-origin form can send without a preflight) is refused with 415.
+  app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
   const metrics = new HttpMetrics();
   metrics.install(app);
