@@ -229,6 +229,7 @@ describe('agent hub protocol', () => {
   it('publishes local routes read-only and reports conflicts with central routes', async () => {
     const n = await enroll('local-pub');
     await api.post('/routes', { kind: 'dead', nodeId: n.nodeId, domains: ['central.local-pub.test'] });
+    await api.post('/routes', { kind: 'dead', nodeId: n.nodeId, domains: ['parked.local-pub.test'], enabled: false });
     const peer = await connect(n.agentKey);
     peer.ws.send(JSON.stringify(hello()));
     peer.ws.send(
@@ -237,14 +238,16 @@ describe('agent hub protocol', () => {
         routes: [
           { id: 'loc_1', kind: 'proxy', scope: 'local_only', domains: ['mine.local-pub.test'], upstreams: [{ host: '127.0.0.1', port: 9000 }] },
           { id: 'loc_2', kind: 'dead', scope: 'local_only', domains: ['central.local-pub.test'] },
+          { id: 'loc_3', kind: 'dead', scope: 'local_only', domains: ['parked.local-pub.test'] },
         ],
       }),
     );
-    await waitFor(async () => (await api.get(`/routes?nodeId=${n.nodeId}`)).body.length === 3);
+    await waitFor(async () => (await api.get(`/routes?nodeId=${n.nodeId}`)).body.length === 5);
     const routes = (await api.get(`/routes?nodeId=${n.nodeId}`)).body;
     const mine = routes.find((r: any) => r.id === `${n.nodeId}-loc_1`);
     expect(mine).toMatchObject({ scope: 'local_only', origin: 'local', lastError: null });
     expect(routes.find((r: any) => r.id === `${n.nodeId}-loc_2`).lastError).toMatch(/conflicts with route rt_/);
+    expect(routes.find((r: any) => r.id === `${n.nodeId}-loc_3`).lastError, 'a disabled central route blocks nothing, as on the agent').toBeNull();
     const clash = await api.post('/routes', { kind: 'dead', nodeId: n.nodeId, domains: ['mine.local-pub.test'] });
     expect(clash.status).toBe(409);
     expect(clash.body.error.message).toContain(`${n.nodeId}-loc_1`);

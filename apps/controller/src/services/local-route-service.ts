@@ -35,7 +35,7 @@ export class LocalRouteService {
         if (kept.has(id)) continue;
         kept.add(id);
         const spec = specOf(input);
-        const clash = await this.findClash(trx, nodeId, spec.domains, spec.listen);
+        const { conflict: clash, taken } = await this.findClash(trx, nodeId, spec.domains, spec.listen, input.enabled);
         if (clash) conflicts += 1;
         const previous = existingById.get(id);
         const row: RouteTable = {
@@ -54,7 +54,7 @@ export class LocalRouteService {
           updated_at: previous && previous.spec === JSON.stringify(spec) && previous.enabled === (input.enabled ? 1 : 0) && previous.tls === input.tls ? previous.updated_at : now,
         };
         await trx.insertInto('routes').values(row).execute();
-        if (!clash) {
+        if (!taken) {
           if (spec.domains.length) await trx.insertInto('route_domains').values(spec.domains.map((domain) => ({ route_id: id, node_id: nodeId, domain }))).execute();
           if (spec.listen) await trx.insertInto('route_listens').values({ route_id: id, node_id: nodeId, ...spec.listen }).execute();
         }
@@ -70,26 +70,41 @@ export class LocalRouteService {
     return { conflicts };
   }
 
+  /**
+   * What already holds this route's domains or port on the node. Only an enabled route makes it a conflict (the
+   * agent applies the same rule: a disabled route serves nothing, so it blocks nothing); any holder at all means
+   * the unique index cannot take this route's entries too.
+   */
   private async findClash(
     trx: ServiceContext['db'],
     nodeId: string,
     domains: string[],
     listen: { port: number; protocol: string } | null,
-  ): Promise<string | null> {
+    enabled: boolean,
+  ): Promise<{ conflict: string | null; taken: boolean }> {
+    const holders: { route: string; what: string; enabled: number }[] = [];
     if (domains.length) {
-      const hit = await trx.selectFrom('route_domains').select(['domain', 'route_id']).where('node_id', '=', nodeId).where('domain', 'in', domains).executeTakeFirst();
-      if (hit) return `domain ${hit.domain} conflicts with route ${hit.route_id}`;
+      const rows = await trx
+        .selectFrom('route_domains')
+        .innerJoin('routes', 'routes.id', 'route_domains.route_id')
+        .select(['route_domains.domain', 'route_domains.route_id', 'routes.enabled'])
+        .where('route_domains.node_id', '=', nodeId)
+        .where('route_domains.domain', 'in', domains)
+        .execute();
+      for (const r of rows) holders.push({ route: r.route_id, what: `domain ${r.domain}`, enabled: r.enabled });
     }
     if (listen) {
-      const hit = await trx
+      const rows = await trx
         .selectFrom('route_listens')
-        .select('route_id')
-        .where('node_id', '=', nodeId)
-        .where('port', '=', listen.port)
-        .where('protocol', '=', listen.protocol)
-        .executeTakeFirst();
-      if (hit) return `${listen.protocol} port ${listen.port} conflicts with route ${hit.route_id}`;
+        .innerJoin('routes', 'routes.id', 'route_listens.route_id')
+        .select(['route_listens.route_id', 'routes.enabled'])
+        .where('route_listens.node_id', '=', nodeId)
+        .where('route_listens.port', '=', listen.port)
+        .where('route_listens.protocol', '=', listen.protocol)
+        .execute();
+      for (const r of rows) holders.push({ route: r.route_id, what: `${listen.protocol} port ${listen.port}`, enabled: r.enabled });
     }
-    return null;
+    const blocking = enabled ? holders.find((h) => h.enabled === 1) : undefined;
+    return { conflict: blocking ? `${blocking.what} conflicts with route ${blocking.route}` : null, taken: holders.length > 0 };
   }
 }
