@@ -48,7 +48,7 @@ export class AgentHub {
     private readonly log: Logger,
     private readonly opts: HubOptions,
   ) {
-    this.writer = new NodeStatusWriter(s.ctx);
+    this.writer = new NodeStatusWriter(s.ctx, log);
     this.localRoutes = new LocalRouteService(s.ctx);
     this.coalesceMs = opts.coalesceMs ?? 25;
     s.ctx.events.on('revision', (nodeId) => this.schedulePush(nodeId));
@@ -92,7 +92,7 @@ export class AgentHub {
     this.sessions.set(nodeId, session);
     ws.on('close', () => {
       if (this.sessions.get(nodeId) !== session) return;
-      this.sessions.delete(nodeId);
+      this.forget(nodeId);
       this.writer.update(nodeId, { status: 'offline' }, true);
       this.log.info({ node: nodeId }, 'agent disconnected');
     });
@@ -158,13 +158,13 @@ export class AgentHub {
   private async recordRouteErrors(nodeId: string, errors: { routeId: string; error: string }[]): Promise<void> {
     const key = JSON.stringify(errors);
     if (this.routeErrorsSeen.get(nodeId) === key) return;
-    this.routeErrorsSeen.set(nodeId, key);
     await this.s.ctx.db.transaction().execute(async (trx) => {
       await trx.updateTable('routes').set({ last_error: null }).where('node_id', '=', nodeId).where('scope', '=', 'exclusive').where('last_error', 'is not', null).execute();
       for (const e of errors) {
         await trx.updateTable('routes').set({ last_error: e.error }).where('node_id', '=', nodeId).where('scope', '=', 'exclusive').where('id', '=', e.routeId).execute();
       }
     });
+    this.routeErrorsSeen.set(nodeId, key);
     this.s.ctx.events.emit('routes', nodeId);
   }
 
@@ -205,13 +205,20 @@ export class AgentHub {
     s.send({ type: 'sync', revision: desired.revision, routes: desired.routes });
   }
 
+  /** Drops what the hub remembers about a node's session, so a long-running controller does not accumulate it. */
+  private forget(nodeId: string): void {
+    this.sessions.delete(nodeId);
+    this.routeErrorsSeen.delete(nodeId);
+    this.lastPushAt.delete(nodeId);
+  }
+
   private checkLiveness(): void {
     const limit = this.opts.heartbeatSeconds * this.opts.offlineAfterMissed * 1000;
     const now = Date.now();
     for (const [nodeId, s] of this.sessions) {
       if (now - s.lastFrameAt <= limit) continue;
       this.log.warn({ node: nodeId }, 'agent missed its heartbeats; marking offline');
-      this.sessions.delete(nodeId);
+      this.forget(nodeId);
       s.terminate();
       this.writer.update(nodeId, { status: 'offline' }, true);
     }

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { NodeTable } from '../db/schema';
 import type { ServiceContext } from '../services/context';
 
@@ -16,6 +17,7 @@ export class NodeStatusWriter {
 
   constructor(
     private readonly ctx: ServiceContext,
+    private readonly log: Logger,
     private readonly intervalMs = 1000,
   ) {}
 
@@ -31,7 +33,9 @@ export class NodeStatusWriter {
     const batch = this.pending;
     this.pending = new Map();
     if (batch.size === 0) return this.flushing;
-    this.flushing = this.flushing.then(() => this.write(batch)).catch(() => {});
+    this.flushing = this.flushing
+      .then(() => this.write(batch))
+      .catch((err: unknown) => this.log.error({ err, nodes: [...batch.keys()] }, 'could not write node status'));
     return this.flushing;
   }
 
@@ -44,6 +48,8 @@ export class NodeStatusWriter {
           .updateTable('nodes')
           .set({ ...update, updated_at: now })
           .where('id', '=', nodeId)
+          // A revocation has the last word: a heartbeat queued just before it must not mark the node online again.
+          .where('revoked_at', 'is', null)
           .execute();
       }
     });
