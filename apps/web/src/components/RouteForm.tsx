@@ -6,6 +6,7 @@ import { KIND_INFO, STATUS_LABEL, nodeLabel } from '../lib/format';
 import { createBody, initialState, newUpstream, patchBody, serverErrors, validate, type RouteErrors, type RouteFormState } from '../lib/routeForm';
 import { Field, Switch } from './Field';
 import { Modal } from './Modal';
+import { FormFooter } from './FormFooter';
 
 function UpstreamRows({ rows, errors, onChange }: { rows: RouteFormState['upstreams']; errors: RouteErrors; onChange: (rows: RouteFormState['upstreams']) => void }) {
   const set = (key: number, patch: Partial<{ host: string; port: string }>) => onChange(rows.map((r) => (r.key === key ? { ...r, ...patch } : r)));
@@ -200,19 +201,7 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
 
         <Switch label="Enabled" checked={s.enabled} onChange={(enabled) => update({ enabled })} hint="Disabled routes are kept but not served." />
 
-        {errors._form && (
-          <p className="alert alert-error" role="alert">
-            {errors._form}
-          </p>
-        )}
-        <div className="form-actions">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Saving…' : route ? 'Save changes' : `Create ${info.singular}`}
-          </button>
-        </div>
+        <FormFooter error={errors._form} busy={busy} onCancel={onClose} busyLabel="Saving…" submitLabel={route ? 'Save changes' : `Create ${info.singular}`} />
       </form>
     </Modal>
   );

@@ -12,6 +12,7 @@ import { useLiveNodes } from '../hooks/useLiveNodes';
 import { useNow } from '../hooks/useNow';
 import { dateTime } from '../lib/format';
 import { Link } from '../lib/router';
+import { FormFooter } from '../components/FormFooter';
 
 interface Issued {
   /** The token's id: its `usedByNodeId` names the node that enrolled with it. */
@@ -193,19 +194,7 @@ export function NewAgentDialog({ onClose, siteId: fixedSite, onIssued }: { onClo
               ))}
             </select>
           </Field>
-          {formError && (
-            <p className="alert alert-error" role="alert">
-              {formError}
-            </p>
-          )}
-          <div className="form-actions">
-            <button type="button" className="btn" onClick={onClose}>
-              Cancel
-            </button>
-            <button type="submit" className="btn btn-primary" disabled={busy}>
-              {busy ? 'Creating…' : 'Create enrollment token'}
-            </button>
-          </div>
+          <FormFooter error={formError} busy={busy} onCancel={onClose} busyLabel="Creating…" submitLabel="Create enrollment token" />
         </form>
       )}
     </Modal>

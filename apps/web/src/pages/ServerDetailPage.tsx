@@ -18,6 +18,7 @@ import { usePageTitle, useSession } from '../lib/auth';
 import { KIND_INFO, dateTime, nodeLabel } from '../lib/format';
 import { routeTarget, routeTitle } from '../lib/routes';
 import { Link, navigate } from '../lib/router';
+import { FormFooter } from '../components/FormFooter';
 
 function Facts({ node, sitePath }: { node: FleetNode; sitePath: string }) {
   const rows: [string, ReactNode][] = [
@@ -117,19 +118,7 @@ function MoveDialog({ node, siteOptions, onClose, onMoved }: { node: FleetNode; 
             Its routes move with it and it keeps serving them: only the site it is filed under changes. Its enrollment token stays listed under
             the old site.
           </p>
-          {error && (
-            <p className="alert alert-error" role="alert">
-              {error}
-            </p>
-          )}
-          <div className="form-actions">
-            <button type="button" className="btn" onClick={onClose}>
-              Cancel
-            </button>
-            <button type="submit" className="btn btn-primary" disabled={busy || !chosen}>
-              {busy ? 'Moving…' : chosen ? `Move to ${chosen.site.name}` : 'Move'}
-            </button>
-          </div>
+          <FormFooter error={error} busy={busy} disabled={!chosen} onCancel={onClose} busyLabel="Moving…" submitLabel={chosen ? `Move to ${chosen.site.name}` : 'Move'} />
         </form>
       )}
     </Modal>
