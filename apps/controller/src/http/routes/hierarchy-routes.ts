@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import {
   organizationCreateSchema,
   organizationListQuerySchema,
@@ -12,7 +11,7 @@ import {
   tenantPatchSchema,
   tenantSchema,
 } from '@caddyfleet/protocol';
-import { z as zod } from 'zod';
+import { z } from 'zod';
 import type { Services } from '../../services';
 import { idParams, type ApiRegistry } from '../api';
 
@@ -26,7 +25,7 @@ interface LevelSpec {
 }
 
 const LEVELS: LevelSpec[] = [
-  { path: 'tenants', label: 'tenant', create: tenantCreateSchema, patch: tenantPatchSchema, listQuery: zod.strictObject({}), resource: tenantSchema },
+  { path: 'tenants', label: 'tenant', create: tenantCreateSchema, patch: tenantPatchSchema, listQuery: z.strictObject({}), resource: tenantSchema },
   {
     path: 'organizations',
     label: 'organization',
@@ -48,7 +47,7 @@ export function hierarchyRoutes(api: ApiRegistry, s: Services): void {
       tag,
       access: 'read',
       query: level.listQuery,
-      response: zod.array(level.resource),
+      response: z.array(level.resource),
       handler: async ({ query }) => s.hierarchy.list(level.path, query.tenantId ?? query.organizationId),
     });
     api.add({
