@@ -224,8 +224,19 @@ describe('caddyfleet CLI against a controller', () => {
         env,
       ),
     );
-    expect(proxy[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN']);
-    expect(proxy[1]!.slice(1)).toEqual(['proxy', 'app.example.com,www.example.com', '127.0.0.1:3000,[::1]:3001', 'local', 'internal', 'yes', 'exclusive', 'central']);
+    expect(proxy[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'STATUS']);
+    // No agent serves the local node of this in-process controller: the route must not look served.
+    expect(proxy[1]!.slice(1)).toEqual([
+      'proxy',
+      'app.example.com,www.example.com',
+      '127.0.0.1:3000,[::1]:3001',
+      'local',
+      'internal',
+      'yes',
+      'exclusive',
+      'central',
+      'not served: local has never connected',
+    ]);
     routeIds.proxy = proxy[1]![0]!;
 
     const redirect = await okJson<{ id: string; redirect: unknown }>(
@@ -277,7 +288,8 @@ describe('caddyfleet CLI against a controller', () => {
 
   it('lists routes as a table and as JSON', async () => {
     const table = parseTable(await ok(['routes', 'list'], env));
-    expect(table[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN']);
+    expect(table[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'STATUS']);
+    expect(table.slice(1).every((r) => r[9] === 'not served: local has never connected')).toBe(true);
     const byId = new Map(table.slice(1).map((r) => [r[0], r]));
     expect(byId.size).toBe(4);
     expect(byId.get(routeIds.redirect!)?.slice(1, 4)).toEqual(['redirect', 'a.example.com', '308 https://b.example.com (path dropped)']);
@@ -315,7 +327,7 @@ describe('caddyfleet CLI against a controller', () => {
     expect(table[0]).toEqual(['ID', 'NAME', 'HOSTNAME', 'STATUS', 'CADDY', 'LAST SEEN', 'ROUTES', 'CERTS', 'IN SYNC']);
     const local = table.find((r) => r[0] === 'local');
     expect(local, table.map((r) => r.join(' | ')).join('\n')).toBeDefined();
-    expect(local![8]).toMatch(/^(yes|no) \(\d+\/\d+\)$/);
+    expect(local![8]).toBe('never connected');
 
     const nodes = await okJson<{ id: string; isLocal: boolean }[]>(['nodes', 'list'], env);
     expect(nodes.find((n) => n.id === 'local')?.isLocal).toBe(true);

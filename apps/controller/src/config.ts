@@ -14,6 +14,7 @@ export const CONTROLLER_OPTIONS = {
   sessionTtlHours: { env: 'CADDYFLEET_SESSION_TTL_HOURS', describe: 'lifetime of a dashboard session' },
   heartbeatSeconds: { env: 'CADDYFLEET_HEARTBEAT_SECONDS', describe: 'agent heartbeat interval' },
   offlineAfterMissed: { env: 'CADDYFLEET_OFFLINE_AFTER_MISSED', describe: 'missed heartbeats before a node is marked offline' },
+  localNode: { env: 'CADDYFLEET_LOCAL_NODE', describe: 'server only: run the local node with its own managed Caddy (false = agents only; routes to it are refused)' },
 } as const;
 export type ControllerOptionName = keyof typeof CONTROLLER_OPTIONS;
 
@@ -42,6 +43,7 @@ const configSchema = z.object({
   sessionTtlHours: int(1, 24 * 365),
   heartbeatSeconds: int(1, 3600),
   offlineAfterMissed: int(1, 100),
+  localNode: bool,
 });
 export type ControllerConfig = z.infer<typeof configSchema>;
 
@@ -71,6 +73,8 @@ export function loadConfig(mode: 'standalone' | 'server', flags: Raw = {}, env: 
     sessionTtlHours: pick('sessionTtlHours') ?? '168',
     heartbeatSeconds: pick('heartbeatSeconds') ?? '10',
     offlineAfterMissed: pick('offlineAfterMissed') ?? '3',
+    // Standalone is the controller plus its local node by definition; only a server may run without one.
+    localNode: mode === 'standalone' ? 'true' : (pick('localNode') ?? 'true'),
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

@@ -39,7 +39,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     await store.close();
     throw err;
   }
-  const ctx: ServiceContext = { db: store.db, dialect: store.dialect, events: new EventEmitter<FleetEvents>(), now: () => new Date() };
+  const ctx: ServiceContext = { db: store.db, dialect: store.dialect, events: new EventEmitter<FleetEvents>(), now: () => new Date(), localNodeEnabled: config.localNode };
   ctx.events.setMaxListeners(0);
   const services = createServices(ctx, config);
   await ensureLocalNode(ctx);

@@ -1,5 +1,5 @@
 /**
- * The local node of `caddyfleet standalone`: an in-process agent with a managed Caddy, connected to the
+ * The local node of `caddyfleet standalone` and `caddyfleet server`: an in-process agent with a managed Caddy, connected to the
  * controller like any other agent but with a key issued at every start instead of an enrollment.
  */
 import { execFileSync } from 'node:child_process';
@@ -34,14 +34,14 @@ function onPath(name: string): string | null {
 }
 
 /** Checked before the controller starts, so a missing Caddy is reported first and clearly; nothing is installed. */
-export function checkLocalNode(flags: LocalNodeFlags): LocalNodePlan {
+export function checkLocalNode(flags: LocalNodeFlags, mode: 'standalone' | 'server' = 'standalone'): LocalNodePlan {
   const wanted = flags.caddyBin ?? 'caddy';
   const caddyBin = wanted.includes('/') ? wanted : onPath(wanted);
   if (!caddyBin || !fs.existsSync(caddyBin)) {
     throw new CliError(
       [
-        `Caddy was not found${flags.caddyBin ? ` at ${flags.caddyBin}` : ' on PATH'}; standalone mode runs it for its local node.`,
-        'Install it from your OS packages (Debian/Ubuntu: apt-get install caddy), or pass --caddy-bin /path/to/caddy.',
+        `Caddy was not found${flags.caddyBin ? ` at ${flags.caddyBin}` : ' on PATH'}; ${mode} mode runs it for its local node.`,
+        `Install it from your OS packages (Debian/Ubuntu: apt-get install caddy), or pass --caddy-bin /path/to/caddy${mode === 'server' ? ', or run a server without a local node (--no-local-node)' : ''}.`,
         '`bash scripts/start.sh` does the install for you, saying so.',
       ].join('\n'),
       3,

@@ -1,12 +1,13 @@
 /** `caddyfleet nodes …`: the servers of the fleet (agents and the controller's local node). */
 import { Command, Option } from 'commander';
-import type { FleetNode } from '@caddyfleet/protocol';
+import { nodeSync, type FleetNode } from '@caddyfleet/protocol';
 import { withApiOptions, type CliContext } from '../context';
 import { ago, dash, renderKeyValue, renderTable, yesNo } from '../output';
 
 export const NODE_HEADERS = ['ID', 'NAME', 'HOSTNAME', 'STATUS', 'CADDY', 'LAST SEEN', 'ROUTES', 'CERTS', 'IN SYNC'];
 
-export function inSync(n: Pick<FleetNode, 'appliedRevision' | 'desiredRevision'>): string {
+export function inSync(n: Pick<FleetNode, 'appliedRevision' | 'desiredRevision' | 'lastSeenAt'>): string {
+  if (nodeSync(n) === 'never_connected') return 'never connected';
   return `${yesNo(n.appliedRevision >= n.desiredRevision)} (${n.appliedRevision}/${n.desiredRevision})`;
 }
 

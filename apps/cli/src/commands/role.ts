@@ -43,13 +43,16 @@ export function registerRoleCommands(program: Command, ctx: CliContext): void {
   for (const [mode, description] of Object.entries(ROLES) as ['standalone' | 'server', string][]) {
     const cmd = program.command(mode).description(description);
     for (const [name, spec] of Object.entries(CONTROLLER_OPTIONS) as [ControllerOptionName, { env: string; describe: string }][]) {
+      if (name === 'localNode') continue;
       cmd.addOption(new Option(`--${kebab(name)} ${METAVARS[name] ?? '<value>'}`, spec.describe).env(spec.env));
     }
-    if (mode === 'standalone') {
-      for (const name of LOCAL_NODE_OPTIONS) {
-        const spec = AGENT_OPTIONS[name];
-        cmd.addOption(new Option(`--${kebab(name)} <value>`, `local node: ${spec.describe}`).env(spec.env));
-      }
+    if (mode === 'server') {
+      // Read from CADDYFLEET_LOCAL_NODE by loadConfig; commander would treat any value of a negatable option's env as "off".
+      cmd.addOption(new Option('--no-local-node', `run no local node: agents only, routes to the local node are refused (${CONTROLLER_OPTIONS.localNode.env}=false)`));
+    }
+    for (const name of LOCAL_NODE_OPTIONS) {
+      const spec = AGENT_OPTIONS[name];
+      cmd.addOption(new Option(`--${kebab(name)} <value>`, `local node: ${spec.describe}`).env(spec.env));
     }
     cmd.action(async (opts: Record<string, string | boolean | undefined>) => runController(ctx, mode, opts));
   }
@@ -65,6 +68,9 @@ async function runController(ctx: CliContext, mode: 'standalone' | 'server', opt
     // `--trust-proxy` alone means true.
     if (v !== undefined) flags[name] = typeof v === 'boolean' ? String(v) : v;
   }
+  // Commander sets localNode=true by default for `--no-local-node`; only an explicit flag may override the env.
+  if (opts.localNode === false) flags.localNode = 'false';
+  else delete flags.localNode;
   let config;
   try {
     config = loadConfig(mode, flags);
@@ -75,7 +81,7 @@ async function runController(ctx: CliContext, mode: 'standalone' | 'server', opt
   const { startController } = await import('@caddyfleet/controller');
   const localFlags: LocalNodeFlags = {};
   for (const name of LOCAL_NODE_OPTIONS) if (typeof opts[name] === 'string') localFlags[name] = opts[name];
-  const local = mode === 'standalone' ? await import('./local-node').then((m) => m.checkLocalNode(localFlags)) : null;
+  const local = config.localNode ? await import('./local-node').then((m) => m.checkLocalNode(localFlags, mode)) : null;
   let controller;
   try {
     controller = await startController(config);

@@ -1,12 +1,27 @@
 /** `caddyfleet routes …`: proxy, redirect, stream and dead routes. */
 import { Command, Option } from 'commander';
-import { ROUTE_KINDS, type Route } from '@caddyfleet/protocol';
+import { ROUTE_KINDS, routeServing, type FleetNode, type Route } from '@caddyfleet/protocol';
 import { registerAddKinds } from './route-add';
 import { withApiOptions, type CliContext } from '../context';
 import { formatHostPort } from '../parse';
 import { dash, renderKeyValue, renderTable, yesNo } from '../output';
 
 export const ROUTE_HEADERS = ['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN'];
+/** The API's listing adds whether each route is really served, which needs the nodes. */
+export const SERVED_ROUTE_HEADERS = [...ROUTE_HEADERS, 'STATUS'];
+
+type NodesById = Map<string, FleetNode>;
+
+async function nodesById(client: { get<T>(path: string): Promise<T> }): Promise<NodesById> {
+  return new Map((await client.get<FleetNode[]>('/nodes')).map((n) => [n.id, n]));
+}
+
+function servedRow(r: Route, nodes: NodesById): string[] {
+  const node = nodes.get(r.nodeId ?? 'local');
+  const row = routeRow(r);
+  if (node) row[4] = node.isLocal ? 'local' : node.name;
+  return [...row, routeServing(r, node).text];
+}
 
 const listenText = (l: Route['listen']) => (l ? `${l.port}/${l.protocol}` : '');
 const redirectText = (r: Route['redirect']) => (r ? `${r.status} ${r.to}${r.preservePath ? '' : ' (path dropped)'}` : '');
@@ -55,7 +70,8 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
   const create = async (cmd: Command, body: Record<string, unknown>) => {
     const { client, print } = ctx.api(cmd);
     const route = await client.post<Route>('/routes', body);
-    print.result(route, () => renderTable(ROUTE_HEADERS, [routeRow(route)]));
+    const nodes = await nodesById(client);
+    print.result(route, () => renderTable(SERVED_ROUTE_HEADERS, [servedRow(route, nodes)]));
   };
 
   group
@@ -67,8 +83,11 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
     .addOption(new Option('--kind <kind>', 'only routes of this kind').choices(ROUTE_KINDS))
     .action(async (opts: { node?: string; site?: string; kind?: string }, cmd: Command) => {
       const { client, print } = ctx.api(cmd);
-      const routes = await client.get<Route[]>('/routes', { nodeId: opts.node, siteId: opts.site, kind: opts.kind });
-      print.list(routes, ROUTE_HEADERS, routeRow, 'no routes');
+      const [routes, nodes] = await Promise.all([
+        client.get<Route[]>('/routes', { nodeId: opts.node, siteId: opts.site, kind: opts.kind }),
+        nodesById(client),
+      ]);
+      print.list(routes, SERVED_ROUTE_HEADERS, (r: Route) => servedRow(r, nodes), 'no routes');
     });
 
   group
@@ -77,8 +96,8 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
     .argument('<id>', 'route id')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const { client, print } = ctx.api(cmd);
-      const route = await client.get<Route>(`/routes/${encodeURIComponent(id)}`);
-      print.result(route, () => routeDetails(route));
+      const [route, nodes] = await Promise.all([client.get<Route>(`/routes/${encodeURIComponent(id)}`), nodesById(client)]);
+      print.result(route, () => routeDetails(route) + renderKeyValue([['Status', routeServing(route, nodes.get(route.nodeId ?? 'local')).text]]));
     });
 
   group
@@ -103,7 +122,8 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
       .action(async (id: string, _opts: unknown, cmd: Command) => {
         const { client, print } = ctx.api(cmd);
         const route = await client.patch<Route>(`/routes/${encodeURIComponent(id)}`, { enabled });
-        print.result(route, () => renderTable(ROUTE_HEADERS, [routeRow(route)]));
+        const nodes = await nodesById(client);
+        print.result(route, () => renderTable(SERVED_ROUTE_HEADERS, [servedRow(route, nodes)]));
       });
   }
 

@@ -29,6 +29,8 @@ export interface ServiceContext {
   dialect: Dialect;
   events: EventEmitter<FleetEvents>;
   now(): Date;
+  /** False for `caddyfleet server --no-local-node`: the local node then serves nothing and is no route target. */
+  localNodeEnabled: boolean;
 }
 
 export const LOCAL_NODE_ID = 'local';

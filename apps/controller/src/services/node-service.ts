@@ -67,6 +67,8 @@ export class NodeService {
   async list(siteId?: string): Promise<FleetNode[]> {
     let q = this.ctx.db.selectFrom('nodes').selectAll().orderBy('is_local', 'desc').orderBy('name').orderBy('id');
     if (siteId) q = q.where('site_id', '=', siteId);
+    // Without a local node the built-in row stays in the database (its routes keep their history) but is no target.
+    if (!this.ctx.localNodeEnabled) q = q.where('id', '!=', LOCAL_NODE_ID);
     return (await q.execute()).map(nodeToApi);
   }
 

@@ -4,7 +4,7 @@ import type { RouteTable } from '../db/schema';
 import { newId } from '../crypto';
 import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError, isSerializationFailure, isUniqueViolation } from '../errors';
 import { audit } from './audit-service';
-import type { Actor, ServiceContext } from './context';
+import { LOCAL_NODE_ID, type Actor, type ServiceContext } from './context';
 import { bumpRevision } from './node-service';
 import { dbNodeId, routeToApi, routeToInput, specOf, type RouteSpec } from './route-mapping';
 
@@ -95,7 +95,7 @@ export class RouteService {
   private async createIn(trx: Db, actor: Actor, input: RouteCreate): Promise<Written<Route>> {
     if (input.scope === 'local_only') throw localOnly();
     const nodeId = dbNodeId(input.nodeId);
-    const node = await this.requireNode(trx, nodeId);
+    const node = await this.requireNode(trx, nodeId, true);
     const spec = specOf(input);
     await this.checkConflicts(trx, nodeId, spec, null);
     const revision = await bumpRevision(trx, nodeId);
@@ -140,7 +140,7 @@ export class RouteService {
       (input.enabled ? 1 : 0) === beforeRow.enabled &&
       input.tls === beforeRow.tls;
     if (unchanged) return { value: before, bumped: [] };
-    const node = await this.requireNode(trx, nodeId);
+    const node = await this.requireNode(trx, nodeId, nodeId !== beforeRow.node_id);
     await this.checkConflicts(trx, nodeId, spec, id);
     const bumped: [string, number][] = [];
     if (nodeId !== beforeRow.node_id) bumped.push([beforeRow.node_id, await bumpRevision(trx, beforeRow.node_id)]);
@@ -226,7 +226,15 @@ export class RouteService {
     return row;
   }
 
-  private async requireNode(trx: Db, nodeId: string) {
+  /** `arriving`: the route is created on or moved to this node (a route already there may still be edited). */
+  private async requireNode(trx: Db, nodeId: string, arriving: boolean) {
+    if (arriving && nodeId === LOCAL_NODE_ID && !this.ctx.localNodeEnabled) {
+      throw new ConflictError(
+        'local_node_disabled',
+        'this controller runs without a local node (--no-local-node): choose the node that should serve the route (nodeId)',
+        { path: 'nodeId' },
+      );
+    }
     const node = await trx.selectFrom('nodes').select(['id', 'site_id']).where('id', '=', nodeId).executeTakeFirst();
     if (!node) throw new ValidationError(`node ${nodeId} does not exist`, [{ path: 'nodeId', message: 'does not exist' }]);
     return node;

@@ -1,10 +1,18 @@
 import type { FleetNode } from '../api/types';
+import { nodeSync } from '@caddyfleet/protocol';
 import { dateTime, inSync, nodeLabel } from '../lib/format';
 import { Link } from '../lib/router';
 import { StatusBadge } from './Badges';
 import { RelativeTime } from './RelativeTime';
 
 export function SyncState({ node }: { node: FleetNode }) {
+  if (nodeSync(node) === 'never_connected') {
+    return (
+      <span className="sync sync-behind" title="The agent of this server has not connected yet: nothing is served there">
+        Never connected
+      </span>
+    );
+  }
   if (inSync(node)) {
     return (
       <span className="sync sync-ok" title={`applied revision ${node.appliedRevision}`}>

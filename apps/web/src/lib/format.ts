@@ -36,7 +36,7 @@ export const KIND_INFO: Record<RouteKind, { title: string; singular: string; pat
 };
 
 export function inSync(n: FleetNode): boolean {
-  return n.appliedRevision >= n.desiredRevision;
+  return n.lastSeenAt !== null && n.appliedRevision >= n.desiredRevision;
 }
 
 /** The id the server selector uses for a route's node (`local` for the controller's own node). */

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { routeServing, type RouteServing } from '@caddyfleet/protocol';
 import { api } from '../api/client';
 import type { FleetNode, Route, RouteKind } from '../api/types';
 import { Badge, RouteBadges } from '../components/Badges';
@@ -37,6 +38,27 @@ function Target({ route }: { route: Route }) {
   return <span className="muted">{routeTarget(route)}</span>;
 }
 
+const SERVING_BADGE: Record<RouteServing, { tone: 'neutral' | 'info' | 'warn' | 'ok' | 'bad'; label: string }> = {
+  served: { tone: 'ok', label: 'Served' },
+  pending: { tone: 'info', label: 'Applying…' },
+  node_offline: { tone: 'warn', label: 'Waiting' },
+  never_connected: { tone: 'warn', label: 'Never connected' },
+  problem: { tone: 'bad', label: 'Not served' },
+  disabled: { tone: 'warn', label: 'Disabled' },
+  unknown_node: { tone: 'bad', label: 'No server' },
+};
+
+/** Served or not, and why: a route whose server never connected must not look healthy. */
+function ServingBadge({ route, node }: { route: Route; node: FleetNode | undefined }) {
+  const serving = routeServing(route, node);
+  const badge = SERVING_BADGE[serving.state];
+  return (
+    <Badge tone={badge.tone} title={serving.text}>
+      {badge.label}
+    </Badge>
+  );
+}
+
 function RouteRow({ route, node, canWrite, onEdit, onDelete }: { route: Route; node: FleetNode | undefined; canWrite: boolean; onEdit: () => void; onDelete: () => void }) {
   const ro = readOnlyReason(route, node);
   const cols = route.kind;
@@ -62,7 +84,9 @@ function RouteRow({ route, node, canWrite, onEdit, onDelete }: { route: Route; n
         </Link>
       </td>
       {cols !== 'stream' && <td data-label="TLS">{TLS_LABEL[route.tls]}</td>}
-      <td data-label="Status">{route.enabled ? <Badge tone="ok">Enabled</Badge> : <Badge tone="warn">Disabled</Badge>}</td>
+      <td data-label="Status" data-serving={routeServing(route, node).state}>
+        <ServingBadge route={route} node={node} />
+      </td>
       <td data-label="Actions" className="actions-cell">
         {ro ? (
           <span className="readonly-note">{ro}</span>
