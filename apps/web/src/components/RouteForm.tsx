@@ -123,13 +123,20 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
   const localNode = nodes?.find((n) => n.isLocal);
   const others = (nodes ?? []).filter((n) => !n.isLocal);
   const knownNode = !s.nodeId || others.some((n) => n.id === s.nodeId);
+  // A server started with --no-local-node lists no local node: the first agent becomes the default target.
+  const noLocal = nodes !== undefined && nodes !== null && !localNode;
+  const firstOther = others[0]?.id;
+  useEffect(() => {
+    if (noLocal && !s.nodeId && firstOther) update({ nodeId: firstOther });
+  }, [noLocal, s.nodeId, firstOther]);
 
   return (
     <Modal title={route ? `Edit ${info.singular}` : `New ${info.singular}`} onClose={onClose} wide>
       <form ref={formRef} className="route-form stack" onSubmit={(e) => void submit(e)} noValidate>
         <Field label="Server" error={errors.nodeId} hint="The Caddy server that serves this route.">
           <select name="nodeId" value={s.nodeId} onChange={(e) => update({ nodeId: e.target.value })}>
-            <option value="">{nodeLabel(localNode, null)}</option>
+            {(localNode || !noLocal) && <option value="">{nodeLabel(localNode, null)}</option>}
+            {noLocal && others.length === 0 && <option value="">No server has joined yet</option>}
             {others.map((n) => (
               <option key={n.id} value={n.id}>
                 {n.name}
