@@ -15,6 +15,7 @@ export const CONTROLLER_OPTIONS = {
   heartbeatSeconds: { env: 'CADDYFLEET_HEARTBEAT_SECONDS', describe: 'agent heartbeat interval' },
   offlineAfterMissed: { env: 'CADDYFLEET_OFFLINE_AFTER_MISSED', describe: 'missed heartbeats before a node is marked offline' },
   localNode: { env: 'CADDYFLEET_LOCAL_NODE', describe: 'server only: run the local node with its own managed Caddy (false = agents only; routes to it are refused)' },
+  caddyArtifact: { env: 'CADDYFLEET_CADDY_ARTIFACT', describe: 'a Caddy binary (linux x86_64, e.g. built with the layer4 module) that SSH provisioning uploads instead of installing the OS package' },
 } as const;
 export type ControllerOptionName = keyof typeof CONTROLLER_OPTIONS;
 
@@ -44,6 +45,11 @@ const configSchema = z.object({
   heartbeatSeconds: int(1, 3600),
   offlineAfterMissed: int(1, 100),
   localNode: bool,
+  caddyArtifact: z
+    .string()
+    .min(1)
+    .transform((v) => path.resolve(v))
+    .optional(),
 });
 export type ControllerConfig = z.infer<typeof configSchema>;
 
@@ -75,6 +81,7 @@ export function loadConfig(mode: 'standalone' | 'server', flags: Raw = {}, env: 
     offlineAfterMissed: pick('offlineAfterMissed') ?? '3',
     // Standalone is the controller plus its local node by definition; only a server may run without one.
     localNode: mode === 'standalone' ? 'true' : (pick('localNode') ?? 'true'),
+    caddyArtifact: pick('caddyArtifact'),
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

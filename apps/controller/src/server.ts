@@ -41,8 +41,9 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   }
   const ctx: ServiceContext = { db: store.db, dialect: store.dialect, events: new EventEmitter<FleetEvents>(), now: () => new Date(), localNodeEnabled: config.localNode };
   ctx.events.setMaxListeners(0);
-  const services = createServices(ctx, config);
+  const services = createServices(ctx, config, { publicUrl: null, agentArtifact: null, caddyArtifact: config.caddyArtifact ?? null }, log);
   await ensureLocalNode(ctx);
+  await services.provisioning.init();
   const admin = await services.auth.ensureAdmin(config.adminPassword);
   if (admin.generatedPassword) {
     const announce = opts.announce ?? ((l: string) => process.stdout.write(l + '\n'));
@@ -73,6 +74,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     url,
     generatedAdminPassword: admin.generatedPassword,
     async close() {
+      await services.provisioning.close();
       await hub.close();
       await app.close();
       await store.close();

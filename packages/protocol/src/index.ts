@@ -5,3 +5,4 @@ export * from './fleet';
 export * from './auth';
 export * from './agent';
 export * from './sync-state';
+export * from './provisioning';

@@ -22,6 +22,8 @@ export interface NodeTable {
   last_error: string | null;
   agent_key_hash: string | null;
   revoked_at: string | null;
+  /** Host key seen when the node was first provisioned over SSH (trust on first use). */
+  ssh_host_key_sha256: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -86,6 +88,22 @@ export interface AuditTable {
   after_json: string | null;
 }
 
+/** One provisioning run; `steps` is JSON, `log` the capped output. Never any credential. */
+export interface ProvisioningJobTable {
+  id: string;
+  node_id: string;
+  kind: string;
+  status: string;
+  steps: string;
+  log: string;
+  target: string;
+  host_key_sha256: string | null;
+  error: string | null;
+  started_at: string;
+  ended_at: string | null;
+  created_by: string;
+}
+
 export interface Database {
   tenants: TenantTable;
   organizations: OrganizationTable;
@@ -100,4 +118,5 @@ export interface Database {
   api_tokens: ApiTokenTable;
   sessions: SessionTable;
   audit_log: AuditTable;
+  provisioning_jobs: ProvisioningJobTable;
 }

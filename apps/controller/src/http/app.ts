@@ -17,6 +17,7 @@ import { authRoutes } from './routes/auth-routes';
 import { fleetRoutes } from './routes/fleet-routes';
 import { hierarchyRoutes } from './routes/hierarchy-routes';
 import { routeRoutes } from './routes/route-routes';
+import { provisioningRoutes, provisioningStreamRoute } from './routes/provisioning-routes';
 
 export { API_PREFIX, VERSION } from './constants';
 
@@ -60,6 +61,8 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
   fleetRoutes(api, s);
   routeRoutes(api, s);
   eventRoutes(app, s, resolve);
+  provisioningRoutes(api, s);
+  provisioningStreamRoute(app, s, resolve);
 
   let openapi: Record<string, unknown> | null = null;
   api.add({

@@ -115,6 +115,7 @@ export class AgentHub {
           { status: 'online', caddy_version: f.caddyVersion, agent_version: f.agentVersion, last_seen_at: now, applied_revision: f.appliedRevision },
           true,
         );
+        void this.writer.flush().then(() => this.s.ctx.events.emit('connected', nodeId));
         s.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, nodeId, heartbeatSeconds: this.opts.heartbeatSeconds });
         this.log.info({ node: nodeId, agent: f.agentVersion, caddy: f.caddyVersion, applied: f.appliedRevision }, 'agent connected');
         const desired = await desiredState(this.s.ctx, nodeId);
@@ -159,7 +160,8 @@ export class AgentHub {
     const key = JSON.stringify(errors);
     if (this.routeErrorsSeen.get(nodeId) === key) return;
     await this.s.ctx.db.transaction().execute(async (trx) => {
-      await trx.updateTable('routes').set({ last_error: null }).where('node_id', '=', nodeId).where('scope', '=', 'exclusive').where('last_error', 'is not', null).execute();
+      // A disabled route is not served, so the agent's report says nothing about it (it may carry the controller's own note).
+      await trx.updateTable('routes').set({ last_error: null }).where('node_id', '=', nodeId).where('scope', '=', 'exclusive').where('enabled', '=', 1).where('last_error', 'is not', null).execute();
       for (const e of errors) {
         await trx.updateTable('routes').set({ last_error: e.error }).where('node_id', '=', nodeId).where('scope', '=', 'exclusive').where('id', '=', e.routeId).execute();
       }

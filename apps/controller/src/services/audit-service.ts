@@ -2,7 +2,7 @@ import type { Db } from '../db/connect';
 import { newId } from '../crypto';
 import type { Actor, ServiceContext } from './context';
 
-export type AuditAction = 'create' | 'update' | 'delete' | 'revoke' | 'enroll' | 'login';
+export type AuditAction = 'create' | 'update' | 'delete' | 'revoke' | 'enroll' | 'login' | 'provision';
 
 /** Writes one audit entry inside the caller's transaction, so the log never disagrees with the data. */
 export async function audit(

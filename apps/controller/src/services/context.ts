@@ -22,6 +22,8 @@ export interface FleetEvents {
   routes: [nodeId: string];
   /** A node's agent key was revoked. */
   revoked: [nodeId: string];
+  /** A node's agent said hello (its online status is written by then). */
+  connected: [nodeId: string];
 }
 
 export interface ServiceContext {

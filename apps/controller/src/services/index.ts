@@ -1,3 +1,5 @@
+import type { Logger } from 'pino';
+import { ProvisioningService, type ProvisioningOptions } from '../provisioning/provisioning-service';
 import { AuthService, type AuthOptions } from './auth-service';
 import type { ServiceContext } from './context';
 import { EnrollmentService } from './enrollment-service';
@@ -12,9 +14,10 @@ export interface Services {
   routes: RouteService;
   auth: AuthService;
   enrollment: EnrollmentService;
+  provisioning: ProvisioningService;
 }
 
-export function createServices(ctx: ServiceContext, auth: AuthOptions): Services {
+export function createServices(ctx: ServiceContext, auth: AuthOptions, provisioning: ProvisioningOptions, log: Logger): Services {
   return {
     ctx,
     hierarchy: new HierarchyService(ctx),
@@ -22,5 +25,6 @@ export function createServices(ctx: ServiceContext, auth: AuthOptions): Services
     routes: new RouteService(ctx),
     auth: new AuthService(ctx, auth),
     enrollment: new EnrollmentService(ctx),
+    provisioning: new ProvisioningService(ctx, provisioning, log),
   };
 }

@@ -1,9 +1,10 @@
-import type { FleetNode, NodeStatus } from '@caddyfleet/protocol';
+import type { FleetNode, NodeDeleted, NodeStatus } from '@caddyfleet/protocol';
 import type { Db } from '../db/connect';
 import type { NodeTable } from '../db/schema';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { audit } from './audit-service';
 import { LOCAL_NODE_ID, type Actor, type ServiceContext } from './context';
+import { reassignRoutesToLocal, uninstallCommands } from './node-removal';
 
 export function nodeToApi(row: NodeTable): FleetNode {
   return {
@@ -41,6 +42,7 @@ export function newNodeRow(fields: Pick<NodeTable, 'id' | 'site_id' | 'name' | '
     applied_revision: 0,
     last_error: null,
     revoked_at: null,
+    ssh_host_key_sha256: null,
     created_at: now,
     updated_at: now,
   };
@@ -104,17 +106,24 @@ export class NodeService {
     return node;
   }
 
-  /** Removes a node with its routes; its key is revoked so a stale agent cannot come back under the same identity. */
-  async remove(actor: Actor, id: string): Promise<void> {
+  /**
+   * Removes a node; its routes are kept, moved to the local node (see node-removal.ts). Its key is revoked so a
+   * stale agent cannot come back under the same identity.
+   */
+  async remove(actor: Actor, id: string): Promise<NodeDeleted> {
     if (id === LOCAL_NODE_ID) throw new ConflictError('local_node', 'the controller\'s local node cannot be deleted');
-    await this.ctx.db.transaction().execute(async (trx) => {
+    const moved = await this.ctx.db.transaction().execute(async (trx) => {
       const before = await this.getRow(id, trx);
       if (before.agent_key_hash) await this.recordRevocation(trx, actor, before);
-      await trx.deleteFrom('routes').where('node_id', '=', id).execute();
+      const reassigned = await reassignRoutesToLocal(trx, this.ctx, actor, id, before.name);
+      await trx.deleteFrom('provisioning_jobs').where('node_id', '=', id).execute();
       await trx.deleteFrom('nodes').where('id', '=', id).execute();
       await audit(trx, this.ctx, actor, 'delete', 'node', id, nodeToApi(before), null);
+      return reassigned;
     });
     this.ctx.events.emit('revoked', id);
+    if (moved.revision !== null) this.ctx.events.emit('revision', LOCAL_NODE_ID, moved.revision);
+    return { reassignedRoutes: moved.routes, uninstall: uninstallCommands() };
   }
 
   async revoke(actor: Actor, id: string): Promise<FleetNode> {

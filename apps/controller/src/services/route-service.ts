@@ -154,8 +154,9 @@ export class RouteService {
       tls: input.tls,
       spec: JSON.stringify(spec),
       revision,
-      // A problem reported by the old node says nothing about the new one; the new node reports its own.
-      last_error: nodeId === beforeRow.node_id ? beforeRow.last_error : null,
+      // A problem reported by the old node says nothing about the new one; the new node reports its own. A route
+      // being enabled again is reported afresh too (a disabled one may carry a note such as a reassignment conflict).
+      last_error: nodeId === beforeRow.node_id && !(beforeRow.enabled === 0 && input.enabled) ? beforeRow.last_error : null,
       updated_at: this.ctx.now().toISOString(),
     };
     await trx.updateTable('routes').set(row).where('id', '=', id).execute();

@@ -7,6 +7,7 @@ import {
   enrollmentTokenCreateSchema,
   enrollmentTokenCreatedSchema,
   enrollmentTokenSchema,
+  nodeDeletedSchema,
   nodeListQuerySchema,
   nodePatchSchema,
   nodeSchema,
@@ -50,12 +51,15 @@ export function fleetRoutes(api: ApiRegistry, s: Services): void {
   api.add({
     method: 'DELETE',
     url: '/nodes/:id',
-    summary: 'Delete a node and its routes (its agent key is revoked)',
+    summary: 'Delete a node: its routes move to the local node, its agent key is revoked; answers the commands that remove the agent from the host',
     tag: 'fleet',
     access: 'write',
     params: idParams,
-    status: 204,
-    handler: async ({ actor, params }) => s.nodes.remove(actor, params.id),
+    response: nodeDeletedSchema,
+    handler: async ({ actor, params }) => {
+      await s.provisioning.cancel(params.id);
+      return s.nodes.remove(actor, params.id);
+    },
   });
   api.add({
     method: 'POST',
