@@ -146,8 +146,16 @@ export class ApiClient {
   async patch<T>(path: string, body: unknown): Promise<T> {
     return (await this.request<T>('PATCH', path, { body })).data;
   }
-  async delete(path: string): Promise<void> {
-    await this.request<unknown>('DELETE', path);
+  async delete<T = unknown>(path: string): Promise<T> {
+    return (await this.request<T>('DELETE', path)).data;
+  }
+
+  /** The credentials this client sends, for requests it does not make itself (event streams). */
+  authHeaders(): Record<string, string> {
+    const h: Record<string, string> = {};
+    if (this.token) h.authorization = `Bearer ${this.token}`;
+    if (this.cookie) h.cookie = this.cookie;
+    return h;
   }
 
   private toError(res: Response, data: unknown, text: string): ApiError {

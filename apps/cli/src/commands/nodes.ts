@@ -1,8 +1,9 @@
 /** `caddyfleet nodes …`: the servers of the fleet (agents and the controller's local node). */
 import { Command, Option } from 'commander';
-import { nodeSync, type FleetNode } from '@caddyfleet/protocol';
+import { nodeSync, type FleetNode, type NodeDeleted } from '@caddyfleet/protocol';
 import { withApiOptions, type CliContext } from '../context';
 import { ago, dash, renderKeyValue, renderTable, yesNo } from '../output';
+import { registerProvision } from './provision';
 
 export const NODE_HEADERS = ['ID', 'NAME', 'HOSTNAME', 'STATUS', 'CADDY', 'LAST SEEN', 'ROUTES', 'CERTS', 'IN SYNC'];
 
@@ -83,11 +84,20 @@ export function registerNodes(program: Command, ctx: CliContext): void {
   group
     .command('rm')
     .alias('delete')
-    .description('delete a node and its routes (its agent key is revoked)')
+    .description('delete a node: its routes move to the local node, its agent key is revoked; prints the commands that remove the agent from the host')
     .argument('<id>', 'node id')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const { client, print } = ctx.api(cmd);
-      await client.delete(`/nodes/${encodeURIComponent(id)}`);
-      print.result({ id, deleted: true }, () => `deleted node ${id}\n`);
+      const result = await client.delete<NodeDeleted>(`/nodes/${encodeURIComponent(id)}`);
+      print.result({ id, deleted: true, ...result }, () => {
+        const moved = result.reassignedRoutes.map((r) => `  ${r.id}  ${r.domains.join(', ') || (r.listen ? `${r.listen.port}/${r.listen.protocol}` : '')}${r.enabled ? '' : `  (disabled: ${r.lastError ?? ''})`}`);
+        return (
+          `deleted node ${id}\n` +
+          (moved.length ? `${moved.length} route(s) moved to the local node:\n${moved.join('\n')}\n` : '') +
+          `to remove the agent from the host, run there:\n${result.uninstall.map((c) => `  ${c}`).join('\n')}\n`
+        );
+      });
     });
+
+  registerProvision(group, ctx);
 }
