@@ -37,7 +37,7 @@ export interface RunningAgent {
   readonly nodeId: string;
   status(): AgentStatusSnapshot;
   readonly localRoutes: LocalRoutesApi;
-  /** Stops the connection, drift checks, the local API and a managed Caddy. Idempotent. */
+  /** Stops the connection, drift checks, the local API and a managed Caddy (unless keepCaddy). Idempotent. */
   stop(): Promise<void>;
   /**
    * Resolves when the agent cannot go on: its key was revoked or rejected (`reason` says what to do), a
@@ -230,6 +230,14 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     drift: { checks: drift.checks, repairs: drift.repairs, lastRepairAt: drift.lastRepairAt },
   });
 
+  // --keep-caddy: an agent that is stopped leaves its Caddy serving for the next agent to adopt. One that ends
+  // because it cannot go on (revoked, Caddy keeps crashing) takes its Caddy down, as before: no next agent will
+  // look after it.
+  const releaseCaddy = async () => {
+    if (opts.keepCaddy && doneReason === null) managed?.detach();
+    else await managed?.stop();
+  };
+
   // Lock first, then Caddy, then the controller (see the file comment).
   let localApi: LocalApiServer | null = null;
   try {
@@ -242,7 +250,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     }
   } catch (err) {
     await localApi?.close().catch(() => {});
-    await managed?.stop().catch(() => {});
+    await releaseCaddy().catch(() => {});
     throw err;
   }
   await refreshCerts();
@@ -292,7 +300,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
         await drift.stop();
         await connection?.stop();
         await localApi?.close().catch(() => {});
-        await managed?.stop();
+        await releaseCaddy();
         log.info('agent stopped');
         finish('stopped');
       })();

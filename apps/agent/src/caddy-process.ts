@@ -2,13 +2,19 @@
  * The Caddy the agent starts itself (--caddy-bin). It boots with nothing but an admin endpoint on a unix socket
  * inside the state directory (no TCP admin port for anyone else to reach), in its own XDG home so certificates
  * live with the agent's state. If it dies, it is started again and the agent re-applies the last config.
+ *
+ * Caddy can outlive its agent (own process group, output to caddy.log): an agent stopped with detach()
+ * (--keep-caddy) or killed leaves it serving, and the next agent adopts it instead of restarting it, so an
+ * agent restart or upgrade costs no refused connection.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { CaddyAdmin } from '@caddyfleet/caddy';
 import { Backoff, cancellableSleep } from './backoff';
+import { spawnDetached, watchAdopted, type CaddyHandle, type ExitInfo } from './caddy-handle';
+import { caddyLineLevel, LOG_MAX_BYTES, LogFollower, openLogForSpawn, readLogTail } from './caddy-log';
+import { findOurProcess, runsBinary, stopProcess } from './caddy-pid';
 import { errorMessage } from './errors';
 
 export interface ManagedCaddyOptions {
@@ -26,9 +32,11 @@ export interface ManagedCaddyOptions {
   maxQuickFailures?: number;
   stableAfterMs?: number;
   readyTimeoutMs?: number;
+  /** How often an adopted Caddy (not our child, so no exit event) is checked for liveness (default 500 ms). */
+  adoptedPollMs?: number;
+  /** caddy.log is rotated beyond this size (default 10 MiB). */
+  logMaxBytes?: number;
 }
-
-const OUTPUT_TAIL_LINES = 40;
 
 export class ManagedCaddy {
   /** Caddy's own spelling of a unix admin address, as rendered into every config. */
@@ -39,10 +47,14 @@ export class ManagedCaddy {
   readonly pidFile: string;
   /** Certificate storage: Caddy's default under XDG_DATA_HOME, set explicitly in every config. */
   readonly storageDir: string;
+  /** Caddy's stdout and stderr. */
+  readonly logFile: string;
   restarts = 0;
 
-  private child: ChildProcess | null = null;
-  private exited: Promise<void> = Promise.resolve();
+  private proc: CaddyHandle | null = null;
+  /** Where the current Caddy's output begins in caddy.log: error messages quote only that run. */
+  private logOffset = 0;
+  private readonly follower: LogFollower;
   private startedAt = 0;
   private stopping = false;
   /** Restarts begin only once the first start worked; a failed first start is the caller's error. */
@@ -51,7 +63,6 @@ export class ManagedCaddy {
   private restartSleep: { cancel: () => void } | null = null;
   private quickFailures = 0;
   private readonly backoff: Backoff;
-  private tail: string[] = [];
 
   constructor(private readonly opts: ManagedCaddyOptions) {
     this.socketPath = path.join(opts.dir, 'admin.sock');
@@ -60,36 +71,71 @@ export class ManagedCaddy {
     this.bootstrapFile = path.join(opts.dir, 'bootstrap.json');
     this.pidFile = path.join(opts.dir, 'caddy.pid');
     this.storageDir = path.join(opts.dir, 'data', 'caddy');
+    this.logFile = path.join(opts.dir, 'caddy.log');
     this.backoff = new Backoff(opts.restartMinMs ?? 500, opts.restartMaxMs ?? 30_000);
+    this.follower = new LogFollower(this.logFile, (line) => this.onLine(line), opts.logMaxBytes ?? LOG_MAX_BYTES);
   }
 
   get pid(): number | null {
-    return this.child?.pid ?? null;
+    return this.proc?.pid ?? null;
   }
 
   get running(): boolean {
-    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+    return this.proc?.alive ?? false;
   }
 
-  /** First start: throws (with Caddy's last output) if Caddy does not come up. */
+  /** The running Caddy was left by a previous agent and adopted, not started by this one. */
+  get adopted(): boolean {
+    return this.proc?.adopted ?? false;
+  }
+
+  /**
+   * First start: adopts a Caddy of ours left running (see adoptLeftover) or starts one, then runs onStarted.
+   * Throws (with Caddy's last output) if Caddy does not come up.
+   */
   async start(): Promise<void> {
     await mkdir(this.opts.dir, { recursive: true, mode: 0o700 });
     await mkdir(path.join(this.opts.dir, 'config'), { recursive: true, mode: 0o700 });
     await mkdir(path.join(this.opts.dir, 'data'), { recursive: true, mode: 0o700 });
+    // Same content every time, so rewriting it under an adopted Caddy that runs it changes nothing.
     await writeFile(this.bootstrapFile, JSON.stringify({ admin: { listen: this.adminListen } }) + '\n', { mode: 0o600 });
-    await this.stopLeftover();
-    await this.spawnAndWait();
+    await this.follower.start();
+    try {
+      if (!(await this.adoptLeftover())) await this.spawnAndWait();
+    } catch (err) {
+      this.follower.stop();
+      throw err;
+    }
     this.supervising = true;
     await this.opts.onStarted(false);
   }
 
+  /** Stops Caddy (gracefully first) and supervising it: the agent stops and takes its Caddy with it. */
   async stop(timeoutMs = 5000): Promise<void> {
     this.stopping = true;
     this.restartSleep?.cancel();
+    this.follower.stop();
+    const hadCaddy = this.proc !== null;
     // A restart in flight may have spawned a new child meanwhile; bounded, it checks `stopping` before spawning.
-    for (let i = 0; i < 3 && this.running; i++) await this.endChild(timeoutMs);
+    for (let i = 0; i < 3 && this.running; i++) await this.endProc(timeoutMs);
+    // Without a Caddy of its own (a start that failed early) the pid file may be another agent's: left alone.
+    if (!hadCaddy) return;
     await rm(this.pidFile, { force: true });
     this.opts.log.info('Caddy stopped');
+  }
+
+  /**
+   * Stops supervising and leaves Caddy serving its last config, with its pid file, for the next agent to adopt
+   * (--keep-caddy): an agent restart or upgrade then refuses no connection.
+   */
+  detach(): void {
+    this.stopping = true;
+    this.restartSleep?.cancel();
+    this.follower.stop();
+    const proc = this.proc;
+    if (!proc) return;
+    proc.release();
+    if (proc.alive) this.opts.log.info({ pid: proc.pid }, 'leaving Caddy running for the next agent to adopt');
   }
 
   /**
@@ -102,7 +148,7 @@ export class ManagedCaddy {
     this.restarting = true;
     try {
       this.opts.log.warn({ reason }, 'restarting Caddy');
-      await this.endChild(5000);
+      await this.endProc(5000);
       if (this.stopping) return;
       await this.spawnAndWait();
       this.restarts++;
@@ -117,39 +163,30 @@ export class ManagedCaddy {
   }
 
   /** Graceful first (Caddy finishes in-flight requests), then SIGTERM and SIGKILL by PID. */
-  private async endChild(timeoutMs: number): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
+  private async endProc(timeoutMs: number): Promise<void> {
+    const proc = this.proc;
+    if (!proc || !proc.alive) return;
     try {
       await new CaddyAdmin(this.adminListen, { timeoutMs: 2000 }).stop();
     } catch {
       // Admin unreachable; fall through to signals.
     }
-    if (await this.waitExit(timeoutMs)) return;
-    this.signal(child, 'SIGTERM');
-    if (await this.waitExit(timeoutMs)) return;
-    this.signal(child, 'SIGKILL');
-    await this.waitExit(timeoutMs);
+    if (await this.waitExit(proc, timeoutMs)) return;
+    proc.signal('SIGTERM');
+    if (await this.waitExit(proc, timeoutMs)) return;
+    proc.signal('SIGKILL');
+    await this.waitExit(proc, timeoutMs);
   }
 
-  /** Caddy's last lines of output, for error messages. */
-  outputTail(): string {
-    return this.tail.join('\n');
+  /** Caddy's last lines of output (of the current run), for error messages. */
+  outputTail(lines = 40): Promise<string> {
+    return readLogTail(this.logFile, this.logOffset, lines);
   }
 
-  private signal(child: ChildProcess, sig: NodeJS.Signals): void {
-    if (child.pid === undefined) return;
-    try {
-      process.kill(child.pid, sig);
-    } catch {
-      // Already gone.
-    }
-  }
-
-  private async waitExit(ms: number): Promise<boolean> {
+  private async waitExit(proc: CaddyHandle, ms: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const done = await Promise.race([
-      this.exited.then(() => true),
+      proc.exited.then(() => true),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
     ]);
     clearTimeout(timer);
@@ -157,124 +194,93 @@ export class ManagedCaddy {
   }
 
   /**
-   * A Caddy left behind by an agent that was killed (SIGKILL leaves children running) would hold the ports.
-   * It is stopped only if its command line shows it is ours: it runs our bootstrap file.
+   * A Caddy left running by a previous agent (--keep-caddy, or an agent killed with SIGKILL) holds the ports.
+   * When it is ours (runs our bootstrap file) and its admin API answers, it is adopted: it keeps serving, and
+   * onStarted re-applies the config, which loads nothing when Caddy already runs it. One of ours that does not
+   * answer is stopped. A foreign process that the pid file happens to name is never touched.
    */
-  private async stopLeftover(): Promise<void> {
-    let pid: number;
-    try {
-      pid = Number((await readFile(this.pidFile, 'utf8')).trim());
-    } catch {
-      return;
+  private async adoptLeftover(): Promise<boolean> {
+    const found = await findOurProcess(this.pidFile, this.bootstrapFile);
+    if (!found) return false;
+    // Another binary (Caddy upgraded, or --caddy-bin changed) would not match the probed version and modules
+    // the configs are rendered for: replaced, which is also what makes an upgraded Caddy take effect.
+    if ((await runsBinary(found.pid, this.opts.bin)) === false) {
+      this.opts.log.warn({ pid: found.pid, bin: this.opts.bin }, `a Caddy left running by a previous agent runs another binary than ${this.opts.bin}; replacing it`);
+      await stopProcess(found);
+      return false;
     }
-    if (!Number.isInteger(pid) || pid <= 1) return;
-    let cmdline: string;
-    try {
-      cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0/g, ' ');
-    } catch {
-      return; // Not running (or no /proc): nothing to do.
+    if (!(await new CaddyAdmin(this.adminListen, { timeoutMs: 3000 }).ping())) {
+      this.opts.log.warn({ pid: found.pid }, 'a Caddy left running by a previous agent does not answer on its admin socket; stopping it');
+      await stopProcess(found);
+      return false;
     }
-    if (!cmdline.includes(this.bootstrapFile)) return;
-    this.opts.log.warn({ pid }, 'stopping a Caddy left running by a previous agent');
-    const alive = () => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    for (const [sig, waitMs] of [['SIGTERM', 5000], ['SIGKILL', 2000]] as const) {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        return;
-      }
-      for (let waited = 0; waited < waitMs && alive(); waited += 100) await new Promise((r) => setTimeout(r, 100));
-      if (!alive()) return;
-    }
+    const proc = watchAdopted(found, this.opts.adoptedPollMs ?? 500);
+    this.track(proc, 0);
+    this.opts.log.info({ pid: proc.pid, admin: this.adminListen }, 'adopted the Caddy left running by the previous agent; it keeps serving');
+    return true;
+  }
+
+  private track(proc: CaddyHandle, logOffset: number): void {
+    this.proc = proc;
+    this.logOffset = logOffset;
+    this.startedAt = Date.now();
+    void proc.exited.then((info) => this.onExit(proc, info));
   }
 
   private async spawnAndWait(): Promise<void> {
     const dir = this.opts.dir;
-    const child = spawn(this.opts.bin, ['run', '--config', this.bootstrapFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        // Keeps Caddy's autosave, certificates and local CA inside the state dir, not in the agent user's home.
-        HOME: dir,
-        XDG_CONFIG_HOME: path.join(dir, 'config'),
-        XDG_DATA_HOME: path.join(dir, 'data'),
-      },
-    });
-    this.child = child;
-    this.startedAt = Date.now();
-    this.tail = [];
-    this.exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        resolve();
-        this.onExit(child, code, signal);
+    const log = await openLogForSpawn(this.logFile, this.opts.logMaxBytes ?? LOG_MAX_BYTES);
+    let proc: CaddyHandle;
+    try {
+      proc = await spawnDetached({
+        bin: this.opts.bin,
+        args: ['run', '--config', this.bootstrapFile],
+        outputFd: log.handle.fd,
+        env: {
+          ...process.env,
+          // Keeps Caddy's autosave, certificates and local CA inside the state dir, not in the agent user's home.
+          HOME: dir,
+          XDG_CONFIG_HOME: path.join(dir, 'config'),
+          XDG_DATA_HOME: path.join(dir, 'data'),
+        },
       });
-      child.once('error', (err) => {
-        // Without a pid the spawn itself failed (ENOENT, EACCES): there will be no 'exit'.
-        if (child.pid === undefined) {
-          this.pushTail(`spawn failed: ${err.message}`);
-          resolve();
-          this.onExit(child, null, null);
-        }
-      });
-    });
-    this.capture(child);
-    if (child.pid !== undefined) await writeFile(this.pidFile, `${child.pid}\n`, { mode: 0o600 }).catch(() => {});
+    } catch (err) {
+      this.proc = null;
+      throw new Error(`Caddy (${this.opts.bin}) could not be started: ${errorMessage(err)}`);
+    } finally {
+      // The child has its own copy of the descriptor.
+      await log.handle.close();
+    }
+    this.track(proc, log.offset);
+    await writeFile(this.pidFile, `${proc.pid}\n`, { mode: 0o600 }).catch(() => {});
 
     const deadline = Date.now() + (this.opts.readyTimeoutMs ?? 15_000);
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) break;
+    while (Date.now() < deadline && proc.alive) {
       if (await this.admin.ping()) {
-        this.opts.log.info({ pid: child.pid, admin: this.adminListen }, 'Caddy started');
+        this.opts.log.info({ pid: proc.pid, admin: this.adminListen, log: this.logFile }, 'Caddy started');
         return;
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    const why = child.pid === undefined ? 'could not be started' : this.running ? 'did not answer on its admin socket in time' : 'exited during start-up';
-    if (this.running) this.signal(child, 'SIGKILL');
-    throw new Error(`Caddy (${this.opts.bin}) ${why}\n--- Caddy output ---\n${this.outputTail() || '(none)'}`);
+    const why = proc.alive ? 'did not answer on its admin socket in time' : 'exited during start-up';
+    if (proc.alive) proc.signal('SIGKILL');
+    throw new Error(`Caddy (${this.opts.bin}) ${why}\n--- Caddy output (${this.logFile}) ---\n${(await this.outputTail()) || '(none)'}`);
   }
 
-  private capture(child: ChildProcess): void {
-    let partial = '';
-    const onData = (chunk: Buffer) => {
-      const lines = (partial + chunk.toString('utf8')).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) this.onLine(line);
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-  }
-
-  private pushTail(line: string): void {
-    this.tail.push(line.length > 2000 ? line.slice(0, 2000) + '...' : line);
-    if (this.tail.length > OUTPUT_TAIL_LINES) this.tail.shift();
-  }
-
-  /** Caddy logs JSON lines; its errors surface as warnings of the agent, the rest only at debug. */
+  /** Caddy's errors surface as warnings of the agent, the rest only at debug. */
   private onLine(line: string): void {
-    this.pushTail(line);
-    let level = 'info';
-    try {
-      level = String((JSON.parse(line) as { level?: unknown }).level ?? 'info');
-    } catch {
-      // Plain text line.
-    }
+    const level = caddyLineLevel(line);
     if (level === 'error' || level === 'fatal' || level === 'panic') this.opts.log.warn({ caddy: line }, 'Caddy reported an error');
     else this.opts.log.debug({ caddy: line }, 'caddy');
   }
 
-  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    // The restart loop handles children that die while it runs; it checks again when it ends.
-    if (this.child !== child || this.stopping || !this.supervising || this.restarting) return;
+  private onExit(proc: CaddyHandle, info: ExitInfo | null): void {
+    // The restart loop handles processes that die while it runs; it checks again when it ends.
+    if (this.proc !== proc || this.stopping || !this.supervising || this.restarting) return;
     const livedMs = Date.now() - this.startedAt;
-    this.opts.log.error({ code, signal, livedMs, output: this.outputTail().split('\n').slice(-5).join('\n') }, 'Caddy exited unexpectedly; restarting it');
+    void this.outputTail(5).then((output) =>
+      this.opts.log.error({ code: info?.code ?? null, signal: info?.signal ?? null, adopted: proc.adopted, livedMs, output }, 'Caddy exited unexpectedly; restarting it'),
+    );
     void this.restartLoop(livedMs);
   }
 
@@ -301,7 +307,7 @@ export class ManagedCaddy {
     while (!this.stopping) {
       this.quickFailures++;
       if (this.quickFailures > max) {
-        const reason = `Caddy exited ${max} times in a row shortly after starting; giving up. Last output:\n${this.outputTail()}`;
+        const reason = `Caddy exited ${max} times in a row shortly after starting; giving up. Last output:\n${await this.outputTail()}`;
         this.opts.log.fatal(reason);
         this.supervising = false;
         this.opts.onGiveUp(reason);

@@ -111,6 +111,14 @@ describe('loadAgentOptions', () => {
     expect(problems({ ...base, stateDir: '/' + 'x'.repeat(100) })).toMatch(/too long: unix sockets/);
   });
 
+  it('reads keepCaddy as a boolean, false by default', () => {
+    expect(loadAgentOptions(base, {}).keepCaddy).toBe(false);
+    expect(loadAgentOptions(base, { CADDYFLEET_KEEP_CADDY: 'true' }).keepCaddy).toBe(true);
+    expect(loadAgentOptions({ ...base, keepCaddy: 'false' }, { CADDYFLEET_KEEP_CADDY: 'true' }).keepCaddy).toBe(false);
+    expect(loadAgentOptions({ ...base, keepCaddy: 'yes' }, {}).keepCaddy).toBe(true);
+    expect(problems({ ...base, keepCaddy: 'maybe' })).toMatch(/CADDYFLEET_KEEP_CADDY \(--keep-caddy\): must be true or false/);
+  });
+
   it('refuses controller URLs with credentials or a query', () => {
     expect(problems({ ...base, controller: 'https://u:p@fleet.example.com' })).toMatch(/credentials/);
     expect(problems({ ...base, controller: 'https://fleet.example.com/?a=1' })).toMatch(/query/);

@@ -15,11 +15,15 @@ import { ROUTE_HEADERS, routeRow } from './routes';
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
+/** Switches: `--keep-caddy` alone means true; `--keep-caddy false` is accepted too. */
+const SWITCHES: ReadonlySet<AgentOptionName> = new Set(['keepCaddy']);
+
 export function agentFlags(opts: Record<string, unknown>): AgentFlags {
   const flags: AgentFlags = {};
   for (const name of Object.keys(AGENT_OPTIONS) as AgentOptionName[]) {
     const v = opts[name];
     if (typeof v === 'string') flags[name] = v;
+    else if (v === true) flags[name] = 'true';
   }
   return flags;
 }
@@ -29,7 +33,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .command('agent')
     .description('run an agent on this host: enroll once, then keep the local Caddy serving this node\'s routes');
   for (const [name, spec] of Object.entries(AGENT_OPTIONS) as [AgentOptionName, { env: string; describe: string }][]) {
-    cmd.addOption(new Option(`--${kebab(name)} <value>`, spec.describe).env(spec.env));
+    cmd.addOption(new Option(`--${kebab(name)} ${SWITCHES.has(name) ? '[bool]' : '<value>'}`, spec.describe).env(spec.env));
   }
   cmd.addHelpText(
     'after',
