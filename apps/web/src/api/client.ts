@@ -97,7 +97,7 @@ export const api = {
   get: <T>(path: string, query?: Query, signal?: AbortSignal) => request<T>('GET', path, { query, signal }),
   post: <T>(path: string, body?: unknown) => request<T>('POST', path, { body }),
   patch: <T>(path: string, body: unknown) => request<T>('PATCH', path, { body }),
-  del: (path: string) => request<void>('DELETE', path),
+  del: <T = void>(path: string) => request<T>('DELETE', path),
 };
 
 /** A human message for anything thrown by a request. */

@@ -19,6 +19,8 @@ import { KIND_INFO, dateTime, nodeLabel } from '../lib/format';
 import { routeTarget, routeTitle } from '../lib/routes';
 import { Link, navigate } from '../lib/router';
 import { FormFooter } from '../components/FormFooter';
+import type { NodeDeleted } from '@caddyfleet/protocol';
+import { DeletedDialog, ProvisioningSection, ReprovisionDialog } from './ServerProvisioning';
 
 function Facts({ node, sitePath }: { node: FleetNode; sitePath: string }) {
   const rows: [string, ReactNode][] = [
@@ -163,9 +165,12 @@ export function ServerDetailPage({ id }: { id: string }) {
   const node = live.byId(id);
   usePageTitle(node ? nodeLabel(node, id) : 'Server');
   const events = useApi<AuditEntry[]>('/audit', { entityId: id, limit: 20 });
-  const [dialog, setDialog] = useState<'revoke' | 'delete' | 'move' | null>(null);
+  const [dialog, setDialog] = useState<'revoke' | 'delete' | 'move' | 'reprovision' | null>(null);
   const [renaming, setRenaming] = useState(false);
+  const [provisionRun, setProvisionRun] = useState(0);
+  const [deleted, setDeleted] = useState<{ name: string; result: NodeDeleted } | null>(null);
 
+  if (deleted) return <DeletedDialog name={deleted.name} result={deleted.result} onClose={() => navigate('/servers')} />;
   if (!live.nodes) return live.error ? <ErrorNote error={live.error} onRetry={() => void live.reload()} /> : <Loading what="the server" />;
   if (!node) {
     return (
@@ -214,6 +219,9 @@ export function ServerDetailPage({ id }: { id: string }) {
             </button>
             {!node.isLocal && (
               <>
+                <button type="button" className="btn" onClick={() => setDialog('reprovision')} disabled={node.status === 'provisioning'}>
+                  Re-provision
+                </button>
                 {!revoked && (
                   <button type="button" className="btn btn-danger-outline" onClick={() => setDialog('revoke')}>
                     Revoke
@@ -250,6 +258,12 @@ export function ServerDetailPage({ id }: { id: string }) {
         <h2 id="sd-facts">Details</h2>
         <Facts node={node} sitePath={sitePath} />
       </section>
+      {!node.isLocal && (
+        <section className="card" aria-labelledby="sd-provisioning">
+          <h2 id="sd-provisioning">Provisioning</h2>
+          <ProvisioningSection node={node} generation={provisionRun} />
+        </section>
+      )}
       <section className="card" aria-labelledby="sd-routes">
         <h2 id="sd-routes">Routes on this server</h2>
         <NodeRoutes nodeId={id} />
@@ -296,19 +310,19 @@ export function ServerDetailPage({ id }: { id: string }) {
       {dialog === 'delete' && (
         <ConfirmDialog
           title={`Delete ${node.name}?`}
-          confirmLabel="Delete server and its routes"
+          confirmLabel="Delete server"
           onClose={() => setDialog(null)}
           onConfirm={async () => {
-            await api.del(`/nodes/${encodeURIComponent(id)}`);
-            navigate('/servers');
+            setDeleted({ name: node.name, result: await api.del<NodeDeleted>(`/nodes/${encodeURIComponent(id)}`) });
           }}
         >
           <p>
-            This removes the server and <strong>all {node.routeCount || ''} routes</strong> assigned to it from the controller, and revokes its
-            agent key. This cannot be undone.
+            This removes the server from the controller and revokes its agent key. Its routes are kept: they move to the local server. You get
+            the commands that remove the agent from the host.
           </p>
         </ConfirmDialog>
       )}
+      {dialog === 'reprovision' && <ReprovisionDialog node={node} onClose={() => setDialog(null)} onStarted={() => setProvisionRun((n) => n + 1)} />}
     </div>
   );
 }
