@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { buildCaddyConfig, CaddyLoadError, type BuildOptions, type CaddyAdmin, type CaddyConfig } from '@caddyfleet/caddy';
 import type { AgentFrame, ControllerFrame, Route } from '@caddyfleet/protocol';
+import { streamPortsOf } from './stream-ports';
 import { errorMessage } from './errors';
 import { mergeRoutes, type RouteError } from './merge';
 import { stableStringify } from './stable-json';
@@ -82,6 +83,8 @@ export class Applier {
   private pendingRetry: 'sync' | 'local' | null = null;
   private lastRouteErrors: RouteError[] = [];
   private lastServed = 0;
+  /** The stream ports last written for the host firewall; null: not written by this process yet. */
+  private lastStreamPorts: string | null = null;
   private newestSync: SyncFrame | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -230,13 +233,14 @@ export class Applier {
       return { ok: false, revision: central.revision, error: errorMessage(err), routeErrors: conflicts, loaded: false, rejected: true, served: this.lastServed };
     }
     const routeErrors = [...built.unsupported.map((u) => ({ routeId: u.routeId, error: u.reason })), ...conflicts];
+    const streamPorts = streamPortsOf(routes, new Set(built.unsupported.map((u) => u.routeId)));
     const json = stableStringify(built.config);
     const base = { revision: central.revision, routeErrors, served: built.served };
 
     if (json === this.loadedJson) {
       this.deps.log.info({ revision: central.revision, why }, 'load skipped: config unchanged');
       this.pendingRetry = null;
-      await this.commit(central, built.config, routeErrors, built.served);
+      await this.commit(central, built.config, routeErrors, built.served, streamPorts);
       return { ...base, ok: true, loaded: false, rejected: false };
     }
 
@@ -265,16 +269,25 @@ export class Applier {
     }
     this.loadedJson = json;
     this.pendingRetry = null;
-    await this.commit(central, built.config, routeErrors, built.served);
+    await this.commit(central, built.config, routeErrors, built.served, streamPorts);
     const ms = Math.round(performance.now() - started);
     this.deps.log.info({ revision: central.revision, why, routes: built.served, ms }, `${why === 'sync' ? 'sync' : 'local change'} applied (revision ${central.revision}) in ${ms} ms`);
     return { ...base, ok: true, loaded: true, rejected: false };
   }
 
-  private async commit(central: CentralRoutes, config: CaddyConfig, routeErrors: RouteError[], served: number): Promise<void> {
+  private async commit(central: CentralRoutes, config: CaddyConfig, routeErrors: RouteError[], served: number, streamPorts: string[]): Promise<void> {
     this.central = central;
     this.lastRouteErrors = routeErrors;
     this.lastServed = served;
+    const portsKey = streamPorts.join(' ');
+    if (portsKey !== this.lastStreamPorts) {
+      try {
+        await this.deps.state.writeStreamPorts(streamPorts);
+        this.lastStreamPorts = portsKey;
+      } catch (err) {
+        this.deps.log.error({ err: errorMessage(err) }, 'could not write the stream ports file');
+      }
+    }
     const unchanged = this.applied !== null && this.applied.revision === central.revision && stableStringify(this.applied.config) === stableStringify(config);
     if (unchanged) return;
     this.applied = { revision: central.revision, routes: central.routes, config, appliedAt: new Date().toISOString() };

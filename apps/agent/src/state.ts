@@ -89,6 +89,8 @@ export class StateStore {
   readonly agentFile: string;
   readonly appliedFile: string;
   readonly localRoutesFile: string;
+  /** Stream listener ports, for the host firewall (see stream-ports.ts). */
+  readonly streamPortsFile: string;
   /** Managed Caddy's home: bootstrap config, admin socket, XDG config/data (certificates). */
   readonly caddyDir: string;
   readonly agentSocket: string;
@@ -97,6 +99,7 @@ export class StateStore {
     this.agentFile = path.join(dir, 'agent.json');
     this.appliedFile = path.join(dir, 'applied.json');
     this.localRoutesFile = path.join(dir, 'local-routes.json');
+    this.streamPortsFile = path.join(dir, 'stream-ports');
     this.caddyDir = path.join(dir, 'caddy');
     this.agentSocket = path.join(dir, 'agent.sock');
   }
@@ -127,6 +130,10 @@ export class StateStore {
 
   async readLocalRoutes(): Promise<StoredLocalRoute[]> {
     return (await readJson(this.localRoutesFile, localRoutesFileSchema))?.routes ?? [];
+  }
+
+  writeStreamPorts(ports: string[]): Promise<void> {
+    return writeFileAtomic(this.streamPortsFile, ports.map((p) => `${p}\n`).join(''), 0o600);
   }
 
   writeLocalRoutes(routes: StoredLocalRoute[]): Promise<void> {

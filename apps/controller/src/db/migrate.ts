@@ -2,13 +2,13 @@ import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { OpenDatabase } from './connect';
 import { initial } from './migrations/001-initial';
 import { nodeRevokedAt } from './migrations/002-node-revoked-at';
-import { provisioning } from './migrations/003-provisioning';
+import { provisioning } from './migrations/004-provisioning';
 
 function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '001-initial': initial(dialect),
     '002-node-revoked-at': nodeRevokedAt,
-    '003-provisioning': provisioning,
+    '004-provisioning': provisioning,
   };
   return { getMigrations: async () => migrations };
 }

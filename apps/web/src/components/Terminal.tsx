@@ -23,14 +23,14 @@ export const Terminal = forwardRef<TerminalHandle, { rows?: number; label: strin
     void import('@xterm/xterm').then(({ Terminal: XTermClass }) => {
       if (disposed) return;
       t = new XTermClass({
-      rows,
-      cols: 120,
-      disableStdin: true,
-      convertEol: true,
-      scrollback: 10_000,
-      fontSize: 12,
-      fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace',
-      theme: { background: '#0f1720', foreground: '#d6dde6' },
+        rows,
+        cols: 120,
+        disableStdin: true,
+        convertEol: true,
+        scrollback: 10_000,
+        fontSize: 12,
+        fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace',
+        theme: { background: '#0f1720', foreground: '#d6dde6' },
       });
       t.open(host.current!);
       term.current = t;
