@@ -26,6 +26,10 @@ export const AGENT_OPTIONS = {
   logLevel: { env: 'CADDYFLEET_LOG_LEVEL', describe: 'fatal|error|warn|info|debug|trace|silent (default info)' },
   reconnectMinMs: { env: 'CADDYFLEET_RECONNECT_MIN_MS', describe: 'first reconnect backoff ceiling in ms (default 1000)' },
   reconnectMaxMs: { env: 'CADDYFLEET_RECONNECT_MAX_MS', describe: 'largest reconnect backoff in ms (default 60000)' },
+  keepCaddy: {
+    env: 'CADDYFLEET_KEEP_CADDY',
+    describe: 'true: stopping the agent leaves its managed Caddy serving, and the next agent adopts it (restarts without downtime; default false)',
+  },
 } as const;
 export type AgentOptionName = keyof typeof AGENT_OPTIONS;
 
@@ -88,6 +92,10 @@ const caddyAdminSchema = z.string().superRefine((v, ctx) => {
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
 const optionsSchema = z
   .object({
     controller: controllerSchema.optional(),
@@ -109,6 +117,7 @@ const optionsSchema = z
     logLevel: z.enum(LOG_LEVELS),
     reconnectMinMs: int(1, 3_600_000),
     reconnectMaxMs: int(1, 3_600_000),
+    keepCaddy: bool,
   })
   .superRefine((o, ctx) => {
     if (o.caddyBin === undefined && o.caddyAdmin === undefined) {
@@ -146,7 +155,7 @@ function defaultName(): string {
   return osHostname().trim().slice(0, 100) || 'agent';
 }
 
-export type AgentFlags = Partial<Record<AgentOptionName, string | number | undefined>>;
+export type AgentFlags = Partial<Record<AgentOptionName, string | number | boolean | undefined>>;
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
@@ -173,6 +182,7 @@ export function loadAgentOptions(flags: AgentFlags = {}, env: NodeJS.ProcessEnv 
     logLevel: pick('logLevel') ?? 'info',
     reconnectMinMs: pick('reconnectMinMs') ?? '1000',
     reconnectMaxMs: pick('reconnectMaxMs') ?? '60000',
+    keepCaddy: pick('keepCaddy') ?? 'false',
   };
   const parsed = optionsSchema.safeParse(raw);
   if (!parsed.success) {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /** Every controller option, its env variable and its default. The CLI and README are generated from this table. */
@@ -14,6 +15,8 @@ export const CONTROLLER_OPTIONS = {
   sessionTtlHours: { env: 'CADDYFLEET_SESSION_TTL_HOURS', describe: 'lifetime of a dashboard session' },
   heartbeatSeconds: { env: 'CADDYFLEET_HEARTBEAT_SECONDS', describe: 'agent heartbeat interval' },
   offlineAfterMissed: { env: 'CADDYFLEET_OFFLINE_AFTER_MISSED', describe: 'missed heartbeats before a node is marked offline' },
+  publicUrl: { env: 'CADDYFLEET_PUBLIC_URL', describe: 'URL agents and browsers reach this controller at, e.g. https://fleet.example.com (used in install commands; default: the URL of each request)' },
+  agentArtifact: { env: 'CADDYFLEET_AGENT_ARTIFACT', describe: 'the agent executable served at /downloads/caddyfleet-agent-linux-x64 (default: dist/ of this repository, built by `npm run build`)' },
 } as const;
 export type ControllerOptionName = keyof typeof CONTROLLER_OPTIONS;
 
@@ -25,6 +28,33 @@ const listen = z
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must look like HOST:PORT, e.g. 127.0.0.1:8080')
   .refine((v) => !/:\d+$/.test(v) || Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Where `npm run build` puts the agent executable. */
+export const DEFAULT_AGENT_ARTIFACT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/caddyfleet-agent-linux-x64');
+
+/**
+ * An absolute http(s) URL without query, fragment or credentials, spelled without a trailing slash so paths can
+ * be appended. It is pasted into shell commands and scripts, so characters a shell would interpret are refused.
+ */
+export const SHELL_SAFE_URL = /^[A-Za-z0-9._~:/@%+,=[\]-]+$/;
+
+export const publicUrlSchema = z
+  .string()
+  .max(2048)
+  .superRefine((v, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an absolute URL such as https://fleet.example.com' });
+      return;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must use http or https' });
+    if (url.search || url.hash || v.includes('?') || v.includes('#')) ctx.addIssue({ code: 'custom', message: 'must not have a query or fragment' });
+    if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not contain credentials' });
+    if (!SHELL_SAFE_URL.test(v)) ctx.addIssue({ code: 'custom', message: 'must not contain spaces, quotes or characters a shell treats specially (& ; ( ) * ! $ …)' });
+  })
+  .transform((v) => v.replace(/\/+$/, ''));
 
 const configSchema = z.object({
   mode: z.enum(['standalone', 'server']),
@@ -42,6 +72,8 @@ const configSchema = z.object({
   sessionTtlHours: int(1, 24 * 365),
   heartbeatSeconds: int(1, 3600),
   offlineAfterMissed: int(1, 100),
+  publicUrl: publicUrlSchema.optional(),
+  agentArtifact: z.string().min(1).transform((v) => path.resolve(v)),
 });
 export type ControllerConfig = z.infer<typeof configSchema>;
 
@@ -71,6 +103,8 @@ export function loadConfig(mode: 'standalone' | 'server', flags: Raw = {}, env: 
     sessionTtlHours: pick('sessionTtlHours') ?? '168',
     heartbeatSeconds: pick('heartbeatSeconds') ?? '10',
     offlineAfterMissed: pick('offlineAfterMissed') ?? '3',
+    publicUrl: pick('publicUrl'),
+    agentArtifact: pick('agentArtifact') ?? DEFAULT_AGENT_ARTIFACT,
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
