@@ -73,6 +73,11 @@ async function identify(opts: AgentOptions, state: StateStore, hooks: AgentHooks
     if (!opts.controller) throw new AgentConfigError('a controller URL is required with explicit credentials');
     return { controller: opts.controller, ...hooks.credentials };
   }
+  if (opts.nodeId && opts.agentKey) {
+    // Provisioned over SSH: the controller issued this identity; it wins over an older agent.json.
+    if (!opts.controller) throw new AgentConfigError('a controller URL (--controller) is required with --node-id and --agent-key');
+    return { controller: opts.controller, nodeId: opts.nodeId, agentKey: opts.agentKey };
+  }
   const saved = await state.readAgent();
   if (saved) {
     if (opts.token) log.info({ nodeId: saved.nodeId }, `already enrolled as node ${saved.nodeId}; the enrollment token is not needed and was not used`);

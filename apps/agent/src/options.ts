@@ -15,6 +15,9 @@ export const AGENT_OPTIONS = {
   controller: { env: 'CADDYFLEET_CONTROLLER', describe: 'controller URL, e.g. https://fleet.example.com (remembered in the state dir after enrollment)' },
   // Not CADDYFLEET_TOKEN: the API commands of the CLI use that one for API tokens.
   token: { env: 'CADDYFLEET_ENROLLMENT_TOKEN', describe: 'single-use enrollment token (first run only)' },
+  // A node provisioned over SSH gets its identity from the controller instead of enrolling: both go together.
+  nodeId: { env: 'CADDYFLEET_NODE_ID', describe: 'node id issued by the controller (with the agent key; set by SSH provisioning instead of enrolling)' },
+  agentKey: { env: 'CADDYFLEET_AGENT_KEY', describe: 'pre-shared agent key of --node-id (keep it in the 0600 config file: a flag is visible in the process list)' },
   stateDir: { env: 'CADDYFLEET_STATE_DIR', describe: 'directory for the agent key, the last applied config and local routes (created 0700)' },
   caddyBin: { env: 'CADDYFLEET_CADDY_BIN', describe: 'Caddy binary to start and supervise (admin API on a unix socket in the state dir)' },
   caddyAdmin: { env: 'CADDYFLEET_CADDY_ADMIN', describe: 'admin endpoint of an existing Caddy instead: http://127.0.0.1:2019 or unix:/path/admin.sock' },
@@ -100,6 +103,8 @@ const optionsSchema = z
   .object({
     controller: controllerSchema.optional(),
     token: z.string().min(10, 'is too short to be an enrollment token').max(200).optional(),
+    nodeId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'is not a node id').optional(),
+    agentKey: z.string().regex(/^cfa_[A-Za-z0-9_-]{20,100}$/, 'is not an agent key (cfa_…)').optional(),
     stateDir: z
       .string({ error: 'is required' })
       .min(1, 'is required')
@@ -120,6 +125,9 @@ const optionsSchema = z
     keepCaddy: bool,
   })
   .superRefine((o, ctx) => {
+    if ((o.nodeId === undefined) !== (o.agentKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [o.nodeId === undefined ? 'nodeId' : 'agentKey'], message: 'the node id and the agent key go together' });
+    }
     if (o.caddyBin === undefined && o.caddyAdmin === undefined) {
       ctx.addIssue({ code: 'custom', path: ['caddyBin'], message: 'give either --caddy-bin (Caddy managed by the agent) or --caddy-admin (an existing Caddy)' });
     }
@@ -171,6 +179,8 @@ export function loadAgentOptions(flags: AgentFlags = {}, env: NodeJS.ProcessEnv 
   const raw = {
     controller: pick('controller'),
     token: pick('token'),
+    nodeId: pick('nodeId'),
+    agentKey: pick('agentKey'),
     stateDir: pick('stateDir'),
     caddyBin: pick('caddyBin'),
     caddyAdmin: pick('caddyAdmin'),

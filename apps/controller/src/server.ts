@@ -41,7 +41,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   }
   const ctx: ServiceContext = { db: store.db, dialect: store.dialect, events: new EventEmitter<FleetEvents>(), now: () => new Date(), localNodeEnabled: config.localNode };
   ctx.events.setMaxListeners(0);
-  const services = createServices(ctx, config, { publicUrl: null, agentArtifact: null, caddyArtifact: config.caddyArtifact ?? null }, log);
+  const services = createServices(ctx, config, { publicUrl: config.publicUrl ?? null, agentArtifact: config.agentArtifact, caddyArtifact: config.caddyArtifact ?? null }, log);
   await ensureLocalNode(ctx);
   await services.provisioning.init();
   const admin = await services.auth.ensureAdmin(config.adminPassword);

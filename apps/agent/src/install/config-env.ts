@@ -10,6 +10,10 @@ export interface InstallSettings {
   name: string;
   httpListen: string;
   httpsListen: string;
+  /** The Caddy the agent runs (default: the OS package's). */
+  caddyBin?: string;
+  /** Set when the controller issued the identity (SSH provisioning) instead of an enrollment. */
+  identity?: { nodeId: string; agentKey: string };
 }
 
 /**
@@ -34,16 +38,19 @@ export function renderConfigEnv(s: InstallSettings): string {
   const entries: [string, string][] = [
     [AGENT_OPTIONS.controller.env, s.controller],
     [AGENT_OPTIONS.stateDir.env, INSTALL.stateDir],
-    [AGENT_OPTIONS.caddyBin.env, INSTALL.caddyBin],
+    [AGENT_OPTIONS.caddyBin.env, s.caddyBin ?? INSTALL.caddyBin],
     [AGENT_OPTIONS.name.env, s.name],
     [AGENT_OPTIONS.httpListen.env, s.httpListen],
     [AGENT_OPTIONS.httpsListen.env, s.httpsListen],
     // `systemctl restart` and upgrades leave Caddy serving; the next agent adopts it (the unit has KillMode=process).
     [AGENT_OPTIONS.keepCaddy.env, 'true'],
   ];
+  if (s.identity) entries.push([AGENT_OPTIONS.nodeId.env, s.identity.nodeId], [AGENT_OPTIONS.agentKey.env, s.identity.agentKey]);
   return [
     '# Written by `caddyfleet-agent install`; running it again rewrites this file (it keeps values not given).',
-    '# The agent enrolled during install: no enrollment token is stored here or anywhere else.',
+    s.identity
+      ? '# The node id and key were issued by the controller (SSH provisioning): this file is the agent\'s credential.'
+      : '# The agent enrolled during install: no enrollment token is stored here or anywhere else.',
     ...entries.map(([env, value]) => line(env, value)),
     '',
   ].join('\n');
@@ -76,5 +83,10 @@ export function previousSettings(text: string | null): Partial<InstallSettings> 
   if (name) out.name = name;
   if (httpListen) out.httpListen = httpListen;
   if (httpsListen) out.httpsListen = httpsListen;
+  const caddyBin = pick(AGENT_OPTIONS.caddyBin.env);
+  const nodeId = pick(AGENT_OPTIONS.nodeId.env);
+  const agentKey = pick(AGENT_OPTIONS.agentKey.env);
+  if (caddyBin) out.caddyBin = caddyBin;
+  if (nodeId && agentKey) out.identity = { nodeId, agentKey };
   return out;
 }

@@ -5,7 +5,7 @@
  * again without a new token. Each step says what it did; running it again upgrades and keeps the identity.
  */
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm } from 'node:fs/promises';
 import { isSea } from 'node:sea';
 import { Backoff } from '../backoff';
 import { enroll, reportableHostname } from '../enroll';
@@ -32,6 +32,13 @@ export interface InstallRequest {
   httpListen?: string;
   httpsListen?: string;
   waitSeconds?: number;
+  /** SSH provisioning: the node id the controller created, with its key read by `readAgentKey` (never argv). */
+  nodeId?: string;
+  readAgentKey?: () => Promise<string>;
+  /** A Caddy binary already on the host (uploaded by the provisioner) instead of the OS package. */
+  caddyBin?: string;
+  /** False: write everything but do not start the service (the provisioner starts it itself). */
+  start?: boolean;
 }
 
 export async function readOptional(file: string): Promise<string | null> {
@@ -67,19 +74,23 @@ export function resolveSettings(req: InstallRequest, previous: Partial<InstallSe
       httpListen: req.httpListen ?? previous.httpListen,
       httpsListen: req.httpsListen ?? previous.httpsListen,
       stateDir: INSTALL.stateDir,
-      caddyBin: INSTALL.caddyBin,
+      caddyBin: req.caddyBin ?? previous.caddyBin ?? INSTALL.caddyBin,
+      nodeId: previous.identity?.nodeId,
+      agentKey: previous.identity?.agentKey,
     },
     {},
   );
-  const settings = { controller: opts.controller!, name: opts.name, httpListen: opts.httpListen, httpsListen: opts.httpsListen };
+  const settings: InstallSettings = { controller: opts.controller!, name: opts.name, httpListen: opts.httpListen, httpsListen: opts.httpsListen, caddyBin: opts.caddyBin! };
+  if (previous.identity) settings.identity = previous.identity;
   return { ...settings, configEnv: renderConfigEnv(settings) };
 }
 
-async function installCaddy(say: Say): Promise<void> {
-  if (existsSync(INSTALL.caddyBin)) {
-    say(`Caddy is installed (${INSTALL.caddyBin})`);
+async function installCaddy(say: Say, caddyBin: string): Promise<void> {
+  if (existsSync(caddyBin)) {
+    say(`Caddy is installed (${caddyBin})`);
     return;
   }
+  if (caddyBin !== INSTALL.caddyBin) throw new InstallError(`--caddy-bin ${caddyBin} does not exist`);
   say(`Caddy is not installed: installing the caddy package with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const args = ['install', '-y', '-q', '--no-install-recommends', 'caddy'];
@@ -123,6 +134,12 @@ async function ensureUser(say: Say): Promise<{ uid: number; gid: number }> {
 /** Enrolls now (the token is spent here and stored nowhere), or keeps the identity already in the state dir. */
 async function ensureIdentity(req: InstallRequest, settings: InstallSettings, say: Say): Promise<string> {
   const state = new StateStore(INSTALL.stateDir);
+  if (settings.identity) {
+    // Issued by the controller: config.env carries it, and an identity left from an earlier enrollment must go.
+    await rm(state.agentFile, { force: true });
+    say(`node ${settings.identity.nodeId}: using the key issued by the controller`);
+    return settings.identity.nodeId;
+  }
   const saved = await state.readAgent();
   if (saved) {
     say(`already enrolled as node ${saved.nodeId}: keeping this identity${req.token ? ' (the enrollment token was not used)' : ''}`);
@@ -148,10 +165,17 @@ export async function install(req: InstallRequest, say: Say): Promise<void> {
   const osName = await checkHost();
   const previousConfig = await readOptional(INSTALL.configFile);
   const settings = resolveSettings(req, previousSettings(previousConfig));
+  if (req.nodeId !== undefined) {
+    const agentKey = (await req.readAgentKey?.())?.trim() ?? '';
+    // Validated like every agent option: a bad id or key stops here, before anything changes.
+    loadAgentOptions({ controller: settings.controller, stateDir: INSTALL.stateDir, caddyBin: settings.caddyBin, nodeId: req.nodeId, agentKey }, {});
+    settings.identity = { nodeId: req.nodeId, agentKey };
+    settings.configEnv = renderConfigEnv(settings);
+  }
   say(`caddyfleet-agent ${AGENT_VERSION}: ${previousConfig === null ? 'installing' : 'upgrading'} on ${osName}`);
 
   const nodeId = await ensureIdentity(req, settings, say);
-  await installCaddy(say);
+  await installCaddy(say, settings.caddyBin ?? INSTALL.caddyBin);
   await disablePackageCaddy(say);
   const owner = await ensureUser(say);
 
@@ -173,6 +197,10 @@ export async function install(req: InstallRequest, say: Say): Promise<void> {
 
   const unitExisted = existsSync(INSTALL.unitFile);
   await writeOwnedFile(INSTALL.unitFile, renderUnit(), 0o644);
+  if (req.start === false) {
+    say(`wrote ${INSTALL.unitFile}; not started (--no-start)`);
+    return;
+  }
   await mustRun('systemctl', ['daemon-reload']);
   await mustRun('systemctl', ['enable', '--quiet', INSTALL.unitName]);
   await mustRun('systemctl', ['restart', INSTALL.unitName]);

@@ -104,7 +104,7 @@ ensure_user() {
   fi
 }
 ensure_user caddy /var/lib/caddy
-ensure_user caddyfleet-agent /var/lib/caddyfleet-agent
+ensure_user caddyfleet-agent /nonexistent
 `;
 
 async function users(env: StepEnv): Promise<StepOutcome> {

@@ -7,14 +7,11 @@ import type { JobRun } from '../../provisioning/job-run';
 import type { Services } from '../../services';
 import { idParams, type ActorResolver, type ApiRegistry } from '../api';
 import { API_PREFIX } from '../constants';
+import { publicUrlFor } from '../downloads';
 
-/** The origin the API was called on: the URL the new host dials when the controller has no --public-url. */
+/** The URL the new host dials: --public-url, else the origin the API was called on. */
 function requestOrigin(req: FastifyRequest): string {
-  try {
-    return new URL(`${req.protocol}://${req.headers.host ?? ''}`).origin;
-  } catch {
-    throw new ValidationError('the request has no usable Host header to derive the controller URL from; start the controller with --public-url');
-  }
+  return publicUrlFor({ publicUrl: undefined }, req);
 }
 
 export function provisioningRoutes(api: ApiRegistry, s: Services): void {
