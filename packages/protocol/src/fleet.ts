@@ -41,6 +41,8 @@ export const nodeSchema = z.object({
   revokedAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
+  /** SSH host key remembered from provisioning (trust on first use); null for nodes that enrolled with a token. */
+  sshHostKeySha256: z.string().nullable(),
 });
 export type FleetNode = z.infer<typeof nodeSchema>;
 export const nodePatchSchema = z.strictObject({ name: nameSchema.optional(), siteId: idSchema.optional() });

@@ -251,6 +251,7 @@ export class ProvisioningService {
       recordHostKey: async (sha) => {
         run.hostKeySha256 = sha;
         await db.updateTable('nodes').set({ ssh_host_key_sha256: sha }).where('id', '=', nodeId).execute();
+        this.ctx.events.emit('node', nodeId);
       },
     };
     const active: Active = {

@@ -25,6 +25,7 @@ export function nodeToApi(row: NodeTable): FleetNode {
     revokedAt: row.revoked_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    sshHostKeySha256: row.ssh_host_key_sha256,
   };
 }
 

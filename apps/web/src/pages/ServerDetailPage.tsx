@@ -35,6 +35,7 @@ function Facts({ node, sitePath }: { node: FleetNode; sitePath: string }) {
     ['In sync', <SyncState node={node} />],
     ['Registered', dateTime(node.createdAt)],
   ];
+  if (node.sshHostKeySha256) rows.push(['SSH host key', <span className="mono">{node.sshHostKeySha256}</span>]);
   if (node.revokedAt) rows.push(['Agent key revoked', <time dateTime={node.revokedAt}>{dateTime(node.revokedAt)}</time>]);
   return (
     <dl className="facts">

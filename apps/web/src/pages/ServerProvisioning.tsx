@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { reprovisionRequestSchema, type FleetNode, type NodeDeleted, type ProvisionJob } from '@caddyfleet/protocol';
-import { ApiError, api } from '../api/client';
+import { api } from '../api/client';
 import { CopyButton } from '../components/CopyButton';
 import { FormFooter } from '../components/FormFooter';
 import { Modal } from '../components/Modal';
@@ -16,19 +16,14 @@ export function targetFields(target: string | undefined, fallbackHost: string): 
   return m ? { user: m[1]!, host: m[2]!.replace(/^\[(.*)\]$/, '$1'), port: m[3]! } : { user: 'root', host: fallbackHost, port: '22' };
 }
 
+/** True when the node has a provisioning run to show (a fetch for one would otherwise answer 404). */
+export function wasProvisioned(node: FleetNode): boolean {
+  return node.sshHostKeySha256 !== null || node.status === 'provisioning' || /^provisioning failed/.test(node.lastError ?? '');
+}
+
 /** The last provisioning run of a node (or a note that it was enrolled with a token), re-streamed on `generation`. */
 export function ProvisioningSection({ node, generation }: { node: FleetNode; generation: number }) {
-  const [exists, setExists] = useState<boolean | null>(null);
-  useEffect(() => {
-    const ctrl = new AbortController();
-    api
-      .get<ProvisionJob>(`/nodes/${encodeURIComponent(node.id)}/provisioning`, undefined, ctrl.signal)
-      .then(() => setExists(true))
-      .catch((err: unknown) => !ctrl.signal.aborted && setExists(err instanceof ApiError && err.status === 404 ? false : null));
-    return () => ctrl.abort();
-  }, [node.id, generation]);
-  if (exists === null) return null;
-  if (!exists) {
+  if (!wasProvisioned(node) && generation === 0) {
     return <p className="muted">This server was enrolled with a token, not provisioned over SSH. Re-provision installs and hardens it over SSH.</p>;
   }
   return <ProvisioningPanel nodeId={node.id} generation={generation} />;
@@ -42,11 +37,13 @@ export function ReprovisionDialog({ node, onClose, onStarted }: { node: FleetNod
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
+    if (!wasProvisioned(node)) return;
     api
       .get<ProvisionJob>(`/nodes/${encodeURIComponent(node.id)}/provisioning`)
       .then((job) => setSsh((f) => ({ ...f, ...targetFields(job.target, node.hostname) })))
       .catch(() => {});
-  }, [node.id, node.hostname]);
+    // Only when the dialog opens: later node updates must not overwrite what the user typed.
+  }, [node.id]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
