@@ -16,6 +16,15 @@ const browserReady = hasChromium();
 const hasTarget = requireTargetHostSupport();
 const ROOT_PASSWORD = `root-${randomBytes(9).toString('hex')}`;
 
+/**
+ * Chromium aborts open requests with ERR_NETWORK_CHANGED when any network interface of the machine appears or goes
+ * (test targets get veths of their own); the live stream then resumes by itself (Last-Event-ID). Anything else fails.
+ */
+function assertCleanBrowser(b: BrowserSession): void {
+  b.problems.splice(0, b.problems.length, ...b.problems.filter((p) => !p.text.includes('net::ERR_NETWORK_CHANGED')));
+  b.assertClean();
+}
+
 const terminalText = (page: Page) => page.locator('[data-testid="provision-terminal"] .xterm-rows').innerText();
 
 describe.skipIf(!browserReady || !hasTarget)('dashboard: add a server over SSH (Chromium, real controller, real host)', () => {
@@ -52,11 +61,11 @@ describe.skipIf(!browserReady || !hasTarget)('dashboard: add a server over SSH (
     await page.getByRole('button', { name: 'Add server' }).click();
     const dialog = page.getByRole('dialog', { name: 'Add server' });
     await visible(dialog);
-    await dialog.getByLabel('Name').fill('edge-web');
-    await dialog.getByLabel('Hostname or IP').fill(t.address);
-    await dialog.getByLabel('SSH port').fill('22');
-    await dialog.getByLabel('User').fill('root');
-    await dialog.getByLabel('Password').fill(ROOT_PASSWORD);
+    await dialog.getByLabel('Name', { exact: true }).fill('edge-web');
+    await dialog.getByLabel('Hostname or IP', { exact: true }).fill(t.address);
+    await dialog.getByLabel('SSH port', { exact: true }).fill('22');
+    await dialog.getByLabel('User', { exact: true }).fill('root');
+    await dialog.getByLabel('SSH password', { exact: true }).fill(ROOT_PASSWORD);
     await browser.screenshot('provision-01-add-server');
     await dialog.getByRole('button', { name: 'Provision' }).click();
 
@@ -87,8 +96,8 @@ describe.skipIf(!browserReady || !hasTarget)('dashboard: add a server over SSH (
     await poll(() => terminalText(page)).toContain('the agent connected: the node is online');
     await visible(page.getByText(t.hostKeySha256));
     await browser.screenshot('provision-04-server-page');
-    browser.assertClean();
-  });
+    assertCleanBrowser(browser);
+  }, 300_000);
 
   it('deletes the server and shows the commands that remove the agent from the host', async () => {
     await page.getByRole('button', { name: 'Delete' }).click();
@@ -100,6 +109,6 @@ describe.skipIf(!browserReady || !hasTarget)('dashboard: add a server over SSH (
     expect((await ctl.api('GET', `/nodes/${nodeId}`)).status).toBe(404);
     await done.getByRole('button', { name: 'Done' }).click();
     await page.getByRole('heading', { level: 1, name: 'Servers' }).waitFor();
-    browser.assertClean();
-  });
+    assertCleanBrowser(browser);
+  }, 60_000);
 });

@@ -7,17 +7,32 @@
  * Caddy from an upstream inside the host; and no credential anywhere on the controller's disk or in its log.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { FleetNode, ProvisionJob, Route } from '@caddyfleet/protocol';
 import { httpGet } from './helpers/http-probe';
-import { waitFor } from './helpers/processes';
-import { ControllerProcess, ensureAgentArtifact, filesContaining, keyBody, runCli, tcpProbe } from './helpers/provisioning';
+import { isCI, waitFor } from './helpers/processes';
+import { ControllerProcess, ROOT, ensureAgentArtifact, filesContaining, keyBody, runCli, tcpProbe } from './helpers/provisioning';
 import { requireTargetHostSupport, startTargetHost, type TargetHost } from './helpers/target-host';
 
 const hasTarget = requireTargetHostSupport();
+
+/**
+ * A Caddy with the layer4 module (stream routes), when one was built here (scripts/build-caddy.sh caches it under
+ * ~/.cache/caddyfleet/caddy/); else the host's Debian Caddy, which serves no streams.
+ */
+function caddyArtifact(): { path: string; layer4: boolean } {
+  const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'caddyfleet', 'caddy');
+  const builds = existsSync(cache) ? readdirSync(cache).filter((d) => d.startsWith('caddy-') && d.includes('caddy-l4')).sort() : [];
+  const found = builds.map((d) => join(cache, d, 'caddy')).filter((f) => existsSync(f)).pop();
+  if (found) return { path: found, layer4: true };
+  if (isCI() && existsSync(join(ROOT, 'scripts', 'build-caddy.sh'))) throw new Error('CI=true: no layer4 Caddy build found (scripts/build-caddy.sh)');
+  return { path: '/usr/bin/caddy', layer4: false };
+}
+const CADDY = caddyArtifact();
 const ROOT_PASSWORD = `root-${randomBytes(9).toString('hex')}`;
 const OPS_PASSWORD = `ops-${randomBytes(9).toString('hex')}`;
 const DOMAIN = 'app.provision.test';
@@ -122,7 +137,7 @@ describe.skipIf(!hasTarget)('SSH provisioning of a real Debian host', () => {
     await ensureAgentArtifact();
     t = await startTargetHost({ rootPassword: ROOT_PASSWORD, users: [{ name: 'ops', password: OPS_PASSWORD, sudo: true }] });
     // The controller uploads the host's own Caddy binary as its artifact on re-provision (--caddy-artifact).
-    ctl = await ControllerProcess.start(t.hostAddress, ['--caddy-artifact', '/usr/bin/caddy']);
+    ctl = await ControllerProcess.start(t.hostAddress, ['--caddy-artifact', CADDY.path]);
   }, 300_000);
 
   afterAll(async () => {
@@ -174,6 +189,21 @@ describe.skipIf(!hasTarget)('SSH provisioning of a real Debian host', () => {
     expect(await sh(t, 'ufw status')).toMatch(/^22\/tcp +ALLOW /m);
   });
 
+  it.skipIf(!CADDY.layer4)("opens a stream route's port in the firewall and serves it through the host's Caddy", async () => {
+    expect(await tcpProbe(t.address, 7443, 2000)).toBe('timeout');
+    const stream = await ctl.ok<Route>('POST', '/routes', { kind: 'stream', nodeId, listen: { port: 7443, protocol: 'tcp' }, upstreams: [{ host: '127.0.0.1', port: 9000 }] });
+    await waitFor(async () => /^7443\/tcp +ALLOW /m.test(await sh(t, 'ufw status')), { timeoutMs: 20_000, description: 'ufw opens the stream port' });
+    expect((await sh(t, 'cat /var/lib/caddyfleet-agent/stream-ports')).trim()).toBe('7443/tcp');
+    const reply = await waitFor(async () => {
+      const r = await httpGet(t.address, 7443, 'any').catch(() => null);
+      return r?.status === 200 ? r : null;
+    }, { timeoutMs: 20_000, description: 'the stream answers from outside' });
+    expect(reply.body.trim()).toBe(MARKER);
+    await ctl.ok('DELETE', `/routes/${stream.id}`);
+    await waitFor(async () => !/^7443\/tcp/m.test(await sh(t, 'ufw status')), { timeoutMs: 20_000, description: 'ufw closes the stream port' });
+    expect(await tcpProbe(t.address, 7443, 2000)).toBe('timeout');
+  });
+
   it('re-provisions through the CLI as a sudo user with a password: same node, routes kept, binary from the controller', async () => {
     // Drift since the first run: an agent binary that is not the controller's, and hardening undone by hand.
     await sh(t, 'cp /usr/local/bin/caddyfleet-agent /tmp/old-agent && echo >>/tmp/old-agent && mv /tmp/old-agent /usr/local/bin/caddyfleet-agent');
@@ -198,7 +228,7 @@ describe.skipIf(!hasTarget)('SSH provisioning of a real Debian host', () => {
     const row = db.prepare('select agent_key_hash from nodes where id = ?').get(nodeId) as { agent_key_hash: string };
     db.close();
     await assertProvisionedHost(t, job, { nodeId, keyHash: row.agent_key_hash });
-    expect((await sh(t, 'sha256sum /usr/local/bin/caddy')).split(' ')[0]).toBe(createHash('sha256').update(readFileSync('/usr/bin/caddy')).digest('hex'));
+    expect((await sh(t, 'sha256sum /usr/local/bin/caddy')).split(' ')[0]).toBe(createHash('sha256').update(readFileSync(CADDY.path)).digest('hex'));
     expect(await sh(t, 'grep CADDYFLEET_CADDY_BIN /etc/caddyfleet-agent/config.env')).toContain('/usr/local/bin/caddy');
 
     const routes = await ctl.ok<Route[]>('GET', `/routes?nodeId=${nodeId}`);

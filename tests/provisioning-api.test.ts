@@ -108,7 +108,7 @@ describe.each(STORES)('provisioning API on %s', (kind) => {
       expect(res.headers['content-type']).toContain('text/event-stream');
       expect(res.body).toMatch(/^event: job\ndata: \{/);
       expect(res.body).toContain('"text":"connecting to root@127.0.0.1');
-      expect(res.body.trimEnd()).toMatch(/event: done\ndata: \{"status":"failed","error":"connect: [^"]+"\}$/);
+      expect(res.body.trimEnd()).toMatch(/event: done\ndata: \{"status":"failed","error":"connect: [^"]+","endedAt":"[^"]+"\}$/);
       const resumed = await t.c.app.inject({ method: 'GET', url: `/api/v1/nodes/${nodeId}/provisioning/stream`, headers: { ...auth, 'last-event-id': '2' } });
       expect(resumed.body).not.toMatch(/\nid: [12]\n/);
       expect(resumed.body).toMatch(/\nid: 3\n/);

@@ -131,4 +131,4 @@ export type NodeDeleted = z.infer<typeof nodeDeletedSchema>;
  * status changes), `line` (one output line), `step` (one step changed), `done` (the job ended; the stream closes).
  */
 export const provisionLineEventSchema = z.object({ seq: z.number().int(), text: z.string() });
-export const provisionDoneEventSchema = z.object({ status: provisionJobStatusSchema, error: z.string().nullable() });
+export const provisionDoneEventSchema = z.object({ status: provisionJobStatusSchema, error: z.string().nullable(), endedAt: z.string().nullable() });

@@ -67,7 +67,7 @@ export const SYSCTL_FILE = '/etc/sysctl.d/90-caddyfleet.conf';
 
 /**
  * Writes the file (every key prefixed with `-`, so systemd-sysctl at boot skips what the host refuses instead of
- * failing) and applies each key now; prints `@@REFUSED key: reason` for each refusal.
+ * failing) and applies each key now; prints `refused key: reason` for each refusal.
  */
 export function sysctlScript(): string {
   const file = SYSCTL_SETTINGS.map(([k, v]) => `-${k} = ${v}`).join('\n');
@@ -81,7 +81,7 @@ mv ${SYSCTL_FILE}.tmp ${SYSCTL_FILE}
 apply() {
   local out
   if out=$(sysctl -q -w "$1=$2" 2>&1) && [ "$(sysctl -n "$1" 2>/dev/null)" = "$2" ]; then echo "set $1 = $2"
-  else echo "@@REFUSED $1: $(echo "\${out:-value did not stick}" | tail -n 1)"; fi
+  else echo "refused $1: $(echo "\${out:-value did not stick}" | tail -n 1)"; fi
 }
 ${apply}
 `;

@@ -17,7 +17,7 @@ export interface LogLine {
 export interface JobRunEvents {
   line: [LogLine];
   step: [ProvisionStep];
-  done: [{ status: ProvisionJobStatus; error: string | null }];
+  done: [{ status: ProvisionJobStatus; error: string | null; endedAt: string }];
 }
 
 export type JobMeta = Omit<ProvisionJob, 'steps' | 'log' | 'status' | 'error' | 'endedAt' | 'hostKeySha256'>;
@@ -88,7 +88,7 @@ export class JobRun extends EventEmitter<JobRunEvents> {
     this.error = error === null ? null : this.mask(error);
     this.endedAt = at;
     this.dirty = true;
-    this.emit('done', { status, error: this.error });
+    this.emit('done', { status, error: this.error, endedAt: at });
   }
 
   /** Lines after `seq` (all of them for 0), for a stream that (re)connects. */

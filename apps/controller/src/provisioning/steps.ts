@@ -130,7 +130,7 @@ async function unattendedUpgrades(env: StepEnv): Promise<StepOutcome> {
 
 async function sysctl(env: StepEnv): Promise<StepOutcome> {
   const r = await script(env, sysctlScript());
-  const refused = r.stdout.filter((l) => l.startsWith('@@REFUSED ')).map((l) => l.slice(10).split(':')[0]!);
+  const refused = r.stdout.filter((l) => l.startsWith('refused ')).map((l) => l.slice(8).split(':')[0]!);
   const applied = r.stdout.filter((l) => l.startsWith('set ')).length;
   if (refused.length === 0) return { message: `${applied} settings applied` };
   return { message: `${applied} settings applied; the host refused ${refused.length}: ${refused.join(', ')}`, warning: true };

@@ -52,7 +52,7 @@ export function SshFields({ form, set, errors, lockTarget = false }: { form: Ssh
         </label>
       </fieldset>
       {form.auth === 'password' ? (
-        <Field label="Password" error={e('password')} hint="Also used for sudo. Sent to the controller for this run only, never stored.">
+        <Field label="SSH password" error={e('password')} hint="Also used for sudo. Sent to the controller for this run only, never stored.">
           <input type="password" value={form.password} onChange={(ev) => set({ password: ev.target.value })} autoComplete="new-password" />
         </Field>
       ) : (

@@ -30,8 +30,8 @@ export function useProvisioningStream(nodeId: string | null, onLine: (text: stri
       setJob((j) => (j ? { ...j, steps: j.steps.map((s) => (s.name === step.name ? step : s)) } : j));
     });
     es.addEventListener('done', (ev) => {
-      const d = parse(ev) as { status: ProvisionJob['status']; error: string | null };
-      setJob((j) => (j ? { ...j, status: d.status, error: d.error } : j));
+      const d = parse(ev) as { status: ProvisionJob['status']; error: string | null; endedAt: string | null };
+      setJob((j) => (j ? { ...j, status: d.status, error: d.error, endedAt: d.endedAt } : j));
       setEnded(true);
       es.close();
     });

@@ -7,6 +7,7 @@ const VERB: Record<string, string> = {
   revoke: 'revoked',
   enroll: 'enrolled',
   login: 'logged in',
+  provision: 'provisioned over SSH',
 };
 
 const ENTITY: Record<string, string> = {

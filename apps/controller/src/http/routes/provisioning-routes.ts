@@ -101,7 +101,7 @@ export function provisioningStreamRoute(app: FastifyInstance, s: Services, resol
       lines.forEach((text, i) => {
         if (i + 1 > after) send('line', { seq: i + 1, text }, i + 1);
       });
-      if (job.status !== 'running') send('done', { status: job.status, error: job.error });
+      if (job.status !== 'running') send('done', { status: job.status, error: job.error, endedAt: job.endedAt });
       return finish();
     }
 
@@ -109,7 +109,7 @@ export function provisioningStreamRoute(app: FastifyInstance, s: Services, resol
     send('job', withoutLog(run.snapshot()));
     for (const l of run.linesAfter(after)) send('line', l, l.seq);
     if (run.status !== 'running') {
-      send('done', { status: run.status, error: run.error });
+      send('done', { status: run.status, error: run.error, endedAt: run.endedAt });
       return finish();
     }
     const onLine = (l: { seq: number; text: string }) => send('line', l, l.seq);
