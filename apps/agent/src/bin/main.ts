@@ -34,10 +34,10 @@ function buildProgram(): Command {
     .description('as root on Debian/Ubuntu: install Caddy if missing, this binary, a config and a hardened systemd unit; enroll; start')
     .addHelpText('after', '\nThe token is best passed in the environment or on stdin: --token is visible in the process list.\n' +
       'Example:\n  CADDYFLEET_ENROLLMENT_TOKEN=cfe_… caddyfleet-agent install --controller https://fleet.example.com\n');
-  addAgentOptions(installCmd, ['controller', 'token', 'name', 'httpListen', 'httpsListen'])
+  addAgentOptions(installCmd, ['controller', 'token', 'caddyBin', 'name', 'httpListen', 'httpsListen'])
     .addOption(new Option('--token-stdin', 'read the enrollment token from stdin'))
     .addOption(new Option('--wait <seconds>', 'how long to wait for the agent to connect').default('60'))
-    .action(async (opts: { controller?: string; token?: string; tokenStdin?: boolean; name?: string; httpListen?: string; httpsListen?: string; wait: string }) => {
+    .action(async (opts: { controller?: string; token?: string; tokenStdin?: boolean; caddyBin?: string; name?: string; httpListen?: string; httpsListen?: string; wait: string }) => {
       const say = createSay();
       if (opts.token && opts.tokenStdin) throw new CommanderError(2, 'usage', 'give the token with --token (or CADDYFLEET_ENROLLMENT_TOKEN) or --token-stdin, not both');
       if (opts.token && installCmd.getOptionValueSource('token') === 'cli') {
@@ -48,6 +48,7 @@ function buildProgram(): Command {
       await install(
         {
           controller: opts.controller,
+          caddyBin: opts.caddyBin,
           token: opts.token,
           readToken: opts.tokenStdin ? () => readTokenFrom(process.stdin) : undefined,
           name: opts.name,

@@ -4,8 +4,9 @@
  * change is the enrollment's identity in the state dir, so that a later failure can be fixed by running install
  * again without a new token. Each step says what it did; running it again upgrades and keeps the identity.
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { isSea } from 'node:sea';
 import { Backoff } from '../backoff';
 import { enroll, reportableHostname } from '../enroll';
@@ -24,6 +25,8 @@ import { waitForConnected } from './wait-online';
 
 export interface InstallRequest {
   controller?: string;
+  /** A Caddy binary of the operator's own; default /usr/bin/caddy, installed from the OS packages when missing. */
+  caddyBin?: string;
   /** From --token or CADDYFLEET_ENROLLMENT_TOKEN. */
   token?: string;
   /** Reads the token from stdin when no token was given otherwise (called only when enrollment needs it). */
@@ -67,17 +70,31 @@ export function resolveSettings(req: InstallRequest, previous: Partial<InstallSe
       httpListen: req.httpListen ?? previous.httpListen,
       httpsListen: req.httpsListen ?? previous.httpsListen,
       stateDir: INSTALL.stateDir,
-      caddyBin: INSTALL.caddyBin,
+      caddyBin: req.caddyBin ?? previous.caddyBin ?? INSTALL.caddyBin,
     },
     {},
   );
-  const settings = { controller: opts.controller!, name: opts.name, httpListen: opts.httpListen, httpsListen: opts.httpsListen };
+  const caddyBin = path.resolve(opts.caddyBin!);
+  const settings = { controller: opts.controller!, caddyBin, name: opts.name, httpListen: opts.httpListen, httpsListen: opts.httpsListen };
   return { ...settings, configEnv: renderConfigEnv(settings) };
 }
 
-async function installCaddy(say: Say): Promise<void> {
-  if (existsSync(INSTALL.caddyBin)) {
-    say(`Caddy is installed (${INSTALL.caddyBin})`);
+/** An operator's own Caddy must be there already; only the OS package's is installed here. */
+function checkOwnCaddy(caddyBin: string): void {
+  if (caddyBin === INSTALL.caddyBin) return;
+  if (/^\/(root|home|run\/user)\//.test(caddyBin)) {
+    throw new AgentConfigError(`--caddy-bin ${caddyBin}: the service cannot see /root, /home or /run/user (ProtectHome=yes); put it in /usr/local/bin`);
+  }
+  try {
+    accessSync(caddyBin, constants.X_OK);
+  } catch {
+    throw new AgentConfigError(`--caddy-bin ${caddyBin}: no executable file there (leave --caddy-bin out to use Caddy from the OS packages)`);
+  }
+}
+
+async function installCaddy(caddyBin: string, say: Say): Promise<void> {
+  if (existsSync(caddyBin)) {
+    say(`Caddy is installed (${caddyBin})`);
     return;
   }
   say(`Caddy is not installed: installing the caddy package with apt-get`);
@@ -126,6 +143,9 @@ async function ensureIdentity(req: InstallRequest, settings: InstallSettings, sa
   const saved = await state.readAgent();
   if (saved) {
     say(`already enrolled as node ${saved.nodeId}: keeping this identity${req.token ? ' (the enrollment token was not used)' : ''}`);
+    if (saved.controller !== settings.controller) {
+      say(`note: it enrolled with ${saved.controller}; the agent now uses ${settings.controller} with the same key (for another controller, run \`caddyfleet-agent uninstall\` first)`);
+    }
     return saved.nodeId;
   }
   const token = req.token ?? (await req.readToken?.());
@@ -148,10 +168,11 @@ export async function install(req: InstallRequest, say: Say): Promise<void> {
   const osName = await checkHost();
   const previousConfig = await readOptional(INSTALL.configFile);
   const settings = resolveSettings(req, previousSettings(previousConfig));
+  checkOwnCaddy(settings.caddyBin);
   say(`caddyfleet-agent ${AGENT_VERSION}: ${previousConfig === null ? 'installing' : 'upgrading'} on ${osName}`);
 
   const nodeId = await ensureIdentity(req, settings, say);
-  await installCaddy(say);
+  await installCaddy(settings.caddyBin, say);
   await disablePackageCaddy(say);
   const owner = await ensureUser(say);
 
