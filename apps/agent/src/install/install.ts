@@ -200,6 +200,10 @@ export async function install(req: InstallRequest, say: Say): Promise<void> {
   say(`${unitExisted ? 'restarted' : 'enabled and started'} ${INSTALL.unitName}`);
 
   const waitSeconds = req.waitSeconds ?? 60;
+  if (waitSeconds === 0) {
+    say(`not waiting for the agent to connect (--wait 0): see \`systemctl status ${INSTALL.unitName}\``);
+    return;
+  }
   say(`waiting up to ${waitSeconds} s for the agent to connect to ${settings.controller}`);
   const status = await waitForConnected(INSTALL.stateDir, waitSeconds * 1000);
   if (!status.connected) {
