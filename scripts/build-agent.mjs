@@ -20,7 +20,8 @@ const NAME = 'caddyfleet-agent-linux-x64';
 const DIST = path.join(ROOT, 'dist');
 const OUT = path.join(DIST, NAME);
 const STAMP = path.join(DIST, '.caddyfleet-agent.inputs');
-const WORK = path.join(ROOT, '.tmp', 'agent-build');
+// Per process: two builds at once (parallel test files) must not share a work dir; the results are renamed into place.
+const WORK = path.join(ROOT, '.tmp', `agent-build-${process.pid}`);
 const ENTRY = path.join(ROOT, 'apps/agent/src/bin/main.ts');
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const MAX_BYTES = 120 * 1024 * 1024;
@@ -129,8 +130,10 @@ const reported = execFileSync(exe, ['--version'], { encoding: 'utf8', env: { PAT
 if (reported !== version) fail(`the built executable reports version "${reported}", expected "${version}"`);
 
 const sha = createHash('sha256').update(readFileSync(exe)).digest('hex');
+writeFileSync(path.join(WORK, 'sha256'), `${sha}  ${NAME}\n`);
+writeFileSync(path.join(WORK, 'stamp'), digest + '\n');
 renameSync(exe, OUT);
-writeFileSync(`${OUT}.sha256`, `${sha}  ${NAME}\n`);
-writeFileSync(STAMP, digest + '\n');
+renameSync(path.join(WORK, 'sha256'), `${OUT}.sha256`);
+renameSync(path.join(WORK, 'stamp'), STAMP);
 rmSync(WORK, { recursive: true, force: true });
 log(`built ${path.relative(ROOT, OUT)} ${version}: ${(size / 1048576).toFixed(1)} MiB, sha256 ${sha.slice(0, 16)}…, in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -70,3 +70,14 @@ export const enrollmentTokenSchema = z.object({
   revokedAt: z.string().nullable(),
   createdAt: z.string(),
 });
+
+/** True when other hosts cannot reach this URL: loopback addresses and `localhost` names. */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\./.test(host);
+}

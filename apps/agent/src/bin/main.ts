@@ -34,11 +34,10 @@ function buildProgram(): Command {
     .description('as root on Debian/Ubuntu: install Caddy if missing, this binary, a config and a hardened systemd unit; enroll; start')
     .addHelpText('after', '\nThe token is best passed in the environment or on stdin: --token is visible in the process list.\n' +
       'Example:\n  CADDYFLEET_ENROLLMENT_TOKEN=cfe_… caddyfleet-agent install --controller https://fleet.example.com\n');
-  addAgentOptions(installCmd, ['controller', 'token', 'name', 'httpListen', 'httpsListen'])
+  addAgentOptions(installCmd, ['controller', 'token', 'caddyBin', 'name', 'httpListen', 'httpsListen'])
     .addOption(new Option('--token-stdin', 'read the enrollment token from stdin'))
     .addOption(new Option('--node-id <id>', 'SSH provisioning: the node id the controller created (with --agent-key-stdin, instead of a token)'))
     .addOption(new Option('--agent-key-stdin', "read that node's pre-shared agent key from stdin"))
-    .addOption(new Option('--caddy-bin <path>', 'a Caddy binary already on this host, instead of the OS package'))
     .addOption(new Option('--no-start', 'write the binary, config and unit, but do not start the service'))
     .addOption(new Option('--wait <seconds>', 'how long to wait for the agent to connect').default('60'))
     .action(async (opts: { controller?: string; token?: string; tokenStdin?: boolean; name?: string; httpListen?: string; httpsListen?: string; wait: string; nodeId?: string; agentKeyStdin?: boolean; caddyBin?: string; start: boolean }) => {
@@ -54,6 +53,7 @@ function buildProgram(): Command {
       await install(
         {
           controller: opts.controller,
+          caddyBin: opts.caddyBin,
           token: opts.token,
           readToken: opts.tokenStdin ? () => readTokenFrom(process.stdin) : undefined,
           name: opts.name,
@@ -62,7 +62,6 @@ function buildProgram(): Command {
           waitSeconds: wait,
           nodeId: opts.nodeId,
           readAgentKey: opts.agentKeyStdin ? () => readTokenFrom(process.stdin) : undefined,
-          caddyBin: opts.caddyBin,
           start: opts.start,
         },
         say,

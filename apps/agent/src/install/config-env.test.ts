@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadAgentOptions } from '../options';
 import { ConfigEnvError, parseConfigEnv, previousSettings, renderConfigEnv } from './config-env';
 
-const settings = { controller: 'https://fleet.example.com', name: 'edge-1', httpListen: ':80', httpsListen: '10.0.0.5:443' };
+const settings = { controller: 'https://fleet.example.com', caddyBin: '/usr/bin/caddy', name: 'edge-1', httpListen: ':80', httpsListen: '10.0.0.5:443' };
 
 describe('renderConfigEnv', () => {
   it('writes every setting the agent needs, and no token', () => {

@@ -7,11 +7,11 @@ import { INSTALL } from './paths';
 
 export interface InstallSettings {
   controller: string;
+  /** /usr/bin/caddy (the OS package), or a Caddy of the operator's own (e.g. one built with layer4). */
+  caddyBin: string;
   name: string;
   httpListen: string;
   httpsListen: string;
-  /** The Caddy the agent runs (default: the OS package's). */
-  caddyBin?: string;
   /** Set when the controller issued the identity (SSH provisioning) instead of an enrollment. */
   identity?: { nodeId: string; agentKey: string };
 }
@@ -38,7 +38,7 @@ export function renderConfigEnv(s: InstallSettings): string {
   const entries: [string, string][] = [
     [AGENT_OPTIONS.controller.env, s.controller],
     [AGENT_OPTIONS.stateDir.env, INSTALL.stateDir],
-    [AGENT_OPTIONS.caddyBin.env, s.caddyBin ?? INSTALL.caddyBin],
+    [AGENT_OPTIONS.caddyBin.env, s.caddyBin],
     [AGENT_OPTIONS.name.env, s.name],
     [AGENT_OPTIONS.httpListen.env, s.httpListen],
     [AGENT_OPTIONS.httpsListen.env, s.httpsListen],
@@ -76,17 +76,17 @@ export function previousSettings(text: string | null): Partial<InstallSettings> 
   const pick = (key: string) => (env[key] ? env[key] : undefined);
   const out: Partial<InstallSettings> = {};
   const controller = pick(AGENT_OPTIONS.controller.env);
+  const caddyBin = pick(AGENT_OPTIONS.caddyBin.env);
   const name = pick(AGENT_OPTIONS.name.env);
   const httpListen = pick(AGENT_OPTIONS.httpListen.env);
   const httpsListen = pick(AGENT_OPTIONS.httpsListen.env);
   if (controller) out.controller = controller;
+  if (caddyBin) out.caddyBin = caddyBin;
   if (name) out.name = name;
   if (httpListen) out.httpListen = httpListen;
   if (httpsListen) out.httpsListen = httpsListen;
-  const caddyBin = pick(AGENT_OPTIONS.caddyBin.env);
   const nodeId = pick(AGENT_OPTIONS.nodeId.env);
   const agentKey = pick(AGENT_OPTIONS.agentKey.env);
-  if (caddyBin) out.caddyBin = caddyBin;
   if (nodeId && agentKey) out.identity = { nodeId, agentKey };
   return out;
 }

@@ -4,8 +4,9 @@
  * change is the enrollment's identity in the state dir, so that a later failure can be fixed by running install
  * again without a new token. Each step says what it did; running it again upgrades and keeps the identity.
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { isSea } from 'node:sea';
 import { Backoff } from '../backoff';
 import { enroll, reportableHostname } from '../enroll';
@@ -24,6 +25,8 @@ import { waitForConnected } from './wait-online';
 
 export interface InstallRequest {
   controller?: string;
+  /** A Caddy binary of the operator's own; default /usr/bin/caddy, installed from the OS packages when missing. */
+  caddyBin?: string;
   /** From --token or CADDYFLEET_ENROLLMENT_TOKEN. */
   token?: string;
   /** Reads the token from stdin when no token was given otherwise (called only when enrollment needs it). */
@@ -35,8 +38,6 @@ export interface InstallRequest {
   /** SSH provisioning: the node id the controller created, with its key read by `readAgentKey` (never argv). */
   nodeId?: string;
   readAgentKey?: () => Promise<string>;
-  /** A Caddy binary already on the host (uploaded by the provisioner) instead of the OS package. */
-  caddyBin?: string;
   /** False: write everything but do not start the service (the provisioner starts it itself). */
   start?: boolean;
 }
@@ -80,17 +81,30 @@ export function resolveSettings(req: InstallRequest, previous: Partial<InstallSe
     },
     {},
   );
-  const settings: InstallSettings = { controller: opts.controller!, name: opts.name, httpListen: opts.httpListen, httpsListen: opts.httpsListen, caddyBin: opts.caddyBin! };
+  const caddyBin = path.resolve(opts.caddyBin!);
+  const settings: InstallSettings = { controller: opts.controller!, caddyBin, name: opts.name, httpListen: opts.httpListen, httpsListen: opts.httpsListen };
   if (previous.identity) settings.identity = previous.identity;
   return { ...settings, configEnv: renderConfigEnv(settings) };
 }
 
-async function installCaddy(say: Say, caddyBin: string): Promise<void> {
+/** An operator's own Caddy must be there already; only the OS package's is installed here. */
+function checkOwnCaddy(caddyBin: string): void {
+  if (caddyBin === INSTALL.caddyBin) return;
+  if (/^\/(root|home|run\/user)\//.test(caddyBin)) {
+    throw new AgentConfigError(`--caddy-bin ${caddyBin}: the service cannot see /root, /home or /run/user (ProtectHome=yes); put it in /usr/local/bin`);
+  }
+  try {
+    accessSync(caddyBin, constants.X_OK);
+  } catch {
+    throw new AgentConfigError(`--caddy-bin ${caddyBin}: no executable file there (leave --caddy-bin out to use Caddy from the OS packages)`);
+  }
+}
+
+async function installCaddy(caddyBin: string, say: Say): Promise<void> {
   if (existsSync(caddyBin)) {
     say(`Caddy is installed (${caddyBin})`);
     return;
   }
-  if (caddyBin !== INSTALL.caddyBin) throw new InstallError(`--caddy-bin ${caddyBin} does not exist`);
   say(`Caddy is not installed: installing the caddy package with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const args = ['install', '-y', '-q', '--no-install-recommends', 'caddy'];
@@ -143,6 +157,9 @@ async function ensureIdentity(req: InstallRequest, settings: InstallSettings, sa
   const saved = await state.readAgent();
   if (saved) {
     say(`already enrolled as node ${saved.nodeId}: keeping this identity${req.token ? ' (the enrollment token was not used)' : ''}`);
+    if (saved.controller !== settings.controller) {
+      say(`note: it enrolled with ${saved.controller}; the agent now uses ${settings.controller} with the same key (for another controller, run \`caddyfleet-agent uninstall\` first)`);
+    }
     return saved.nodeId;
   }
   const token = req.token ?? (await req.readToken?.());
@@ -165,6 +182,7 @@ export async function install(req: InstallRequest, say: Say): Promise<void> {
   const osName = await checkHost();
   const previousConfig = await readOptional(INSTALL.configFile);
   const settings = resolveSettings(req, previousSettings(previousConfig));
+  checkOwnCaddy(settings.caddyBin);
   if (req.nodeId !== undefined) {
     const agentKey = (await req.readAgentKey?.())?.trim() ?? '';
     // Validated like every agent option: a bad id or key stops here, before anything changes.
@@ -175,7 +193,7 @@ export async function install(req: InstallRequest, say: Say): Promise<void> {
   say(`caddyfleet-agent ${AGENT_VERSION}: ${previousConfig === null ? 'installing' : 'upgrading'} on ${osName}`);
 
   const nodeId = await ensureIdentity(req, settings, say);
-  await installCaddy(say, settings.caddyBin ?? INSTALL.caddyBin);
+  await installCaddy(settings.caddyBin, say);
   await disablePackageCaddy(say);
   const owner = await ensureUser(say);
 
@@ -207,6 +225,10 @@ export async function install(req: InstallRequest, say: Say): Promise<void> {
   say(`${unitExisted ? 'restarted' : 'enabled and started'} ${INSTALL.unitName}`);
 
   const waitSeconds = req.waitSeconds ?? 60;
+  if (waitSeconds === 0) {
+    say(`not waiting for the agent to connect (--wait 0): see \`systemctl status ${INSTALL.unitName}\``);
+    return;
+  }
   say(`waiting up to ${waitSeconds} s for the agent to connect to ${settings.controller}`);
   const status = await waitForConnected(INSTALL.stateDir, waitSeconds * 1000);
   if (!status.connected) {

@@ -5,12 +5,13 @@ import { resolveSettings } from './install';
 
 describe('resolveSettings (install options, before anything changes)', () => {
   it('takes the request first, then the earlier install, then the defaults', () => {
-    const previous = { controller: 'http://old.example:8080', name: 'edge-1', httpListen: ':8080', httpsListen: ':8443' };
+    const previous = { controller: 'http://old.example:8080', caddyBin: '/usr/local/bin/caddy-l4', name: 'edge-1', httpListen: ':8080', httpsListen: ':8443' };
     const s = resolveSettings({ controller: 'https://fleet.example.com/', httpsListen: ':9443' }, previous);
-    expect(s).toMatchObject({ controller: 'https://fleet.example.com', name: 'edge-1', httpListen: ':8080', httpsListen: ':9443' });
+    expect(s).toMatchObject({ controller: 'https://fleet.example.com', caddyBin: '/usr/local/bin/caddy-l4', name: 'edge-1', httpListen: ':8080', httpsListen: ':9443' });
+    expect(resolveSettings({ caddyBin: '/opt/caddy/bin/../caddy' }, previous).caddyBin).toBe('/opt/caddy/caddy');
     expect(s.configEnv).toContain('CADDYFLEET_CONTROLLER="https://fleet.example.com"');
     const fresh = resolveSettings({ controller: 'https://fleet.example.com' }, {});
-    expect(fresh).toMatchObject({ httpListen: ':80', httpsListen: ':443' });
+    expect(fresh).toMatchObject({ caddyBin: '/usr/bin/caddy', httpListen: ':80', httpsListen: ':443' });
     expect(fresh.name.length).toBeGreaterThan(0);
   });
 
