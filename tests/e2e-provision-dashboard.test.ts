@@ -94,7 +94,7 @@ describe.skipIf(!browserReady || !hasTarget)('dashboard: add a server over SSH (
     // The server page replays the stored run: its steps and its log.
     await poll(() => page.locator('[data-testid="provision-status"]').getAttribute('data-status')).toBe('succeeded');
     await poll(() => terminalText(page)).toContain('the agent connected: the node is online');
-    await visible(page.getByText(t.hostKeySha256));
+    await visible(page.locator('dl.facts').getByText(t.hostKeySha256));
     await browser.screenshot('provision-04-server-page');
     assertCleanBrowser(browser);
   }, 300_000);
