@@ -35,7 +35,7 @@ describe.skipIf(!hasTarget)('SSH provisioning refusals on real hosts', () => {
   afterAll(async () => {
     await Promise.all([ctlA?.dispose(), ctlB?.dispose()]);
     await Promise.all([debian?.stop(), fedora?.stop()]);
-  });
+  }, 300_000);
 
   it('a wrong password fails at connect with a clear message; a retry with a key fixes the same node', async () => {
     const started = await ctlA.ok('POST', '/nodes/provision', { name: 'edge-pw', siteId: ctlA.siteId, ssh: { host: debian.address, user: 'root', password: 'not-the-password' } });
@@ -54,7 +54,7 @@ describe.skipIf(!hasTarget)('SSH provisioning refusals on real hosts', () => {
     expect(r.stdout).toContain('the agent connected: the node is online');
     expect(await ctlA.node(nodeId)).toMatchObject({ id: nodeId, status: 'online', lastError: null });
     expect((await debian.exec('systemctl is-active caddyfleet-agent')).stdout.trim()).toBe('active');
-  });
+  }, 300_000);
 
   it('a host whose key changed is refused before anything is sent, and the node says why', async () => {
     const nodes = await ctlA.ok<{ id: string; sshHostKeySha256: string | null }[]>('GET', '/nodes');
@@ -75,7 +75,7 @@ describe.skipIf(!hasTarget)('SSH provisioning refusals on real hosts', () => {
     const ok = await runCli(['nodes', 'reprovision', node.id, '--ssh', `root@${debian.address}`, '--password-stdin', '--host-key', newKey], ctlA.cliEnv, `${ROOT_PASSWORD}\n`);
     expect(ok.code, `${ok.stdout}\n${ok.stderr}`).toBe(0);
     expect((await ctlA.node(node.id)).sshHostKeySha256).toBe(newKey);
-  });
+  }, 300_000);
 
   it('a host that is not Debian or Ubuntu is refused before anything on it changes', async () => {
     const before = (await fedora.exec(FOOTPRINT)).stdout;
