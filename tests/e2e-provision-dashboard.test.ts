@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { BrowserSession, hasChromium } from './helpers/browser';
 import { ensureWebBuilt, poll, visible } from './helpers/dashboard';
-import { ADMIN_PASSWORD, ControllerProcess, ensureAgentArtifact } from './helpers/provisioning';
+import { ensureAgentArtifact } from './helpers/agent-artifact';
+import { ADMIN_PASSWORD, ControllerProcess } from './helpers/provisioning';
 import { requireTargetHostSupport, startTargetHost, type TargetHost } from './helpers/target-host';
 
 const browserReady = hasChromium();
@@ -35,7 +36,8 @@ describe.skipIf(!browserReady || !hasTarget)('dashboard: add a server over SSH (
   let nodeId = '';
 
   beforeAll(async () => {
-    await Promise.all([ensureWebBuilt(), ensureAgentArtifact()]);
+    ensureAgentArtifact();
+    await ensureWebBuilt();
     t = await startTargetHost({ rootPassword: ROOT_PASSWORD });
     ctl = await ControllerProcess.start(t.hostAddress);
     browser = await BrowserSession.launch({ width: 1366, height: 960, baseURL: ctl.url });

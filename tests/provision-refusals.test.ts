@@ -6,7 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControllerProcess, ensureAgentArtifact, runCli } from './helpers/provisioning';
+import { ensureAgentArtifact } from './helpers/agent-artifact';
+import { ControllerProcess, runCli } from './helpers/provisioning';
 import { requireTargetHostSupport, startTargetHost, type TargetHost } from './helpers/target-host';
 
 const hasTarget = requireTargetHostSupport();
@@ -24,7 +25,7 @@ describe.skipIf(!hasTarget)('SSH provisioning refusals on real hosts', () => {
   let ctlB: ControllerProcess;
 
   beforeAll(async () => {
-    await ensureAgentArtifact();
+    ensureAgentArtifact();
     [debian, fedora] = await Promise.all([
       startTargetHost({ rootPassword: ROOT_PASSWORD }),
       startTargetHost({ rootPassword: ROOT_PASSWORD, files: { '/etc/os-release': FAKE_OS_RELEASE } }),

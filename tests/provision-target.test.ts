@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import type { FleetNode, ProvisionJob, Route } from '@caddyfleet/protocol';
 import { httpGet } from './helpers/http-probe';
 import { isCI, waitFor } from './helpers/processes';
-import { ControllerProcess, ROOT, ensureAgentArtifact, filesContaining, keyBody, runCli, tcpProbe } from './helpers/provisioning';
+import { ensureAgentArtifact } from './helpers/agent-artifact';
+import { ControllerProcess, ROOT, filesContaining, keyBody, runCli, tcpProbe } from './helpers/provisioning';
 import { requireTargetHostSupport, startTargetHost, type TargetHost } from './helpers/target-host';
 
 const hasTarget = requireTargetHostSupport();
@@ -134,7 +135,7 @@ describe.skipIf(!hasTarget)('SSH provisioning of a real Debian host', () => {
   const timings: Record<string, number> = {};
 
   beforeAll(async () => {
-    await ensureAgentArtifact();
+    ensureAgentArtifact();
     t = await startTargetHost({ rootPassword: ROOT_PASSWORD, users: [{ name: 'ops', password: OPS_PASSWORD, sudo: true }] });
     // The controller uploads the host's own Caddy binary as its artifact on re-provision (--caddy-artifact).
     ctl = await ControllerProcess.start(t.hostAddress, ['--caddy-artifact', CADDY.path]);

@@ -8,7 +8,7 @@
  *   const { node } = await ctl.ok('POST', '/nodes/provision', { name: 'edge', siteId: ctl.siteId, ssh: {...} });
  *   const job = await ctl.waitJob(node.id);
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -19,15 +19,6 @@ import { freePort, sleep, tempDir, waitFor, type TempDir } from './processes';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'caddyfleet.mjs');
 export const ADMIN_PASSWORD = 'provision-admin-password';
-
-/** Builds dist/caddyfleet-agent-linux-x64 when missing or stale (the script skips an unchanged build). */
-export function ensureAgentArtifact(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [join(ROOT, 'scripts', 'build-agent.mjs')], { cwd: ROOT, timeout: 5 * 60_000 }, (err, _stdout, stderr) =>
-      err ? reject(new Error(`building the agent failed: ${err.message}\n${stderr}`)) : resolve(join(ROOT, 'dist', 'caddyfleet-agent-linux-x64')),
-    );
-  });
-}
 
 /** The environment without the developer's CADDYFLEET_* variables. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
