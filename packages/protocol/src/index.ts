@@ -4,3 +4,5 @@ export * from './routes';
 export * from './fleet';
 export * from './auth';
 export * from './agent';
+export * from './docker-source';
+export * from './docker';
