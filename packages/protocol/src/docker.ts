@@ -190,6 +190,11 @@ export function mergeDockerEntries(targetNodeId: string, entries: SourcedDockerE
   return out;
 }
 
+/** What both the agent and the controller say of a Docker route that loses a domain to a central or local route. */
+export function dockerConflict(domain: string, owner: { id: string; origin: string }): string {
+  return `domain ${domain} is served by ${owner.origin} route ${owner.id}; central and local routes win over Docker labels`;
+}
+
 function addUpstreams(view: DockerRouteView, upstreams: Upstream[]): void {
   for (const u of upstreams) {
     if (view.upstreams.some((x) => x.host === u.host && x.port === u.port)) continue;

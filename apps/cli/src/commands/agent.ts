@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import type { Route } from '@caddyfleet/protocol';
-import { AGENT_OPTIONS, loadAgentOptions, type AgentFlags, type AgentOptionName } from '@caddyfleet/agent/options';
+import { AGENT_OPTIONS, BOOLEAN_AGENT_OPTIONS, loadAgentOptions, type AgentFlags, type AgentOptionName } from '@caddyfleet/agent/options';
 import { AgentConfigError } from '@caddyfleet/agent/errors';
 import { LocalApiClient, LocalApiError } from '@caddyfleet/agent/local-api-client';
 import type { CliContext } from '../context';
@@ -15,13 +15,23 @@ import { ROUTE_HEADERS, routeRow } from './routes';
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
+/** Commander stores `--no-docker` as `docker: false`. */
+const negatedKey = (name: string) => name.replace(/^no([A-Z])/, (_m, c: string) => c.toLowerCase());
+
 export function agentFlags(opts: Record<string, unknown>): AgentFlags {
   const flags: AgentFlags = {};
   for (const name of Object.keys(AGENT_OPTIONS) as AgentOptionName[]) {
     const v = opts[name];
     if (typeof v === 'string') flags[name] = v;
+    else if (BOOLEAN_AGENT_OPTIONS.has(name) && opts[negatedKey(name)] === false) flags[name] = 'true';
   }
   return flags;
+}
+
+/** `--name <value>`, or `--no-docker` for a flag (its variable is read by the option loader). */
+export function agentOption(name: AgentOptionName, describe: string): Option {
+  if (BOOLEAN_AGENT_OPTIONS.has(name)) return new Option(`--${kebab(name)}`, `${describe} (or ${AGENT_OPTIONS[name].env}=true)`);
+  return new Option(`--${kebab(name)} <value>`, describe).env(AGENT_OPTIONS[name].env);
 }
 
 export function registerAgent(program: Command, ctx: CliContext): void {
@@ -29,7 +39,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .command('agent')
     .description('run an agent on this host: enroll once, then keep the local Caddy serving this node\'s routes');
   for (const [name, spec] of Object.entries(AGENT_OPTIONS) as [AgentOptionName, { env: string; describe: string }][]) {
-    cmd.addOption(new Option(`--${kebab(name)} <value>`, spec.describe).env(spec.env));
+    cmd.addOption(agentOption(name, spec.describe));
   }
   cmd.addHelpText(
     'after',

@@ -109,6 +109,7 @@ export class NodeService {
       const before = await this.getRow(id, trx);
       if (before.agent_key_hash) await this.recordRevocation(trx, actor, before);
       await trx.deleteFrom('routes').where('node_id', '=', id).execute();
+      await trx.deleteFrom('docker_entries').where('source_node_id', '=', id).execute();
       await trx.deleteFrom('nodes').where('id', '=', id).execute();
       await audit(trx, this.ctx, actor, 'delete', 'node', id, nodeToApi(before), null);
     });
