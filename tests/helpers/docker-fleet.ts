@@ -4,20 +4,24 @@
  */
 import type { Route } from '@caddyfleet/protocol';
 import type { FleetAgent } from './fleet-agent';
-import type { FleetController } from './fleet-controller';
 import { waitFor } from './processes';
+
+/** A controller's API: the in-process FleetController or a standalone process. */
+export interface Api {
+  ok<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+}
 
 /** `caddy=http://DOMAIN` + `caddy.reverse_proxy={{upstreams PORT}}` (plain HTTP: tests never get certificates). */
 export function proxyLabels(domain: string, port = 80, extra: Record<string, string> = {}, prefix = 'caddy'): Record<string, string> {
   return { [prefix]: `http://${domain}`, [`${prefix}.reverse_proxy`]: `{{upstreams ${port}}}`, ...extra };
 }
 
-export async function dockerRoutes(ctl: FleetController): Promise<Route[]> {
+export async function dockerRoutes(ctl: Api): Promise<Route[]> {
   return ctl.ok<Route[]>('GET', '/routes?origin=docker');
 }
 
 /** Polls the controller's Docker routes until `pred` finds one; returns it. */
-export async function waitDockerRoute(ctl: FleetController, pred: (r: Route) => boolean, description: string, timeoutMs = 15_000): Promise<Route> {
+export async function waitDockerRoute(ctl: Api, pred: (r: Route) => boolean, description: string, timeoutMs = 15_000): Promise<Route> {
   let last: Route[] = [];
   return waitFor(
     async () => {
@@ -31,7 +35,7 @@ export async function waitDockerRoute(ctl: FleetController, pred: (r: Route) => 
 }
 
 /** Polls until no Docker route on the controller serves `domain`. */
-export async function waitNoDockerRoute(ctl: FleetController, domain: string, timeoutMs = 15_000): Promise<void> {
+export async function waitNoDockerRoute(ctl: Api, domain: string, timeoutMs = 15_000): Promise<void> {
   let last: Route[] = [];
   await waitFor(
     async () => {

@@ -134,11 +134,13 @@ export class PrivateDockerd {
   private constructor(
     readonly dir: TempDir,
     readonly subnet: TestSubnet,
+    readonly liveRestore: boolean,
   ) {
     this.docker = new Docker({ socketPath: this.socketPath });
   }
 
-  static async start(): Promise<PrivateDockerd> {
+  /** `liveRestore`: containers keep running while the daemon is stopped (dockerd --live-restore). */
+  static async start(opts: { liveRestore?: boolean } = {}): Promise<PrivateDockerd> {
     const subnet = allocateTestSubnet();
     let dir: TempDir;
     try {
@@ -148,7 +150,7 @@ export class PrivateDockerd {
       subnet.release();
       throw err;
     }
-    const d = new PrivateDockerd(dir, subnet);
+    const d = new PrivateDockerd(dir, subnet, opts.liveRestore ?? false);
     try {
       writeFileSync(join(dir.path, 'daemon.json'), '{}\n');
       await d.startDaemon();
@@ -196,6 +198,7 @@ export class PrivateDockerd {
         // Our httpd runs as PID 1 and ignores SIGTERM: do not wait 10 s per container at shutdown.
         '--shutdown-timeout', '1',
         '--log-level', 'warn',
+        ...(this.liveRestore ? ['--live-restore'] : []),
       ],
       { name: 'dockerd', maxBufferBytes: 128 * 1024 },
     );
