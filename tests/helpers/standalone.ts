@@ -13,7 +13,8 @@ import { CLI_BIN } from './fleet-agent';
 import { httpGet, type HttpReply } from './http-probe';
 import { freePort, pidAlive, spawnLogged, tempDir, waitFor, type LoggedProcess, type TempDir } from './processes';
 
-const PASSWORD = 'standalone-test-password';
+export const STANDALONE_ADMIN_PASSWORD = 'standalone-test-password';
+const PASSWORD = STANDALONE_ADMIN_PASSWORD;
 const ROOT = join(CLI_BIN, '..', '..');
 
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
