@@ -89,13 +89,32 @@ describe.skipIf(!ready)('Docker discovery across hosts', () => {
     const np = await waitDockerRoute(ctl, (r) => r.source?.containerName === 'nopublish', 'np.test reported');
     expect(np.lastError).toMatch(/container port 80 is not published/);
     const nw = await waitDockerRoute(ctl, (r) => r.source?.containerName === 'nowhere', 'nw.test reported');
-    expect(nw.lastError).toMatch(/caddyfleet\.node=no-such-node: no node has that name or id/);
+    expect(nw.lastError).toMatch(/caddyfleet\.node=no-such-node: no node of this organization has that name or id/);
     expect(nw.nodeId).toBe(b.nodeId);
     for (const host of ['lo.test', 'np.test', 'nw.test']) {
       expect(isUnknownHost(await a.get(host))).toBe(true);
       expect(isUnknownHost(await b.get(host))).toBe(true);
     }
     await servedOnlyBy(a, 'x.test', 'xhost');
+  });
+
+  it("never hands a site to a node of another organization", async () => {
+    const tenant = await ctl.ok('POST', '/tenants', { name: 'other-tenant' });
+    const org = await ctl.ok('POST', '/organizations', { name: 'other-org', tenantId: tenant.id });
+    const site = await ctl.ok('POST', '/sites', { name: 'other-site', organizationId: org.id });
+    const { token } = await ctl.ok('POST', `/sites/${site.id}/enrollment-tokens`, {});
+    const res = await fetch(`${ctl.url}/api/v1/agent/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, name: 'foreign', hostname: 'foreign.test' }),
+    });
+    const foreign = (await res.json()) as { nodeId: string };
+    expect(res.status).toBe(201);
+    await dB.run({ name: 'to-foreign', labels: proxyLabels('foreign.test', 80, { 'caddyfleet.node': foreign.nodeId }), publish: [{ ip: B_IP, containerPort: 80 }] });
+    const reported = await waitDockerRoute(ctl, (r) => r.source?.containerName === 'to-foreign', 'foreign.test reported');
+    expect(reported.lastError).toMatch(/no node of this organization has that name or id/);
+    expect(reported.nodeId).toBe(b.nodeId);
+    expect((await ctl.ok('GET', `/routes?nodeId=${foreign.nodeId}`)).length).toBe(0);
   });
 
   it('keeps serving while B is away, marked stale, and drops what B removed meanwhile when it is back', async () => {

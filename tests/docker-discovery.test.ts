@@ -52,13 +52,19 @@ describe.skipIf(!ready)('Docker discovery on one host', () => {
     expect(isUnknownHost((await other.get('web.test')))).toBe(true);
   });
 
-  it('follows stop, start and remove', async () => {
+  it('follows stop, start, a crash and remove', async () => {
     await d.stopContainer('web1');
     await agent.waitServes('web.test', isUnknownHost, 'web.test gone after stop');
     await waitNoDockerRoute(ctl, 'web.test');
     await d.startContainer('web1');
     await agent.waitServes('web.test', (r) => r.status === 200 && r.body.trim() === 'web1', 'web.test back after start');
     await waitDockerRoute(ctl, (r) => r.domains.includes('web.test'), 'web.test back on the controller');
+    // A crash: the process dies on its own, Docker says only `die`.
+    process.kill((await d.docker.getContainer('web1').inspect()).State.Pid, 'SIGKILL');
+    await agent.waitServes('web.test', isUnknownHost, 'web.test gone after its process died');
+    await waitNoDockerRoute(ctl, 'web.test');
+    await d.startContainer('web1');
+    await agent.waitServes('web.test', (r) => r.status === 200 && r.body.trim() === 'web1', 'web.test back after the crash');
     await d.removeContainer('web1');
     await agent.waitServes('web.test', isUnknownHost, 'web.test gone after remove');
     await waitNoDockerRoute(ctl, 'web.test');

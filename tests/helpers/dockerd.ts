@@ -266,8 +266,13 @@ export class PrivateDockerd {
 
   /** Starts a stopped container, drops its default route, and refreshes its addresses and ports. */
   async startContainer(name: string): Promise<TestContainer> {
+    await this.docker.getContainer(name).start();
+    return this.started(name);
+  }
+
+  /** For a container started by other means (a timed `start()` call): drops its default route, reads its addresses. */
+  async started(name: string): Promise<TestContainer> {
     const c = this.docker.getContainer(name);
-    await c.start();
     const info = await c.inspect();
     await this.dropDefaultRoute(info.State.Pid);
     const ips: Record<string, string> = {};

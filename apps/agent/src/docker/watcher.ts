@@ -11,9 +11,21 @@ import { errorMessage } from '../errors';
 import { hasDiscoveryLabels } from './labels';
 import type { DiscoveredContainer } from './resolve';
 
-/** Events that can change what is served; the others (exec, attach, health probes, …) are not worth a list. */
-const CONTAINER_ACTIONS = new Set(['create', 'start', 'restart', 'stop', 'die', 'kill', 'destroy', 'pause', 'unpause', 'rename', 'update', 'oom']);
+/**
+ * Events that can change what is served. A container starts serving only with `start` or `unpause`; the others
+ * matter only for a container we serve (`kill` and `oom` end in `die`; `create` and the network `connect` of a
+ * starting container come before its `start`). Listing for those would spend the throttle window just before
+ * the event that counts.
+ */
+const STARTS = new Set(['start', 'unpause']);
+const CHANGES_SERVED = new Set(['die', 'stop', 'destroy', 'pause', 'rename', 'update']);
 const NETWORK_ACTIONS = new Set(['connect', 'disconnect']);
+/**
+ * Docker emits `die` before the list it answers from is updated (the container is still "running" there for a
+ * moment, longer on a busy host), and a container that crashes sends nothing after it. So every relevant event
+ * is followed by one more list this long after it.
+ */
+const CONFIRM_MS = 300;
 /** An event line longer than this is not Docker talking; the stream is dropped and opened again. */
 const MAX_EVENT_LINE = 1024 * 1024;
 /** Containers considered per list; a host with more labelled containers gets the first ones and a warning. */
@@ -61,9 +73,12 @@ export class DockerWatcher {
   private sleep: { cancel: () => void } | null = null;
   private endSession: ((err: Error) => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private confirm: NodeJS.Timeout | null = null;
   private listing: Promise<void> | null = null;
   private dirty = false;
   private lastListStart = 0;
+  /** Ids of the containers of the last list. */
+  private known = new Set<string>();
   private readonly throttleMs: number;
   private readonly relistMs: number;
   private readonly backoff: Backoff;
@@ -83,6 +98,7 @@ export class DockerWatcher {
     this.sleep?.cancel();
     this.endSession?.(new Error('stopping'));
     if (this.timer) clearTimeout(this.timer);
+    if (this.confirm) clearTimeout(this.confirm);
     await this.loop;
     await this.listing?.catch(() => {});
   }
@@ -130,7 +146,10 @@ export class DockerWatcher {
           while ((nl = buffer.indexOf('\n')) >= 0) {
             const line = buffer.slice(0, nl).trim();
             buffer = buffer.slice(nl + 1);
-            if (line && this.relevant(line)) this.schedule();
+            if (line && this.relevant(line)) {
+              this.schedule();
+              this.scheduleConfirm();
+            }
           }
         });
         stream.on('error', (err: Error) => end(err));
@@ -157,9 +176,10 @@ export class DockerWatcher {
 
   private relevant(line: string): boolean {
     try {
-      const e = JSON.parse(line) as { Type?: string; Action?: string };
-      if (e.Type === 'container') return CONTAINER_ACTIONS.has(String(e.Action).split(':')[0]!);
-      if (e.Type === 'network') return NETWORK_ACTIONS.has(String(e.Action));
+      const e = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+      const action = String(e.Action).split(':')[0]!;
+      if (e.Type === 'container') return STARTS.has(action) || (CHANGES_SERVED.has(action) && this.known.has(String(e.Actor?.ID)));
+      if (e.Type === 'network') return NETWORK_ACTIONS.has(action) && this.known.has(String(e.Actor?.Attributes?.container));
       return false;
     } catch {
       return true;
@@ -175,6 +195,14 @@ export class DockerWatcher {
       this.timer = null;
       this.list().catch((err: unknown) => this.endSession?.(err instanceof Error ? err : new Error(String(err))));
     }, wait);
+  }
+
+  private scheduleConfirm(): void {
+    if (this.confirm) clearTimeout(this.confirm);
+    this.confirm = setTimeout(() => {
+      this.confirm = null;
+      this.schedule();
+    }, CONFIRM_MS);
   }
 
   private list(): Promise<void> {
@@ -196,6 +224,7 @@ export class DockerWatcher {
         found.push(toDiscovered(c));
       }
       found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      this.known = new Set(found.map((c) => c.id));
       this.lists++;
       this.lastListAt = new Date().toISOString();
       if (!this.stopped) this.opts.onSnapshot(found);

@@ -104,5 +104,5 @@ export function resolveNodeLabel(label: string, nodes: NodeRef[]): { id: string 
   if (named.length === 0) named = nodes.filter((n) => n.name.toLowerCase() === label.toLowerCase());
   if (named.length === 1) return { id: named[0]!.id };
   if (named.length > 1) return { error: `caddyfleet.node=${label} matches ${named.length} nodes; use the node id instead` };
-  return { error: `caddyfleet.node=${label}: no node has that name or id` };
+  return { error: `caddyfleet.node=${label}: no node of this organization has that name or id` };
 }

@@ -41,8 +41,15 @@ export class DockerRouteService {
     let changed = false;
     await this.ctx.db.transaction().execute(async (trx) => {
       const nodes = await trx.selectFrom('nodes').select(['id', 'name', 'site_id', 'status', 'last_seen_at']).execute();
-      if (!nodes.some((n) => n.id === sourceNodeId)) return;
+      const source = nodes.find((n) => n.id === sourceNodeId);
+      if (!source) return;
+      // An agent can only hand sites to nodes of its own organization: that is where its operators' fleet ends.
+      const orgOf = new Map(
+        (await trx.selectFrom('sites').select(['id', 'organization_id']).execute()).map((site) => [site.id, site.organization_id]),
+      );
+      const sameOrg = nodes.filter((n) => orgOf.get(n.site_id) === orgOf.get(source.site_id));
       const old = await trx.selectFrom('docker_entries').selectAll().where('source_node_id', '=', sourceNodeId).execute();
+      const oldByKey = new Map(old.map((o) => [o.entry_key, o]));
       const now = this.ctx.now().toISOString();
       const rows = [];
       const seen = new Set<string>();
@@ -52,14 +59,14 @@ export class DockerRouteService {
         let entry = input;
         let target: string | null = sourceNodeId;
         if (!entry.local) {
-          const resolved = resolveNodeLabel(entry.node ?? '', nodes);
+          const resolved = resolveNodeLabel(entry.node ?? '', sameOrg);
           if ('id' in resolved) target = resolved.id;
           else {
             target = null;
             entry = { ...entry, upstreams: [], error: entry.error ? `${resolved.error}; ${entry.error}` : resolved.error };
           }
         }
-        const previous = old.find((o) => o.entry_key === entry.key);
+        const previous = oldByKey.get(entry.key);
         const json = JSON.stringify(entry);
         rows.push({
           source_node_id: sourceNodeId,
