@@ -21,7 +21,7 @@ export const AGENT_OPTIONS = {
   httpListen: { env: 'CADDYFLEET_HTTP_LISTEN', describe: 'plain HTTP listener [host]:port (default :80)' },
   httpsListen: { env: 'CADDYFLEET_HTTPS_LISTEN', describe: 'HTTPS listener [host]:port (default :443)' },
   name: { env: 'CADDYFLEET_NODE_NAME', describe: 'node name shown in the controller (default: the host name)' },
-  hostIp: { env: 'CADDYFLEET_HOST_IP', describe: 'IP address to bind listeners without a host to, e.g. 127.0.0.2' },
+  hostIp: { env: 'CADDYFLEET_HOST_IP', describe: "IP address to bind listeners without a host to, e.g. 127.0.0.2; also this host's IP in caddyfleet.node upstreams" },
   driftCheckSeconds: { env: 'CADDYFLEET_DRIFT_CHECK_SECONDS', describe: "how often to compare Caddy's running config with the applied one; 0 disables (default 30)" },
   logLevel: { env: 'CADDYFLEET_LOG_LEVEL', describe: 'fatal|error|warn|info|debug|trace|silent (default info)' },
   reconnectMinMs: { env: 'CADDYFLEET_RECONNECT_MIN_MS', describe: 'first reconnect backoff ceiling in ms (default 1000)' },

@@ -60,6 +60,19 @@ export function toDiscovered(c: Docker.ContainerInfo): DiscoveredContainer {
   };
 }
 
+/** Whether an event line can change what is served, given the containers of the last list (unparsable: yes). */
+export function eventMatters(line: string, known: ReadonlySet<string>): boolean {
+  try {
+    const e = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+    const action = String(e.Action).split(':')[0]!;
+    if (e.Type === 'container') return STARTS.has(action) || (CHANGES_SERVED.has(action) && known.has(String(e.Actor?.ID)));
+    if (e.Type === 'network') return NETWORK_ACTIONS.has(action) && known.has(String(e.Actor?.Attributes?.container));
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 export class DockerWatcher {
   connected = false;
   lastError: string | null = null;
@@ -175,15 +188,7 @@ export class DockerWatcher {
   }
 
   private relevant(line: string): boolean {
-    try {
-      const e = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
-      const action = String(e.Action).split(':')[0]!;
-      if (e.Type === 'container') return STARTS.has(action) || (CHANGES_SERVED.has(action) && this.known.has(String(e.Actor?.ID)));
-      if (e.Type === 'network') return NETWORK_ACTIONS.has(action) && this.known.has(String(e.Actor?.Attributes?.container));
-      return false;
-    } catch {
-      return true;
-    }
+    return eventMatters(line, this.known);
   }
 
   /** A list now if none ran within the throttle window, else one at its end; bursts collapse into one. */
