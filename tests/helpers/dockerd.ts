@@ -19,6 +19,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
+import { httpGet } from './http-probe';
 import { freePort, isCI, requireBinary, spawnLogged, tempDir, waitFor, type LoggedProcess, type TempDir } from './processes';
 import { allocateTestSubnet, type TestSubnet } from './test-subnet';
 
@@ -284,6 +285,16 @@ export class PrivateDockerd {
     }
     const record = this.containers.get(name);
     if (record) Object.assign(record, { ips, published });
+    // Returned once httpd answers, so callers may talk to it at once (on our own subnet, whose gateway we hold).
+    const ip = Object.values(ips)[0];
+    if (ip) {
+      const port = record?.spec.port ?? 80;
+      await waitFor(() => httpGet(ip, port, 'ready', '/', 1000).then(() => true, () => false), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+        description: `container ${name} answering on ${ip}:${port}`,
+      });
+    }
     return record ?? { id: info.Id, name, ips, published };
   }
 

@@ -41,7 +41,7 @@ export class AgentHub {
   private readonly writer: NodeStatusWriter;
   private readonly localRoutes: LocalRouteService;
   readonly dockerRoutes: DockerRouteService;
-  private checkingStale = false;
+  private checkingStale: Promise<void> | null = null;
   private readonly liveness: NodeJS.Timeout;
   private readonly coalesceMs: number;
   syncsSent = 0;
@@ -225,13 +225,10 @@ export class AgentHub {
   }
 
   private checkLiveness(): void {
-    if (!this.checkingStale) {
-      this.checkingStale = true;
-      this.dockerRoutes
-        .checkStale()
-        .catch((err: unknown) => this.log.error({ err }, 'could not check Docker routes for staleness'))
-        .finally(() => (this.checkingStale = false));
-    }
+    this.checkingStale ??= this.dockerRoutes
+      .checkStale()
+      .catch((err: unknown) => this.log.error({ err }, 'could not check Docker routes for staleness'))
+      .finally(() => (this.checkingStale = null));
     const limit = this.opts.heartbeatSeconds * this.opts.offlineAfterMissed * 1000;
     const now = Date.now();
     for (const [nodeId, s] of this.sessions) {
@@ -267,6 +264,8 @@ export class AgentHub {
     }
     this.sessions.clear();
     this.wss.close();
+    await this.checkingStale;
+    await this.dockerRoutes.close();
     await this.writer.close();
   }
 }

@@ -120,6 +120,14 @@ export class DockerRouteService {
     }, 20);
   }
 
+  /** Stops the pending re-derivation and waits for a running one, before the database closes. */
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.pending.clear();
+    await this.running;
+  }
+
   /** Re-derives every node's Docker routes (after a node was deleted). */
   recomputeAll(): Promise<void> {
     this.running = this.running.then(async () => {
