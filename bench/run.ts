@@ -9,10 +9,11 @@ import { changeToServed } from './scenarios/change-to-served';
 import { fanOut } from './scenarios/fan-out';
 import { burst } from './scenarios/burst';
 import { scale } from './scenarios/scale';
+import { docker } from './scenarios/docker';
 import type { Scenario, ScenarioContext } from './lib/scenario';
 import { secs } from './lib/stats';
 
-const SCENARIOS: Scenario[] = [changeToServed, fanOut, burst, scale];
+const SCENARIOS: Scenario[] = [changeToServed, fanOut, burst, scale, docker];
 /** A scenario that takes longer than this is abandoned (its cleanup still runs when it unwinds). */
 const SCENARIO_LIMIT_MS = 5 * 60_000;
 

@@ -4,6 +4,7 @@
  * config from disk, so the node serves before (and regardless of) reaching the controller; the controller
  * connection comes last.
  */
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { CaddyAdmin, parseAdminEndpoint, type BuildOptions } from '@caddyfleet/caddy';
 import { PROTOCOL_VERSION } from '@caddyfleet/protocol';
@@ -13,6 +14,7 @@ import { ManagedCaddy } from './caddy-process';
 import { probeCaddy } from './caddy-probe';
 import { countCertificates } from './certs';
 import { ControllerConnection } from './connection';
+import { DockerDiscovery } from './docker/discovery';
 import { DriftChecker } from './drift';
 import { enroll, reportableHostname } from './enroll';
 import { AgentConfigError, errorMessage } from './errors';
@@ -20,7 +22,7 @@ import { CaddyRejectedError, startLocalApi, type LocalApiServer } from './local-
 import { LocalRouteStore } from './local-routes';
 import { createLogger } from './logger';
 import { localToRoute } from './merge';
-import type { AgentOptions } from './options';
+import { dockerHostOf, type AgentOptions } from './options';
 import { StateStore, type AgentState, type StoredLocalRoute } from './state';
 import type { AgentStatusSnapshot, LocalRouteAddResult, LocalRouteView } from './status';
 import { AGENT_VERSION } from './version';
@@ -159,11 +161,34 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
 
   const localStore = new LocalRouteStore(state);
   await localStore.load();
+
+  const dockerHost = dockerHostOf(opts, existsSync);
+  const discovery = dockerHost
+    ? new DockerDiscovery({
+        host: dockerHost,
+        prefix: opts.dockerLabelPrefix,
+        state,
+        log: log.child({ component: 'docker' }),
+        identity: () => ({ nodeId: identity.nodeId, nodeName: opts.name, hostIp: opts.hostIp ?? connection?.localAddress ?? null }),
+        onChange: () => {
+          connection?.publishDockerRoutes();
+          applier!.applyLocalChange().then(
+            (outcome) => {
+              if (!outcome.ok) log.warn({ error: outcome.error }, 'Docker routes changed, but the new config is not applied yet');
+            },
+            (err: unknown) => log.error({ err: errorMessage(err) }, 'applying Docker routes failed'),
+          );
+        },
+      })
+    : null;
+  await discovery?.init();
+
   applier = new Applier({
     admin,
     build,
     state,
     localRoutes: () => localStore.list(),
+    dockerEntries: () => discovery?.localEntries() ?? [],
     nodeId: identity.nodeId,
     log,
     onAck: (ack: AckFrame) => {
@@ -233,6 +258,19 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     routeErrors: applier!.routeErrors,
     loadCount: applier!.loadCount,
     drift: { checks: drift.checks, repairs: drift.repairs, lastRepairAt: drift.lastRepairAt },
+    docker: discovery
+      ? {
+          ...discovery.status(),
+          routes: applier!.dockerRoutes.map((v) => ({
+            id: v.id,
+            domains: v.domains,
+            upstreams: v.upstreams,
+            served: v.served,
+            problems: v.problems,
+            containers: v.entries.map((e) => `${e.containerName}@${e.sourceNodeName}`),
+          })),
+        }
+      : null,
   });
 
   // --keep-caddy: an agent that is stopped leaves its Caddy serving for the next agent to adopt. One that ends
@@ -281,12 +319,15 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
       drift: drift.takeDriftFlag(),
     }),
     localRoutes: () => localStore.list().map(({ createdAt: _c, updatedAt: _u, ...route }) => route),
+    // With discovery off an empty list is published, so the controller drops what an earlier run reported.
+    dockerRoutes: () => (discovery ? discovery.entries() : []),
     onSync: (frame) => {
       void applier!.applySync(frame).catch((err: unknown) => log.error({ err: errorMessage(err), revision: frame.revision }, 'sync failed'));
     },
   });
   void connection.revoked.then(({ reason }) => finish(reason));
   connection.start();
+  discovery?.start();
   drift.start();
   log.info(
     { nodeId: identity.nodeId, controller: identity.controller, caddy: caddyInfo.version ?? 'existing', http: opts.httpListen, https: opts.httpsListen },
@@ -303,6 +344,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
       stopped ??= (async () => {
         stopping = true;
         await drift.stop();
+        await discovery?.stop();
         await connection?.stop();
         await localApi?.close().catch(() => {});
         await releaseCaddy();

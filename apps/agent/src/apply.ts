@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { buildCaddyConfig, CaddyLoadError, type BuildOptions, type CaddyAdmin, type CaddyConfig } from '@caddyfleet/caddy';
-import type { AgentFrame, ControllerFrame, Route } from '@caddyfleet/protocol';
+import type { AgentFrame, ControllerFrame, DockerRouteView, Route, SourcedDockerEntry } from '@caddyfleet/protocol';
 import { streamPortsOf } from './stream-ports';
 import { errorMessage } from './errors';
 import { mergeRoutes, type RouteError } from './merge';
@@ -41,6 +41,8 @@ export interface ApplierDeps {
   state: StateStore;
   /** The current local routes (read at every render). */
   localRoutes: () => StoredLocalRoute[];
+  /** The Docker sites this node found and serves itself (read at every render). */
+  dockerEntries?: () => SourcedDockerEntry[];
   nodeId: string | null;
   log: Logger;
   /** Where acks go (the controller connection); called for every sync outcome that is not superseded. */
@@ -61,6 +63,12 @@ export function isStartFailure(message: string): boolean {
 interface CentralRoutes {
   revision: number;
   routes: Route[];
+  /** Docker sites of other nodes this node serves (they come with the sync). */
+  docker: SourcedDockerEntry[];
+}
+
+function centralOf(applied: AppliedState | null): CentralRoutes {
+  return applied ? { revision: applied.revision, routes: applied.routes, docker: applied.dockerRoutes ?? [] } : { revision: 0, routes: [], docker: [] };
 }
 
 function truncate(text: string, max: number): string {
@@ -75,13 +83,14 @@ export class Applier {
   /** Stable JSON of the config Caddy runs as far as we know; null = unknown, so the next apply always loads. */
   private loadedJson: string | null = null;
   /** The central routes local edits are rendered against: the last applied sync, or a newer one still to retry. */
-  private central: CentralRoutes = { revision: 0, routes: [] };
+  private central: CentralRoutes = { revision: 0, routes: [], docker: [] };
   /**
    * An apply that failed for a transient reason (Caddy unreachable), retried by `retryPending` and `restore`;
    * 'sync' when a sync is among them, so its ack goes out once it works.
    */
   private pendingRetry: 'sync' | 'local' | null = null;
   private lastRouteErrors: RouteError[] = [];
+  private lastDocker: DockerRouteView[] = [];
   private lastServed = 0;
   /** The stream ports last written for the host firewall; null: not written by this process yet. */
   private lastStreamPorts: string | null = null;
@@ -93,7 +102,7 @@ export class Applier {
   /** Reads applied.json; must run before anything else. */
   async init(): Promise<void> {
     this.applied = await this.deps.state.readApplied();
-    if (this.applied) this.central = { revision: this.applied.revision, routes: this.applied.routes };
+    if (this.applied) this.central = centralOf(this.applied);
   }
 
   get appliedRevision(): number {
@@ -104,6 +113,10 @@ export class Applier {
   }
   get served(): number {
     return this.lastServed;
+  }
+  /** Docker routes of the last render, served or not, with their problems. */
+  get dockerRoutes(): DockerRouteView[] {
+    return this.lastDocker;
   }
   /** The config Caddy should be running (what drift checks compare against), or null before the first apply. */
   get expectedConfig(): CaddyConfig | null {
@@ -119,7 +132,7 @@ export class Applier {
     return this.exclusive(async () => {
       if (this.newestSync !== frame) return null;
       this.newestSync = null;
-      const outcome = await this.render({ revision: frame.revision, routes: frame.routes }, 'sync');
+      const outcome = await this.render({ revision: frame.revision, routes: frame.routes, docker: frame.dockerRoutes ?? [] }, 'sync');
       this.deps.onAck?.(this.ackOf(outcome));
       return outcome;
     });
@@ -223,7 +236,9 @@ export class Applier {
 
   private async render(central: CentralRoutes, why: 'sync' | 'local', mayRestart = true): Promise<ApplyOutcome> {
     const started = performance.now();
-    const { routes, conflicts } = mergeRoutes(central.routes, this.deps.localRoutes(), this.deps.nodeId);
+    const dockerEntries = [...(this.deps.dockerEntries?.() ?? []), ...central.docker];
+    const { routes, conflicts, docker } = mergeRoutes(central.routes, this.deps.localRoutes(), this.deps.nodeId, dockerEntries);
+    this.lastDocker = docker;
     let built;
     try {
       built = buildCaddyConfig(routes, this.deps.build);
@@ -252,7 +267,7 @@ export class Applier {
         // Caddy's /load is atomic: it keeps running the previous config. Local edits keep rendering against
         // the last central routes Caddy accepted, not the rejected ones.
         this.pendingRetry = null;
-        this.central = this.applied ? { revision: this.applied.revision, routes: this.applied.routes } : { revision: 0, routes: [] };
+        this.central = centralOf(this.applied);
         this.deps.log.error({ revision: central.revision, why, error: message }, 'Caddy rejected the config; it keeps the previous one');
         if (mayRestart && isStartFailure(message) && this.deps.onStartFailure) {
           const hook = this.deps.onStartFailure;
@@ -291,6 +306,7 @@ export class Applier {
     const unchanged = this.applied !== null && this.applied.revision === central.revision && stableStringify(this.applied.config) === stableStringify(config);
     if (unchanged) return;
     this.applied = { revision: central.revision, routes: central.routes, config, appliedAt: new Date().toISOString() };
+    if (central.docker.length) this.applied.dockerRoutes = central.docker;
     try {
       await this.deps.state.writeApplied(this.applied);
     } catch (err) {

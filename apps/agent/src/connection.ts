@@ -35,6 +35,7 @@ const MAX_ERROR_BODY = 64 * 1024;
 type HelloFrame = Extract<AgentFrame, { type: 'hello' }>;
 type StatusFrame = Extract<AgentFrame, { type: 'status' }>;
 type LocalRoutesFrame = Extract<AgentFrame, { type: 'local-routes' }>;
+type DockerRoutesFrame = Extract<AgentFrame, { type: 'docker-routes' }>;
 export type SyncFrame = Extract<ControllerFrame, { type: 'sync' }>;
 
 export interface ConnectionDeps {
@@ -46,6 +47,8 @@ export interface ConnectionDeps {
   hello: () => Omit<HelloFrame, 'type'>;
   status: () => Promise<Omit<StatusFrame, 'type'>>;
   localRoutes: () => LocalRoutesFrame['routes'];
+  /** This host's Docker sites; null while unknown (nothing is published then, so nothing is wiped). */
+  dockerRoutes?: () => DockerRoutesFrame['routes'] | null;
   onSync: (frame: SyncFrame) => void;
 }
 
@@ -64,6 +67,8 @@ interface Session {
   idle: NodeJS.Timeout | null;
   /** Set when the agent itself closes for a reason the reconnect policy must know about. */
   closingFor: Outcome | null;
+  /** This side's address of the TCP connection: the host's IP as the controller's network sees it. */
+  localAddress: string | null;
 }
 
 type FrameHandler<T extends ControllerFrameType> = (frame: Extract<ControllerFrame, { type: T }>, session: Session) => void;
@@ -140,6 +145,19 @@ export class ControllerConnection {
     if (this.connected) this.send({ type: 'local-routes', routes: this.deps.localRoutes() });
   }
 
+  /** Publishes every Docker site of this host (after welcome and after each change), once they are known. */
+  publishDockerRoutes(): void {
+    if (!this.connected || !this.deps.dockerRoutes) return;
+    const routes = this.deps.dockerRoutes();
+    if (routes !== null) this.send({ type: 'docker-routes', routes });
+  }
+
+  /** The local address of the live connection to the controller (IPv4-mapped addresses unwrapped). */
+  get localAddress(): string | null {
+    const address = this.session?.localAddress ?? null;
+    return address?.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1') ?? null;
+  }
+
   private sendOn(s: Session, frame: AgentFrame): boolean {
     if (s.ws.readyState !== WebSocket.OPEN) return false;
     s.ws.send(JSON.stringify(frame));
@@ -193,7 +211,10 @@ export class ControllerConnection {
         // Redirects would carry the agent key to wherever they point.
         followRedirects: false,
       });
-      const session: Session = { ws, welcomed: false, heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS, heartbeat: null, idle: null, closingFor: null };
+      const session: Session = { ws, welcomed: false, heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS, heartbeat: null, idle: null, closingFor: null, localAddress: null };
+      ws.on('upgrade', (res: IncomingMessage) => {
+        session.localAddress = res.socket.localAddress ?? null;
+      });
       this.session = session;
       let openedAt = 0;
       let lastError = '';
@@ -323,6 +344,7 @@ export class ControllerConnection {
     }, f.heartbeatSeconds * 1000);
     void sendStatus();
     this.sendOn(s, { type: 'local-routes', routes: this.deps.localRoutes() });
+    this.publishDockerRoutes();
   }
 }
 

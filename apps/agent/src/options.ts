@@ -24,7 +24,7 @@ export const AGENT_OPTIONS = {
   httpListen: { env: 'CADDYFLEET_HTTP_LISTEN', describe: 'plain HTTP listener [host]:port (default :80)' },
   httpsListen: { env: 'CADDYFLEET_HTTPS_LISTEN', describe: 'HTTPS listener [host]:port (default :443)' },
   name: { env: 'CADDYFLEET_NODE_NAME', describe: 'node name shown in the controller (default: the host name)' },
-  hostIp: { env: 'CADDYFLEET_HOST_IP', describe: 'IP address to bind listeners without a host to, e.g. 127.0.0.2' },
+  hostIp: { env: 'CADDYFLEET_HOST_IP', describe: "IP address to bind listeners without a host to, e.g. 127.0.0.2; also this host's IP in caddyfleet.node upstreams" },
   driftCheckSeconds: { env: 'CADDYFLEET_DRIFT_CHECK_SECONDS', describe: "how often to compare Caddy's running config with the applied one; 0 disables (default 30)" },
   logLevel: { env: 'CADDYFLEET_LOG_LEVEL', describe: 'fatal|error|warn|info|debug|trace|silent (default info)' },
   reconnectMinMs: { env: 'CADDYFLEET_RECONNECT_MIN_MS', describe: 'first reconnect backoff ceiling in ms (default 1000)' },
@@ -33,8 +33,32 @@ export const AGENT_OPTIONS = {
     env: 'CADDYFLEET_KEEP_CADDY',
     describe: 'true: stopping the agent leaves its managed Caddy serving, and the next agent adopts it (restarts without downtime; default false)',
   },
+  dockerHost: { env: 'CADDYFLEET_DOCKER_HOST', describe: 'Docker daemon to watch for labelled containers: unix:///path or tcp://host:port (default unix:///var/run/docker.sock when it exists)' },
+  noDocker: { env: 'CADDYFLEET_NO_DOCKER', describe: 'do not watch Docker for labelled containers' },
+  dockerLabelPrefix: { env: 'CADDYFLEET_DOCKER_LABEL_PREFIX', describe: 'prefix of the caddy-docker-proxy style labels to read (default caddy)' },
 } as const;
 export type AgentOptionName = keyof typeof AGENT_OPTIONS;
+
+/** Options that are flags without a value (`--no-docker`); their variables take true/false. */
+export const BOOLEAN_AGENT_OPTIONS: ReadonlySet<AgentOptionName> = new Set(['noDocker']);
+
+/**
+ * Variable names of the multi-host Docker proxy plan (and Docker's own DOCKER_HOST), read when the
+ * `CADDYFLEET_*` variable is not set. AGENT_MODE is only checked: this is the agent.
+ */
+export const AGENT_ENV_ALIASES: Partial<Record<AgentOptionName, string>> = {
+  controller: 'CADDY_SERVER_URL',
+  token: 'CADDY_API_TOKEN',
+  name: 'AGENT_ID',
+  hostIp: 'HOST_IP',
+  dockerHost: 'DOCKER_HOST',
+  dockerLabelPrefix: 'DOCKER_LABEL_PREFIX',
+};
+export const AGENT_MODE_ENV = 'AGENT_MODE';
+const AGENT_MODE_VALUES = ['agent', 'true', '1', 'yes'];
+
+/** The daemon watched when no --docker-host is given, if its socket exists. */
+export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -99,6 +123,23 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+const dockerHostSchema = z
+  .string()
+  .max(1024)
+  .superRefine((v, ctx) => {
+    if (v.startsWith('unix://') ? v.length > 'unix://'.length && v[7] === '/' : v.startsWith('/')) return;
+    if (/^(tcp|http):\/\//.test(v)) {
+      try {
+        const url = new URL(v.replace(/^tcp:/, 'http:'));
+        if (url.hostname && !url.pathname.replace(/\/$/, '') && !url.search) return;
+      } catch {
+        /* reported below */
+      }
+    }
+    const tls = /^(https|ssh|npipe):/.test(v) ? ' (TLS, SSH and named pipes are not supported: use a unix socket, or an SSH tunnel to one)' : '';
+    ctx.addIssue({ code: 'custom', message: `must be unix:///path/to/docker.sock or tcp://host:port${tls}` });
+  });
+
 const optionsSchema = z
   .object({
     controller: controllerSchema.optional(),
@@ -123,6 +164,16 @@ const optionsSchema = z
     reconnectMinMs: int(1, 3_600_000),
     reconnectMaxMs: int(1, 3_600_000),
     keepCaddy: bool,
+    dockerHost: dockerHostSchema.optional(),
+    noDocker: bool,
+    // No dots or underscores: they separate the prefix from directives and site numbers in label names.
+    dockerLabelPrefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/, 'must be letters, digits and inner hyphens, e.g. caddy'),
+    agentMode: z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || AGENT_MODE_VALUES.includes(v.toLowerCase()), {
+        message: `asks for another role; this is the agent (${AGENT_MODE_VALUES.join(', ')}); run \`caddyfleet server\` for the main server`,
+      }),
   })
   .superRefine((o, ctx) => {
     if ((o.nodeId === undefined) !== (o.agentKey === undefined)) {
@@ -173,7 +224,9 @@ const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCas
  */
 export function loadAgentOptions(flags: AgentFlags = {}, env: NodeJS.ProcessEnv = process.env): AgentOptions {
   const pick = (name: AgentOptionName): string | undefined => {
-    const v = flags[name] ?? env[AGENT_OPTIONS[name].env];
+    const alias = AGENT_ENV_ALIASES[name];
+    const fromEnv = (key: string | undefined) => (key === undefined || env[key] === '' ? undefined : env[key]);
+    const v = flags[name] ?? fromEnv(AGENT_OPTIONS[name].env) ?? fromEnv(alias);
     return v === '' || v === undefined ? undefined : String(v);
   };
   const raw = {
@@ -193,15 +246,28 @@ export function loadAgentOptions(flags: AgentFlags = {}, env: NodeJS.ProcessEnv 
     reconnectMinMs: pick('reconnectMinMs') ?? '1000',
     reconnectMaxMs: pick('reconnectMaxMs') ?? '60000',
     keepCaddy: pick('keepCaddy') ?? 'false',
+    dockerHost: pick('dockerHost'),
+    noDocker: pick('noDocker') ?? 'false',
+    dockerLabelPrefix: pick('dockerLabelPrefix') ?? 'caddy',
+    agentMode: env[AGENT_MODE_ENV] || undefined,
   };
   const parsed = optionsSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const key = String(i.path[0] ?? '');
-      const where = key in AGENT_OPTIONS ? `${AGENT_OPTIONS[key as AgentOptionName].env} (--${kebab(key)})` : key || 'options';
+      const where =
+        key === 'agentMode' ? AGENT_MODE_ENV :
+        key in AGENT_OPTIONS ? `${AGENT_OPTIONS[key as AgentOptionName].env} (--${kebab(key)})` : key || 'options';
       return `  ${where}: ${i.message}`;
     });
     throw new AgentConfigError(`invalid agent options:\n${lines.join('\n')}`);
   }
   return parsed.data;
+}
+
+/** The Docker daemon to watch, or null when discovery is off (`--no-docker`, or no daemon given and no default socket). */
+export function dockerHostOf(opts: Pick<AgentOptions, 'dockerHost' | 'noDocker'>, exists: (p: string) => boolean): string | null {
+  if (opts.noDocker) return null;
+  if (opts.dockerHost) return opts.dockerHost;
+  return exists(DEFAULT_DOCKER_SOCKET) ? `unix://${DEFAULT_DOCKER_SOCKET}` : null;
 }

@@ -8,7 +8,7 @@ import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises
 import path from 'node:path';
 import { z } from 'zod';
 import type { CaddyConfig } from '@caddyfleet/caddy';
-import { localRouteSchema, routeSchema } from '@caddyfleet/protocol';
+import { localRouteSchema, routeSchema, sourcedDockerEntrySchema } from '@caddyfleet/protocol';
 import { StateFileError } from './errors';
 
 export const agentStateSchema = z.object({
@@ -25,6 +25,8 @@ export const appliedStateSchema = z.object({
   // Caddy validates the config itself when it is loaded; here it only has to be a JSON object.
   config: z.custom<CaddyConfig>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object'),
   appliedAt: z.string().optional(),
+  /** Docker sites of other nodes that this node serves, as the controller sent them with that sync. */
+  dockerRoutes: z.array(sourcedDockerEntrySchema).optional(),
 });
 export type AppliedState = z.infer<typeof appliedStateSchema>;
 
@@ -35,6 +37,18 @@ export const storedLocalRouteSchema = z.intersection(
 );
 export type StoredLocalRoute = z.infer<typeof storedLocalRouteSchema>;
 const localRoutesFileSchema = z.object({ routes: z.array(storedLocalRouteSchema) });
+
+/** The labelled containers of the last Docker list, so a restarted agent serves them before Docker answers. */
+export const dockerContainerSchema = z.object({
+  id: z.string().regex(/^[0-9a-f]{12,64}$/),
+  name: z.string().max(255),
+  state: z.string().max(40),
+  labels: z.record(z.string(), z.string()),
+  networkMode: z.string().max(300),
+  networks: z.record(z.string(), z.string()),
+  ports: z.array(z.object({ ip: z.string(), privatePort: z.number().int(), publicPort: z.number().int().nullable(), type: z.string() })),
+});
+const dockerFileSchema = z.object({ containers: z.array(dockerContainerSchema) });
 
 /**
  * Writes `data` to `file` via a temp file in the same directory (rename is atomic only within a file system),
@@ -91,6 +105,7 @@ export class StateStore {
   readonly localRoutesFile: string;
   /** Stream listener ports, for the host firewall (see stream-ports.ts). */
   readonly streamPortsFile: string;
+  readonly dockerFile: string;
   /** Managed Caddy's home: bootstrap config, admin socket, XDG config/data (certificates). */
   readonly caddyDir: string;
   readonly agentSocket: string;
@@ -100,6 +115,7 @@ export class StateStore {
     this.appliedFile = path.join(dir, 'applied.json');
     this.localRoutesFile = path.join(dir, 'local-routes.json');
     this.streamPortsFile = path.join(dir, 'stream-ports');
+    this.dockerFile = path.join(dir, 'docker.json');
     this.caddyDir = path.join(dir, 'caddy');
     this.agentSocket = path.join(dir, 'agent.sock');
   }
@@ -138,5 +154,14 @@ export class StateStore {
 
   writeLocalRoutes(routes: StoredLocalRoute[]): Promise<void> {
     return writeFileAtomic(this.localRoutesFile, JSON.stringify({ routes }, null, 2) + '\n', 0o600);
+  }
+
+  /** The last Docker list, or null when there was none yet. */
+  async readDockerContainers(): Promise<z.infer<typeof dockerContainerSchema>[] | null> {
+    return (await readJson(this.dockerFile, dockerFileSchema))?.containers ?? null;
+  }
+
+  writeDockerContainers(containers: z.infer<typeof dockerContainerSchema>[]): Promise<void> {
+    return writeFileAtomic(this.dockerFile, JSON.stringify({ containers }) + '\n', 0o600);
   }
 }

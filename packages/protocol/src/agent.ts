@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DOCKER_LIMITS, dockerEntrySchema, sourcedDockerEntrySchema } from './docker';
 import { routeSchema, routeCreateSchema } from './routes';
 import { nameSchema, hostnameProblem } from './validators';
 
@@ -55,6 +56,8 @@ export const agentFrameSchema = z.discriminatedUnion('type', [
     drift: z.boolean().default(false),
   }),
   z.strictObject({ type: z.literal('local-routes'), routes: z.array(localRouteSchema).max(10_000) }),
+  /** Every site found in the labels of this host's containers (the full set, replacing the previous one). */
+  z.strictObject({ type: z.literal('docker-routes'), routes: z.array(dockerEntrySchema).max(DOCKER_LIMITS.entriesPerNode) }),
   z.strictObject({ type: z.literal('ping'), t: z.number() }),
   z.strictObject({ type: z.literal('pong'), t: z.number() }),
 ]);
@@ -68,7 +71,13 @@ export const controllerFrameSchema = z.discriminatedUnion('type', [
     nodeId: z.string(),
     heartbeatSeconds: z.number().int().min(1).max(3600),
   }),
-  z.strictObject({ type: z.literal('sync'), revision, routes: z.array(routeSchema) }),
+  z.strictObject({
+    type: z.literal('sync'),
+    revision,
+    routes: z.array(routeSchema),
+    /** Docker sites other nodes found that this node serves (`caddyfleet.node`); sent only when there are some. */
+    dockerRoutes: z.array(sourcedDockerEntrySchema).max(10 * DOCKER_LIMITS.entriesPerNode).optional(),
+  }),
   z.strictObject({ type: z.literal('ping'), t: z.number() }),
   z.strictObject({ type: z.literal('pong'), t: z.number() }),
 ]);

@@ -6,3 +6,5 @@ export * from './auth';
 export * from './agent';
 export * from './sync-state';
 export * from './provisioning';
+export * from './docker-source';
+export * from './docker';

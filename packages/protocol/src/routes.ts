@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from './limits';
+import { dockerSourceSchema } from './docker-source';
 import { domainSchema, idSchema, portSchema, redirectUrlSchema, upstreamHostSchema } from './validators';
 
 export const ROUTE_KINDS = ['proxy', 'redirect', 'stream', 'dead'] as const;
@@ -109,6 +110,10 @@ export const routeSchema = z.object({
   revision: z.number().int(),
   /** Why the node could not serve this route (unsupported there, or a conflict with a central route), if so. */
   lastError: z.string().nullable(),
+  /** Docker routes: the container it comes from (the first one when several containers share the route). */
+  source: dockerSourceSchema.nullable().optional(),
+  /** Docker routes: every container behind the route, one per upstream group. */
+  sources: z.array(dockerSourceSchema).optional(),
 });
 export type Route = z.infer<typeof routeSchema>;
 
@@ -116,6 +121,7 @@ export const routeListQuerySchema = z.strictObject({
   nodeId: z.string().max(64).optional().describe('A node id, or "local" for the controller\'s local node'),
   siteId: idSchema.optional(),
   kind: routeKindSchema.optional(),
+  origin: routeOriginSchema.optional(),
 });
 
 /** Body of `POST /routes/batch`: creates, patches and deletes applied in one transaction, all or nothing. */

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import type { Route } from '@caddyfleet/protocol';
 import { loadAgentOptions } from '@caddyfleet/agent/options';
-import { addAgentOptions, agentFlags } from '@caddyfleet/agent/flags';
+import { addAgentOptions, agentFlags, agentOption } from '@caddyfleet/agent/flags';
 import { AgentConfigError } from '@caddyfleet/agent/errors';
 import { LocalApiClient, LocalApiError } from '@caddyfleet/agent/local-api-client';
 import type { CliContext } from '../context';
@@ -14,7 +14,7 @@ import { Printer, renderTable } from '../output';
 import { registerAddKinds } from './route-add';
 import { ROUTE_HEADERS, routeRow } from './routes';
 
-export { agentFlags };
+export { agentFlags, agentOption };
 
 export function registerAgent(program: Command, ctx: CliContext): void {
   const cmd = program

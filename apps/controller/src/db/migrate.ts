@@ -3,12 +3,14 @@ import type { OpenDatabase } from './connect';
 import { initial } from './migrations/001-initial';
 import { nodeRevokedAt } from './migrations/002-node-revoked-at';
 import { provisioning } from './migrations/004-provisioning';
+import { dockerDiscovery } from './migrations/003-docker';
 
 function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '001-initial': initial(dialect),
     '002-node-revoked-at': nodeRevokedAt,
     '004-provisioning': provisioning,
+    '003-docker': dockerDiscovery,
   };
   return { getMigrations: async () => migrations };
 }

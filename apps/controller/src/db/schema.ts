@@ -43,6 +43,18 @@ export interface RouteTable {
   last_error: string | null;
   created_at: string;
   updated_at: string;
+  /** Docker routes: JSON array of the containers behind it (DockerSource); null otherwise. */
+  source?: string | null;
+}
+
+/** One site found in a container's labels by the agent of `source_node_id` (the entry JSON as it published it). */
+export interface DockerEntryTable {
+  source_node_id: string;
+  entry_key: string;
+  target_node_id: string | null;
+  local: number;
+  entry: string;
+  updated_at: string;
 }
 
 /** One row per served domain, so a unique index refuses the same domain twice on one node even under races. */
@@ -110,6 +122,7 @@ export interface Database {
   sites: SiteTable;
   nodes: NodeTable;
   routes: RouteTable;
+  docker_entries: DockerEntryTable;
   route_domains: RouteDomainTable;
   route_listens: RouteListenTable;
   enrollment_tokens: EnrollmentTokenTable;

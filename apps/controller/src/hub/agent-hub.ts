@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION } from '@caddyfleet/protocol';
 import { AppError } from '../errors';
 import type { Services } from '../services';
+import { DockerRouteService } from '../services/docker-route-service';
 import { LocalRouteService } from '../services/local-route-service';
 import { AgentSession, type AgentHandlers } from './agent-session';
 import { desiredState } from './desired-state';
@@ -39,6 +40,8 @@ export class AgentHub {
   private readonly routeErrorsSeen = new Map<string, string>();
   private readonly writer: NodeStatusWriter;
   private readonly localRoutes: LocalRouteService;
+  readonly dockerRoutes: DockerRouteService;
+  private checkingStale: Promise<void> | null = null;
   private readonly liveness: NodeJS.Timeout;
   private readonly coalesceMs: number;
   syncsSent = 0;
@@ -50,9 +53,14 @@ export class AgentHub {
   ) {
     this.writer = new NodeStatusWriter(s.ctx, log);
     this.localRoutes = new LocalRouteService(s.ctx);
+    this.dockerRoutes = new DockerRouteService(s.ctx, log, { staleAfterMs: opts.heartbeatSeconds * opts.offlineAfterMissed * 1000 });
     this.coalesceMs = opts.coalesceMs ?? 25;
     s.ctx.events.on('revision', (nodeId) => this.schedulePush(nodeId));
+    // A central route added or removed there may take a domain from (or give it back to) a Docker route.
+    s.ctx.events.on('revision', (nodeId) => this.dockerRoutes.schedule(nodeId));
     s.ctx.events.on('revoked', (nodeId) => this.sessions.get(nodeId)?.close(CLOSE_CODES.revoked, 'agent key revoked by the controller'));
+    // A deleted node's Docker sites are gone (and the routes other nodes served for it).
+    s.ctx.events.on('revoked', () => void this.dockerRoutes.recomputeAll());
     this.liveness = setInterval(() => this.checkLiveness(), Math.min(1000, opts.heartbeatSeconds * 500));
     this.liveness.unref();
   }
@@ -149,6 +157,10 @@ export class AgentHub {
       'local-routes': async (f) => {
         const { conflicts } = await this.localRoutes.replace(nodeId, `agent ${nodeName}`, f.routes);
         if (conflicts) this.log.warn({ node: nodeId, conflicts }, 'local routes conflict with central routes');
+        this.dockerRoutes.schedule(nodeId);
+      },
+      'docker-routes': async (f) => {
+        await this.dockerRoutes.replace(nodeId, `agent ${nodeName}`, f.routes);
       },
       ping: async (f) => session()?.send({ type: 'pong', t: f.t }),
       pong: async () => {},
@@ -204,7 +216,7 @@ export class AgentHub {
     if (!desired || desired.revision <= s.lastSentRevision) return;
     s.lastSentRevision = desired.revision;
     this.syncsSent += 1;
-    s.send({ type: 'sync', revision: desired.revision, routes: desired.routes });
+    s.send({ type: 'sync', revision: desired.revision, routes: desired.routes, ...(desired.dockerRoutes ? { dockerRoutes: desired.dockerRoutes } : {}) });
   }
 
   /** Drops what the hub remembers about a node's session, so a long-running controller does not accumulate it. */
@@ -215,6 +227,10 @@ export class AgentHub {
   }
 
   private checkLiveness(): void {
+    this.checkingStale ??= this.dockerRoutes
+      .checkStale()
+      .catch((err: unknown) => this.log.error({ err }, 'could not check Docker routes for staleness'))
+      .finally(() => (this.checkingStale = null));
     const limit = this.opts.heartbeatSeconds * this.opts.offlineAfterMissed * 1000;
     const now = Date.now();
     for (const [nodeId, s] of this.sessions) {
@@ -250,6 +266,8 @@ export class AgentHub {
     }
     this.sessions.clear();
     this.wss.close();
+    await this.checkingStale;
+    await this.dockerRoutes.close();
     await this.writer.close();
   }
 }

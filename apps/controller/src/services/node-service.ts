@@ -118,6 +118,7 @@ export class NodeService {
       if (before.agent_key_hash) await this.recordRevocation(trx, actor, before);
       const reassigned = await reassignRoutesToLocal(trx, this.ctx, actor, id, before.name);
       await trx.deleteFrom('provisioning_jobs').where('node_id', '=', id).execute();
+      await trx.deleteFrom('docker_entries').where('source_node_id', '=', id).execute();
       await trx.deleteFrom('nodes').where('id', '=', id).execute();
       await audit(trx, this.ctx, actor, 'delete', 'node', id, nodeToApi(before), null);
       return reassigned;

@@ -1,4 +1,4 @@
-import type { Route, RouteCreate } from '@caddyfleet/protocol';
+import type { DockerSource, Route, RouteCreate } from '@caddyfleet/protocol';
 import type { RouteTable } from '../db/schema';
 import { LOCAL_NODE_ID } from './context';
 
@@ -29,7 +29,7 @@ export function dbNodeId(apiId: string | null | undefined): string {
 
 export function routeToApi(row: RouteTable): Route {
   const spec = JSON.parse(row.spec) as RouteSpec;
-  return {
+  const route: Route = {
     id: row.id,
     kind: row.kind as Route['kind'],
     domains: spec.domains,
@@ -47,6 +47,12 @@ export function routeToApi(row: RouteTable): Route {
     revision: row.revision,
     lastError: row.last_error,
   };
+  if (row.origin === 'docker') {
+    const sources = row.source ? (JSON.parse(row.source) as DockerSource[]) : [];
+    route.source = sources[0] ?? null;
+    route.sources = sources;
+  }
+  return route;
 }
 
 /** The fields a client may set, as they would be sent to `POST /routes`: the base for merging a patch. */

@@ -12,6 +12,7 @@ export interface RouteQuery {
   nodeId?: string | undefined;
   siteId?: string | undefined;
   kind?: RouteKind | undefined;
+  origin?: Route['origin'] | undefined;
 }
 
 /** What a write did, and which node revisions it moved (announced once the transaction committed). */
@@ -45,6 +46,7 @@ export class RouteService {
     if (q.nodeId) query = query.where('node_id', '=', q.nodeId);
     if (q.siteId) query = query.where('site_id', '=', q.siteId);
     if (q.kind) query = query.where('kind', '=', q.kind);
+    if (q.origin) query = query.where('origin', '=', q.origin);
     return (await query.execute()).map(routeToApi);
   }
 
