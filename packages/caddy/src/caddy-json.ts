@@ -39,7 +39,8 @@ export interface PkiApp {
 }
 
 export interface Layer4Route {
-  handle: { handler: 'proxy'; upstreams: { dial: string[] }[] }[];
+  match?: { tls: { sni: string[] } }[];
+  handle: { handler: 'proxy'; upstreams: { dial: string[] }[]; proxy_protocol?: 'v1' | 'v2' }[];
 }
 
 export interface Layer4App {

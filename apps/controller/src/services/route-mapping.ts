@@ -8,6 +8,9 @@ export interface RouteSpec {
   upstreams: { host: string; port: number }[];
   redirect: Route['redirect'];
   listen: Route['listen'];
+  /** Stream only, present when set: kept out of the JSON otherwise, so older rows compare equal. */
+  sni?: string[];
+  proxyProtocol?: 'v1' | 'v2';
 }
 
 export function specOf(input: RouteCreate): RouteSpec {
@@ -16,6 +19,8 @@ export function specOf(input: RouteCreate): RouteSpec {
     upstreams: 'upstreams' in input ? input.upstreams : [],
     redirect: input.kind === 'redirect' ? input.redirect : null,
     listen: input.kind === 'stream' ? input.listen : null,
+    ...(input.kind === 'stream' && input.sni?.length ? { sni: input.sni } : {}),
+    ...(input.kind === 'stream' && input.proxyProtocol ? { proxyProtocol: input.proxyProtocol } : {}),
   };
 }
 
@@ -46,6 +51,8 @@ export function routeToApi(row: RouteTable): Route {
     updatedAt: row.updated_at,
     revision: row.revision,
     lastError: row.last_error,
+    ...(spec.sni?.length ? { sni: spec.sni } : {}),
+    ...(spec.proxyProtocol ? { proxyProtocol: spec.proxyProtocol } : {}),
   };
 }
 
@@ -58,7 +65,13 @@ export function routeToInput(route: Route): Record<string, unknown> {
     case 'redirect':
       return { ...base, domains: route.domains, redirect: route.redirect };
     case 'stream':
-      return { ...base, listen: route.listen, upstreams: route.upstreams };
+      return {
+        ...base,
+        listen: route.listen,
+        upstreams: route.upstreams,
+        ...(route.sni ? { sni: route.sni } : {}),
+        ...(route.proxyProtocol ? { proxyProtocol: route.proxyProtocol } : {}),
+      };
     case 'dead':
       return { ...base, domains: route.domains };
   }

@@ -7,6 +7,7 @@ import {
   enrollmentTokenCreateSchema,
   enrollmentTokenCreatedSchema,
   enrollmentTokenSchema,
+  nodeCertificatesSchema,
   nodeListQuerySchema,
   nodePatchSchema,
   nodeSchema,
@@ -35,6 +36,16 @@ export function fleetRoutes(api: ApiRegistry, s: Services): void {
     params: idParams,
     response: nodeSchema,
     handler: async ({ params }) => s.nodes.get(params.id),
+  });
+  api.add({
+    method: 'GET',
+    url: '/nodes/:id/certificates',
+    summary: "The certificates the node's Caddy holds, as its agent reported them, soonest expiry first",
+    tag: 'fleet',
+    access: 'read',
+    params: idParams,
+    response: nodeCertificatesSchema,
+    handler: async ({ params }) => s.nodes.certificates(params.id),
   });
   api.add({
     method: 'PATCH',
