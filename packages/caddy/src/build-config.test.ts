@@ -299,7 +299,17 @@ describe('buildCaddyConfig: stream routes', () => {
         stream_udp_5353: { listen: ['udp/:5353'], routes: [{ handle: [{ handler: 'proxy', upstreams: [{ dial: ['udp/127.0.0.53:53'] }] }] }] },
         stream_tcp_5432: {
           listen: ['tcp/:5432'],
-          routes: [{ handle: [{ handler: 'proxy', upstreams: [{ dial: ['127.0.0.19:5432'] }, { dial: ['[fd00::9]:5433'] }] }] }],
+          routes: [
+            {
+              handle: [
+                {
+                  handler: 'proxy',
+                  upstreams: [{ dial: ['127.0.0.19:5432'] }, { dial: ['[fd00::9]:5433'] }],
+                  load_balancing: { selection: { policy: 'round_robin' } },
+                },
+              ],
+            },
+          ],
         },
       },
     });

@@ -40,7 +40,12 @@ export interface PkiApp {
 
 export interface Layer4Route {
   match?: { tls: { sni: string[] } }[];
-  handle: { handler: 'proxy'; upstreams: { dial: string[] }[]; proxy_protocol?: 'v1' | 'v2' }[];
+  handle: {
+    handler: 'proxy';
+    upstreams: { dial: string[] }[];
+    load_balancing?: { selection: { policy: string } };
+    proxy_protocol?: 'v1' | 'v2';
+  }[];
 }
 
 export interface Layer4App {

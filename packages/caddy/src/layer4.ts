@@ -28,6 +28,8 @@ function streamRoute(route: Route): Layer4Route {
     handler: 'proxy',
     upstreams: route.upstreams.map((u) => ({ dial: [network + joinHostPort(u.host, u.port)] })),
   };
+  // caddy-l4 picks at random by default; round robin spreads connections evenly and predictably, like nginx.
+  if (route.upstreams.length > 1) proxy.load_balancing = { selection: { policy: 'round_robin' } };
   if (route.proxyProtocol) proxy.proxy_protocol = route.proxyProtocol;
   const rendered: Layer4Route = { handle: [proxy] };
   // TLS passthrough: the ClientHello is only read for its server name and then forwarded untouched.

@@ -6,6 +6,7 @@ describe('requiredModules', () => {
     expect(requiredModules({ kind: 'stream' })).toEqual(['layer4', 'layer4.handlers.proxy']);
     expect(requiredModules({ kind: 'stream', sni: [] })).toEqual(['layer4', 'layer4.handlers.proxy']);
     expect(requiredModules({ kind: 'stream', sni: ['a.test'] })).toEqual(['layer4', 'layer4.handlers.proxy', 'layer4.matchers.tls', 'tls.handshake_match.sni']);
+    expect(requiredModules({ kind: 'stream', upstreams: [1, 2] })).toEqual(['layer4', 'layer4.handlers.proxy', 'layer4.proxy.selection_policies.round_robin']);
   });
 
   it('names the standard HTTP handlers of the other kinds', () => {

@@ -4,6 +4,7 @@ import type { RouteKind } from '@caddyfleet/protocol';
 export interface ModuleNeeds {
   kind: RouteKind;
   sni?: string[] | undefined;
+  upstreams?: unknown[] | undefined;
 }
 
 /**
@@ -18,7 +19,12 @@ export function requiredModules(route: ModuleNeeds): string[] {
     case 'dead':
       return ['http.handlers.static_response'];
     case 'stream':
-      return ['layer4', 'layer4.handlers.proxy', ...(route.sni?.length ? ['layer4.matchers.tls', 'tls.handshake_match.sni'] : [])];
+      return [
+        'layer4',
+        'layer4.handlers.proxy',
+        ...((route.upstreams?.length ?? 0) > 1 ? ['layer4.proxy.selection_policies.round_robin'] : []),
+        ...(route.sni?.length ? ['layer4.matchers.tls', 'tls.handshake_match.sni'] : []),
+      ];
   }
 }
 
