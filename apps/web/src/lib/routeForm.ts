@@ -22,6 +22,10 @@ export interface RouteFormState {
   preservePath: boolean;
   listenPort: string;
   listenProtocol: 'tcp' | 'udp';
+  /** Stream: TLS server names, one per line ('' = the stream takes every connection on its port). */
+  sniText: string;
+  /** Stream: PROXY protocol version sent to the upstream ('' = none). */
+  proxyProtocol: '' | 'v1' | 'v2';
   tls: 'auto' | 'internal' | 'off';
   enabled: boolean;
 }
@@ -43,6 +47,8 @@ export function initialState(kind: RouteKind, route: Route | null, defaultNodeId
       preservePath: route.redirect?.preservePath ?? true,
       listenPort: route.listen ? String(route.listen.port) : '',
       listenProtocol: route.listen?.protocol ?? 'tcp',
+      sniText: (route.sni ?? []).join('\n'),
+      proxyProtocol: route.proxyProtocol ?? '',
       tls: route.tls,
       enabled: route.enabled,
     };
@@ -56,6 +62,8 @@ export function initialState(kind: RouteKind, route: Route | null, defaultNodeId
     preservePath: true,
     listenPort: '',
     listenProtocol: 'tcp',
+    sniText: '',
+    proxyProtocol: '',
     tls: kind === 'stream' ? 'off' : 'auto',
     enabled: true,
   };
@@ -89,7 +97,13 @@ export function toInput(kind: RouteKind, s: RouteFormState): Record<string, unkn
         tls: s.tls,
       };
     case 'stream':
-      return { ...common, listen: { port: portValue(s.listenPort), protocol: s.listenProtocol }, upstreams };
+      return {
+        ...common,
+        listen: { port: portValue(s.listenPort), protocol: s.listenProtocol },
+        upstreams,
+        sni: splitDomains(s.sniText),
+        proxyProtocol: s.proxyProtocol || null,
+      };
     case 'dead':
       return { ...common, domains: splitDomains(s.domainsText), tls: s.tls };
   }
@@ -107,6 +121,7 @@ export function fieldOf(path: string): FieldKey {
   if (head === 'upstreams') return parts.length >= 3 ? `upstreams.${parts[1]}.${parts[2]}` : 'upstreams';
   if (head === 'redirect') return parts[1] === 'status' ? 'redirect.status' : parts[1] === 'preservePath' ? 'redirect.preservePath' : 'redirect.to';
   if (head === 'listen') return parts[1] === 'protocol' ? 'listen.protocol' : 'listen.port';
+  if (head === 'sni' || head === 'proxyProtocol') return head;
   if (head === 'nodeId' || head === 'tls' || head === 'enabled') return head;
   return '_form';
 }
@@ -131,8 +146,9 @@ export function validate(kind: RouteKind, s: RouteFormState): { data: RouteCreat
     const key = fieldOf(path);
     let message = friendly(issue.message, issue.code, 'expected' in issue ? issue.expected : undefined);
     // "domains.3" → say which line.
-    const index = key === 'domains' ? Number(issue.path[1]) : Number.NaN;
-    const domain = Number.isNaN(index) ? undefined : domains[index];
+    const lines = key === 'sni' ? splitDomains(s.sniText) : domains;
+    const index = key === 'domains' || key === 'sni' ? Number(issue.path[1]) : Number.NaN;
+    const domain = Number.isNaN(index) ? undefined : lines[index];
     if (domain !== undefined && !message.includes(domain)) message = `${domain}: ${message}`;
     else if (!Number.isNaN(index) && domain === undefined) message = `line ${index + 1}: ${message}`;
     add(errors, key, message);
@@ -147,17 +163,24 @@ export function serverErrors(err: unknown): RouteErrors {
     errors._form = err instanceof Error ? err.message : String(err);
     return errors;
   }
-  const d = (typeof err.details === 'object' && err.details !== null ? err.details : {}) as { domain?: unknown; port?: unknown; protocol?: unknown };
+  const d = (typeof err.details === 'object' && err.details !== null ? err.details : {}) as { domain?: unknown; port?: unknown; protocol?: unknown; sni?: unknown; module?: unknown; routeId?: unknown };
   if (err.status === 409 && err.code === 'domain_conflict') {
     errors.domains =
       typeof d.domain === 'string'
         ? `${d.domain} is already served on this server by another route. Choose another domain or server, or change that route first.`
         : err.message;
+  } else if (err.status === 409 && err.code === 'node_lacks_module') {
+    errors.nodeId =
+      typeof d.module === 'string'
+        ? `This server's Caddy has no ${d.module} module${d.module.startsWith('layer4') ? ' (streams need a Caddy built with layer4)' : ''}. Choose another server.`
+        : err.message;
+  } else if (err.status === 409 && err.code === 'listen_conflict' && typeof d.sni === 'string') {
+    errors.sni = `${d.sni} is already routed on ${String(d.protocol ?? 'tcp').toUpperCase()} port ${String(d.port)} of this server by another stream.`;
   } else if (err.status === 409 && err.code === 'listen_conflict') {
     errors['listen.port'] =
-      typeof d.port === 'number'
+      typeof d.port === 'number' && typeof d.routeId === 'string'
         ? `${String(d.protocol ?? 'tcp').toUpperCase()} port ${d.port} is already used on this server by another stream.`
-        : err.message;
+        : err.message.replace(/on this node/, 'on this server').replace(/the node's/, "the server's");
   }
   else if (err.fieldDetails.length) for (const d of err.fieldDetails) add(errors, fieldOf(d.path), d.message);
   else errors._form = err.message;
@@ -173,7 +196,7 @@ export function patchBody(data: RouteCreate): Record<string, unknown> {
     case 'redirect':
       return { ...common, domains: data.domains, redirect: data.redirect, tls: data.tls };
     case 'stream':
-      return { ...common, listen: data.listen, upstreams: data.upstreams };
+      return { ...common, listen: data.listen, upstreams: data.upstreams, sni: data.sni ?? [], proxyProtocol: data.proxyProtocol ?? null };
     case 'dead':
       return { ...common, domains: data.domains, tls: data.tls };
   }

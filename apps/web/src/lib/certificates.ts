@@ -1,0 +1,30 @@
+/** How a certificate's expiry is shown: soonest first, and flagged when renewal is due or overdue. */
+import type { z } from 'zod';
+import type { nodeCertificateSchema } from '@caddyfleet/protocol';
+
+export type NodeCertificate = z.infer<typeof nodeCertificateSchema>;
+
+const DAY = 24 * 3600 * 1000;
+/** Caddy renews ACME certificates about 30 days before expiry; within 14 days a certificate is worth a look. */
+export const EXPIRING_DAYS = 14;
+
+export type ExpiryState = 'expired' | 'expiring' | 'ok';
+
+export function expiryState(notAfter: string, now: number): ExpiryState {
+  const left = Date.parse(notAfter) - now;
+  if (left <= 0) return 'expired';
+  return left < EXPIRING_DAYS * DAY ? 'expiring' : 'ok';
+}
+
+/** "in 3 days", "in 11 h", "expired 2 days ago". */
+export function expiresIn(notAfter: string, now: number): string {
+  const left = Date.parse(notAfter) - now;
+  if (Number.isNaN(left)) return 'unknown';
+  const abs = Math.abs(left);
+  const text = abs >= 2 * DAY ? `${Math.floor(abs / DAY)} days` : `${Math.max(1, Math.floor(abs / 3600_000))} h`;
+  return left > 0 ? `in ${text}` : `expired ${text} ago`;
+}
+
+export function soonestFirst(certs: NodeCertificate[]): NodeCertificate[] {
+  return [...certs].sort((a, b) => (a.notAfter < b.notAfter ? -1 : a.notAfter > b.notAfter ? 1 : 0));
+}
