@@ -7,9 +7,11 @@
  * the site: a decoy enrolls in between) → the Sites page lists the site's enrollment tokens, issues one and revokes
  * it (enrolling with it then answers 401 enrollment_token_revoked) → a proxy host created through the form is served by the node's Caddy (checked
  * with a Host header against a real upstream on 127.0.0.1) → a duplicate domain shows the 409 on its field →
- * editing it (PATCH) and a redirection host (create, 308 served, delete) reach the node's Caddy → a stream the
- * node cannot serve shows its lastError live → an agent-local route appears and disappears live (SSE `routes`) →
- * the header's server selector filters the hosts list and survives a reload → stopping the agent turns the
+ * editing it (PATCH) and a redirection host (create, 308 served, delete) reach the node's Caddy → the stream form
+ * refuses a server whose Caddy lacks layer4 (409 node_lacks_module on the Server field), and a local route that
+ * clashes with a central one shows its lastError live → an agent-local route appears and disappears live (SSE `routes`) →
+ * the header's server selector filters the hosts list and survives a reload → the server page lists the
+ * certificate its Caddy issued for a tls 'internal' host → stopping the agent turns the
  * node Offline live → revoke through the confirmation dialog → "Move to site" → every page again at phone width.
  *
  * Every page is screenshotted to test-results/screenshots/. Any browser console error or uncaught page error
@@ -334,16 +336,37 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     browser.assertClean();
   });
 
-  it('shows a route the node could not serve with its lastError as a warning, live', async () => {
+  it("refuses a stream on the form for a server whose Caddy lacks layer4, and shows a route the node cannot serve with its lastError, live", async () => {
     await open(page, '/streams', 'Streams');
     await visible(page.getByText('No streams yet.'));
-    // Debian's Caddy has no layer4 module: the agent reports the stream as unsupported in its ack.
-    await env.api('POST', '/routes', { kind: 'stream', nodeId, listen: { port: 15432, protocol: 'tcp' }, upstreams: [{ host: '127.0.0.1', port: 9 }] });
-    const stream = page.locator('tbody tr').filter({ hasText: 'TCP port 15432' });
-    await visible(stream);
-    await visible(stream.getByRole('note'), 20_000);
-    await poll(() => text(stream.getByRole('note'))).toMatch(/layer4/);
-    await browser.screenshot('17-streams-last-error');
+    await page.getByRole('button', { name: 'Add stream' }).first().click();
+    const dialog = page.getByRole('dialog', { name: 'New stream' });
+    await dialog.getByLabel('Server', { exact: true }).selectOption(nodeId);
+    // The agent reported its Debian Caddy's modules: the form says so before the controller does.
+    await visible(dialog.getByText("This server's Caddy has no layer4 module, so it cannot serve streams."));
+    await dialog.getByLabel('Listen port').fill('15432');
+    await dialog.getByLabel('Host', { exact: true }).fill('127.0.0.1');
+    await dialog.getByLabel('Port', { exact: true }).fill('5432');
+    await dialog.getByLabel('TLS server names (SNI)').fill('db.e2e.test');
+    await dialog.getByLabel('PROXY protocol').selectOption('v2');
+    browser.expectHttpError(409, /^\/api\/v1\/routes$/);
+    await dialog.getByRole('button', { name: 'Create stream' }).click();
+    // 409 node_lacks_module, on the Server field.
+    await visible(dialog.getByText(/This server's Caddy has no layer4 module \(streams need a Caddy built with layer4\)/));
+    await browser.screenshot('17-stream-refused-no-layer4');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await hidden(dialog);
+    await visible(page.getByText('No streams yet.'));
+
+    // A local route claiming the central proxy host's domain is not served; the controller shows why, live.
+    await open(page, '/404-hosts', '404 hosts');
+    const clash = await agent!.localRoutes.add({ kind: 'dead', domains: [DOMAIN], tls: 'off' });
+    const local = page.locator('tbody tr').filter({ hasText: DOMAIN });
+    await visible(local.getByRole('note'), 20_000);
+    await poll(() => text(local.getByRole('note'))).toMatch(new RegExp(`domain ${DOMAIN.replace(/\./g, '\\.')} conflicts with route`));
+    await browser.screenshot('17b-local-route-last-error');
+    expect(await agent!.localRoutes.remove(clash.route.id)).toBe(true);
+    await hidden(local);
     browser.assertClean();
   });
 
@@ -411,6 +434,20 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await poll(() => text(page.getByRole('region', { name: 'Routes on this server' }))).toContain(DOMAIN);
     await poll(() => text(page.getByRole('region', { name: 'Recent events' }))).toContain('enrolled server e2e-node');
     await browser.screenshot('19-server-detail');
+
+    // A tls 'internal' host makes the node's Caddy issue a certificate from its local CA; the agent reports it.
+    const secure = (await env.api('POST', '/routes', { kind: 'proxy', nodeId, domains: ['secure.e2e.test'], upstreams: [{ host: '127.0.0.1', port: env.upstream.port }], tls: 'internal' })) as { id: string };
+    const certs = page.getByRole('table', { name: 'Certificates' });
+    await poll(() => text(certs), 30_000).toContain('secure.e2e.test');
+    const certRow = certs.locator('tbody tr').filter({ hasText: 'secure.e2e.test' });
+    await poll(() => text(certRow)).toMatch(/Caddy Local Authority/);
+    await poll(() => text(certRow)).toContain("Caddy's internal CA");
+    // Freshly issued (Caddy renews with a third of the lifetime left): not flagged.
+    await poll(() => certRow.getAttribute('data-expiry')).toBe('ok');
+    await poll(() => text(page.getByRole('region', { name: 'Details' }))).toMatch(/\d+ modules/);
+    await certs.scrollIntoViewIfNeeded();
+    await browser.screenshot('19b-server-certificates');
+    await env.api('DELETE', `/routes/${secure.id}`);
 
     await open(page, '/servers', 'Servers');
     const nodeRow = row(page, 'node-id', nodeId);

@@ -40,7 +40,7 @@ export function NodeCertificates({ node }: { node: FleetNode }) {
         </thead>
         <tbody>
           {soonestFirst(view.data.certificates).map((c) => {
-            const state = expiryState(c.notAfter, now);
+            const state = expiryState(c, now);
             return (
               <tr key={`${c.subjects.join(',')}|${c.notAfter}`} data-expiry={state} className={state === 'ok' ? undefined : 'row-bad'}>
                 <td data-label="Names" className="mono">

@@ -4,10 +4,16 @@ import { expiresIn, expiryState, soonestFirst } from './certificates';
 const now = Date.parse('2026-12-01T00:00:00.000Z');
 
 describe('certificate expiry', () => {
-  it('flags expired and soon-expiring certificates', () => {
-    expect(expiryState('2026-11-30T00:00:00.000Z', now)).toBe('expired');
-    expect(expiryState('2026-12-10T00:00:00.000Z', now)).toBe('expiring');
-    expect(expiryState('2027-02-01T00:00:00.000Z', now)).toBe('ok');
+  it('flags expired certificates, and those past the point where Caddy renews (a third of the lifetime left)', () => {
+    const cert = (notBefore: string, notAfter: string) => ({ notBefore, notAfter });
+    expect(expiryState(cert('2026-09-01T00:00:00.000Z', '2026-11-30T00:00:00.000Z'), now)).toBe('expired');
+    // 90 days, 9 left: renewal (at 30 left) is overdue.
+    expect(expiryState(cert('2026-09-10T00:00:00.000Z', '2026-12-10T00:00:00.000Z'), now)).toBe('expiring');
+    // 90 days, 62 left.
+    expect(expiryState(cert('2026-11-03T00:00:00.000Z', '2027-02-01T00:00:00.000Z'), now)).toBe('ok');
+    // A 12-hour internal certificate issued an hour ago is fine; with 3 hours left it is not.
+    expect(expiryState(cert('2026-11-30T23:00:00.000Z', '2026-12-01T11:00:00.000Z'), now)).toBe('ok');
+    expect(expiryState(cert('2026-11-30T15:00:00.000Z', '2026-12-01T03:00:00.000Z'), now)).toBe('expiring');
   });
 
   it('says how long is left, in hours under two days', () => {

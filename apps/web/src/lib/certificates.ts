@@ -5,15 +5,19 @@ import type { nodeCertificateSchema } from '@caddyfleet/protocol';
 export type NodeCertificate = z.infer<typeof nodeCertificateSchema>;
 
 const DAY = 24 * 3600 * 1000;
-/** Caddy renews ACME certificates about 30 days before expiry; within 14 days a certificate is worth a look. */
-export const EXPIRING_DAYS = 14;
 
 export type ExpiryState = 'expired' | 'expiring' | 'ok';
 
-export function expiryState(notAfter: string, now: number): ExpiryState {
-  const left = Date.parse(notAfter) - now;
+/**
+ * Caddy renews a certificate when a third of its lifetime is left (30 days of a 90-day ACME certificate, 4 hours
+ * of a 12-hour internal one), so one still older than that has missed its renewal so far: worth a look.
+ */
+export function expiryState(cert: { notBefore: string; notAfter: string }, now: number): ExpiryState {
+  const end = Date.parse(cert.notAfter);
+  const left = end - now;
   if (left <= 0) return 'expired';
-  return left < EXPIRING_DAYS * DAY ? 'expiring' : 'ok';
+  const lifetime = end - Date.parse(cert.notBefore);
+  return left < lifetime / 3 ? 'expiring' : 'ok';
 }
 
 /** "in 3 days", "in 11 h", "expired 2 days ago". */
