@@ -62,13 +62,28 @@ export function registerAddKinds(add: Command, prefix: string, withNode: boolean
       await create(cmd, { kind: 'redirect', domains: opts.domain, redirect, ...common(opts) });
     });
 
-  kind('stream', 'forward a TCP or UDP port to upstreams (layer 4)')
+  kind('stream', 'forward a TCP or UDP port to upstreams (layer 4; needs Caddy with the layer4 module)')
     .addOption(new Option('--listen <port[/proto]>', 'port to listen on, with optional protocol: 5432, 5432/tcp or 53/udp').argParser(parseListen).makeOptionMandatory())
     .addOption(upstreamOption('db.internal:5432'))
+    .addOption(
+      new Option('--sni <name>', 'TCP only: take only TLS connections for this server name (repeatable); streams with different names share a port').argParser(collect),
+    )
+    .addOption(new Option('--proxy-protocol <version>', "send a PROXY protocol header with the client's address to the upstream").choices(['v1', 'v2']))
     .addOption(disabledOption())
-    .addHelpText('after', `\nExample:\n  ${prefix} add stream --listen 5432/tcp --upstream 10.0.0.5:5432\n`)
-    .action(async (opts: CommonAdd & { listen: ReturnType<typeof parseListen>; upstream: HostPort[] }, cmd: Command) =>
-      create(cmd, { kind: 'stream', listen: opts.listen, upstreams: opts.upstream, ...common(opts) }),
+    .addHelpText(
+      'after',
+      `\nExamples:\n  ${prefix} add stream --listen 5432/tcp --upstream 10.0.0.5:5432\n` +
+        `  ${prefix} add stream --listen 443 --sni git.example.com --upstream 10.0.0.7:443 --proxy-protocol v2\n`,
+    )
+    .action(async (opts: CommonAdd & { listen: ReturnType<typeof parseListen>; upstream: HostPort[]; sni?: string[]; proxyProtocol?: string }, cmd: Command) =>
+      create(cmd, {
+        kind: 'stream',
+        listen: opts.listen,
+        upstreams: opts.upstream,
+        ...(opts.sni ? { sni: opts.sni } : {}),
+        ...(opts.proxyProtocol ? { proxyProtocol: opts.proxyProtocol } : {}),
+        ...common(opts),
+      }),
     );
 
   kind('dead', 'answer requests for domains with a 404 page (a parked or retired domain)')

@@ -12,7 +12,8 @@ const listenText = (l: Route['listen']) => (l ? `${l.port}/${l.protocol}` : '');
 const redirectText = (r: Route['redirect']) => (r ? `${r.status} ${r.to}${r.preservePath ? '' : ' (path dropped)'}` : '');
 
 function where(r: Route): string {
-  return r.kind === 'stream' ? listenText(r.listen) : r.domains.join(',');
+  if (r.kind === 'stream') return r.sni?.length ? `${listenText(r.listen)} sni=${r.sni.join(',')}` : listenText(r.listen);
+  return r.domains.join(',');
 }
 function target(r: Route): string {
   if (r.kind === 'redirect') return redirectText(r.redirect);
@@ -29,7 +30,7 @@ function routeDetails(r: Route): string {
     ['ID', r.id],
     ['Kind', r.kind],
   ];
-  if (r.kind === 'stream') pairs.push(['Listen', listenText(r.listen)]);
+  if (r.kind === 'stream') pairs.push(['Listen', listenText(r.listen)], ['TLS server names', r.sni?.join(', ') || 'any (whole port)'], ['PROXY protocol', r.proxyProtocol ?? 'off']);
   else pairs.push(['Domains', r.domains.join(', ')]);
   if (r.kind === 'proxy' || r.kind === 'stream') pairs.push(['Upstreams', r.upstreams.map(formatHostPort).join(', ')]);
   if (r.kind === 'redirect' && r.redirect) {
