@@ -40,6 +40,7 @@ export function localToRoute(local: StoredLocalRoute, nodeId: string | null): Ro
     lastError: null,
     ...(local.kind === 'stream' && local.sni?.length ? { sni: local.sni } : {}),
     ...(local.kind === 'stream' && local.proxyProtocol ? { proxyProtocol: local.proxyProtocol } : {}),
+    ...(local.kind === 'proxy' && local.options ? { options: local.options } : {}),
   };
 }
 

@@ -1,10 +1,24 @@
-import type { RouteKind } from '@caddyfleet/protocol';
+import type { ProxyOptions, RouteKind } from '@caddyfleet/protocol';
 
 /** The parts of a route (stored or as sent to the API) that decide which Caddy modules render it. */
 export interface ModuleNeeds {
   kind: RouteKind;
   sni?: string[] | undefined;
   upstreams?: unknown[] | undefined;
+  options?: ProxyOptions | null | undefined;
+}
+
+function proxyOptionModules(o: ProxyOptions): string[] {
+  const m = ['http.handlers.subroute'];
+  if (o.access?.deny?.length || o.access?.allow?.length) m.push('http.matchers.remote_ip', 'http.handlers.static_response');
+  if (o.access?.allow?.length) m.push('http.matchers.not');
+  if (o.maintenance) m.push('http.handlers.static_response');
+  if (o.basicAuth?.length) m.push('http.handlers.authentication', 'http.authentication.providers.http_basic', 'http.authentication.hashes.bcrypt');
+  if (o.hsts || o.headers?.request || o.headers?.response) m.push('http.handlers.headers');
+  if (o.locations?.length) m.push('http.matchers.path');
+  if (o.loadBalancing) m.push(`http.reverse_proxy.selection_policies.${o.loadBalancing}`);
+  if (o.upstreamScheme === 'https') m.push('http.reverse_proxy.transport.http');
+  return m;
 }
 
 /**
@@ -14,7 +28,7 @@ export interface ModuleNeeds {
 export function requiredModules(route: ModuleNeeds): string[] {
   switch (route.kind) {
     case 'proxy':
-      return ['http.handlers.reverse_proxy'];
+      return [...new Set(['http.handlers.reverse_proxy', ...(route.options ? proxyOptionModules(route.options) : [])])];
     case 'redirect':
     case 'dead':
       return ['http.handlers.static_response'];

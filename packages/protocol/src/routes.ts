@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from './limits';
+import { proxyOptionsProblems, proxyOptionsSchema } from './proxy-options';
 import { domainSchema, idSchema, portSchema, redirectUrlSchema, upstreamHostSchema } from './validators';
 
 export const ROUTE_KINDS = ['proxy', 'redirect', 'stream', 'dead'] as const;
@@ -55,13 +56,19 @@ const common = {
   enabled: z.boolean().default(true),
 };
 
-export const proxyRouteInput = z.strictObject({
-  kind: z.literal('proxy'),
-  ...common,
-  domains: domainsSchema,
-  upstreams: upstreamsSchema,
-  tls: tlsModeSchema.default('auto'),
-});
+export const proxyRouteInput = z
+  .strictObject({
+    kind: z.literal('proxy'),
+    ...common,
+    domains: domainsSchema,
+    upstreams: upstreamsSchema,
+    tls: tlsModeSchema.default('auto'),
+    options: proxyOptionsSchema.nullable().optional().describe('Upstream TLS, load balancing, locations, HSTS, headers, basic auth, access lists, maintenance'),
+  })
+  .superRefine((r, ctx) => {
+    if (!r.options) return;
+    for (const p of proxyOptionsProblems(r.options, r.tls)) ctx.addIssue({ code: 'custom', path: ['options', ...p.path], message: p.message });
+  });
 export const redirectRouteInput = z.strictObject({
   kind: z.literal('redirect'),
   ...common,
@@ -111,6 +118,7 @@ export const routePatchSchema = z.strictObject({
   tls: tlsModeSchema.optional(),
   sni: z.array(z.string().max(LIMITS.hostname + 2)).max(LIMITS.domainsPerRoute).optional(),
   proxyProtocol: proxyProtocolSchema.nullable().optional(),
+  options: z.unknown().optional(),
 });
 export type RoutePatch = z.infer<typeof routePatchSchema>;
 
@@ -136,6 +144,8 @@ export const routeSchema = z.object({
   sni: z.array(z.string()).optional(),
   /** Stream only, when set: PROXY protocol version sent to the upstream. */
   proxyProtocol: proxyProtocolSchema.optional(),
+  /** Proxy only, when set: the proxy host's options. */
+  options: proxyOptionsSchema.optional(),
 });
 export type Route = z.infer<typeof routeSchema>;
 

@@ -28,7 +28,7 @@ export interface RouteBatch {
 }
 
 const KIND_FIELDS: Record<RouteKind, string[]> = {
-  proxy: ['domains', 'upstreams', 'tls'],
+  proxy: ['domains', 'upstreams', 'tls', 'options'],
   redirect: ['domains', 'redirect', 'tls'],
   stream: ['listen', 'upstreams', 'sni', 'proxyProtocol'],
   dead: ['domains', 'tls'],
