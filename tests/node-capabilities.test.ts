@@ -172,6 +172,35 @@ describe.each(STORES)('node capabilities on %s', (kind) => {
     }
   });
 
+  it('stores proxy host options, patches them as a whole, and refuses ones whose modules the node lacks', async () => {
+    const HASH = '$2a$14$YstSMejvfVJZAyvDYQNB1ebWKhojlEtdr3uTXfpazFogFxB9Wp6yG';
+    const n = await node('caps-options', { caddyModules: [...BASE_MODULES, 'http.handlers.subroute', 'http.handlers.headers', 'http.matchers.path'] });
+    const body = {
+      kind: 'proxy',
+      nodeId: n.id,
+      domains: ['opts.caps.test'],
+      upstreams: [{ host: '127.0.0.1', port: 3000 }],
+      tls: 'off',
+      options: { headers: { response: { set: { 'X-Frame-Options': 'DENY' } } }, locations: [{ path: '/api/', upstreams: [{ host: '127.0.0.1', port: 3001 }] }] },
+    };
+    const created = await api.post('/routes', body);
+    expect(created.status).toBe(201);
+    expect(created.body.options).toEqual({ headers: { response: { set: { 'X-Frame-Options': 'DENY' } } }, locations: [{ path: '/api', upstreams: [{ host: '127.0.0.1', port: 3001 }] }] });
+    expect((await api.get(`/routes/${created.body.id}`)).body.options).toEqual(created.body.options);
+    // Basic auth needs the authentication handler, which this node's module list lacks.
+    const auth = await api.patch(`/routes/${created.body.id}`, { options: { basicAuth: [{ username: 'alice', passwordHash: HASH }] } });
+    expect(auth.status).toBe(409);
+    expect(auth.body.error).toMatchObject({ code: 'node_lacks_module', details: { module: 'http.handlers.authentication' } });
+    const bad = await api.patch(`/routes/${created.body.id}`, { options: { headers: { request: { set: { 'X-A': '{env.SECRET}' } } } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details).toEqual([{ path: 'options.headers.request.set.X-A', message: 'must not contain placeholders ({…}) or control characters' }]);
+    const replaced = await api.patch(`/routes/${created.body.id}`, { options: { maintenance: true } });
+    expect(replaced.body.options).toEqual({ maintenance: true });
+    const cleared = await api.patch(`/routes/${created.body.id}`, { options: null });
+    expect(cleared.body).not.toHaveProperty('options');
+    expect((await api.patch(`/routes/${created.body.id}`, { sni: ['x.test'] })).body.error).toMatchObject({ code: 'validation_failed', message: 'invalid body: sni: not a field of proxy routes' });
+  });
+
   it('keeps the certificates an agent reports and serves them soonest expiry first; certCount follows', async () => {
     const n = await node('caps-certs', { caddyModules: BASE_MODULES });
     expect((await api.get(`/nodes/${n.id}/certificates`)).body).toEqual({ nodeId: n.id, reportedAt: null, certificates: [] });

@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { collect, collectHostPort, parseListen, type HostPort } from '../parse';
+import { addProxyOptionFlags, proxyOptionsFrom, type ProxyOptionFlags } from './proxy-options';
 
 const nodeOption = () =>
   new Option('--node <id>', 'node that serves the route: a node id, or "local" for the controller\'s local node (default)');
@@ -37,15 +38,19 @@ export function registerAddKinds(add: Command, prefix: string, withNode: boolean
     const cmd = add.command(name).description(description);
     return withNode ? cmd.addOption(nodeOption()) : cmd;
   };
-  kind('proxy', 'reverse-proxy domains to upstreams')
-    .addOption(domainOption())
-    .addOption(upstreamOption('127.0.0.1:3000'))
-    .addOption(tlsOption())
-    .addOption(disabledOption())
-    .addHelpText('after', `\nExample:\n  ${prefix} add proxy --domain app.example.com --upstream 127.0.0.1:3000 --upstream 127.0.0.1:3001\n`)
-    .action(async (opts: CommonAdd & { domain: string[]; upstream: HostPort[] }, cmd: Command) =>
-      create(cmd, { kind: 'proxy', domains: opts.domain, upstreams: opts.upstream, ...common(opts) }),
-    );
+  addProxyOptionFlags(
+    kind('proxy', 'reverse-proxy domains to upstreams').addOption(domainOption()).addOption(upstreamOption('127.0.0.1:3000')).addOption(tlsOption()).addOption(disabledOption()),
+  )
+    .addHelpText(
+      'after',
+      `\nExamples:\n  ${prefix} add proxy --domain app.example.com --upstream 127.0.0.1:3000 --upstream 127.0.0.1:3001 --lb least_conn\n` +
+        `  ${prefix} add proxy --domain admin.example.com --upstream 127.0.0.1:8443 --upstream-https --skip-verify \\\n` +
+        `      --basic-auth "alice:$(caddy hash-password --plaintext 'a long password')" --allow 10.0.0.0/8 --hsts\n`,
+    )
+    .action(async (opts: CommonAdd & ProxyOptionFlags & { domain: string[]; upstream: HostPort[] }, cmd: Command) => {
+      const options = proxyOptionsFrom(opts);
+      await create(cmd, { kind: 'proxy', domains: opts.domain, upstreams: opts.upstream, ...(options ? { options } : {}), ...common(opts) });
+    });
 
   kind('redirect', 'redirect domains to a URL')
     .addOption(domainOption())

@@ -1,7 +1,8 @@
 /**
- * The CLI's stream options and node capability views (`node bin/caddyfleet.mjs …` as a child process) against a
+ * The CLI's stream and proxy host options, and node capability views (`node bin/caddyfleet.mjs …` as a child process) against a
  * real controller in this process: `routes add stream --sni … --proxy-protocol …`, the 409 of a server name
- * already routed on the port, `routes show`, `nodes show` (modules, listeners) and `nodes certs`.
+ * already routed on the port, `routes add proxy` with every option flag, `routes maintenance`, `routes show`,
+ * `nodes show` (modules, listeners) and `nodes certs`.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ interface CliResult {
   stderr: string;
 }
 
-describe('caddyfleet CLI: stream options and node capabilities', () => {
+describe('caddyfleet CLI: stream and proxy host options, node capabilities', () => {
   let dir: TempDir;
   let controller: RunningController;
   let env: NodeJS.ProcessEnv;
@@ -80,6 +81,46 @@ describe('caddyfleet CLI: stream options and node capabilities', () => {
     expect(udp.code).not.toBe(0);
     expect(udp.stderr).toContain('error (400 validation_failed)');
     expect(udp.stderr).toContain('sni: server names (TLS SNI) need a tcp listener');
+  });
+
+  it('adds a proxy host with every option flag, shows them, and switches maintenance on and off', async () => {
+    const hash = '$2a$14$YstSMejvfVJZAyvDYQNB1ebWKhojlEtdr3uTXfpazFogFxB9Wp6yG';
+    const r = await json<{ id: string; options: Record<string, unknown> }>([
+      'routes', 'add', 'proxy', '--domain', 'opts.example.com', '--upstream', '10.0.0.5:8443', '--upstream', '10.0.0.6:8443', '--tls', 'internal',
+      '--upstream-https', '--skip-verify', '--lb', 'least_conn', '--location', '/api=10.0.0.7:80,10.0.0.8:80', '--hsts',
+      '--request-header', 'X-Forwarded-Proto: https', '--remove-request-header', 'X-Debug',
+      '--response-header', 'X-Frame-Options: DENY', '--remove-response-header', 'Server',
+      '--basic-auth', `alice:${hash}`, '--allow', '10.0.0.0/8', '--deny', '10.0.0.66',
+    ]);
+    expect(r.options).toEqual({
+      upstreamScheme: 'https',
+      skipVerify: true,
+      loadBalancing: 'least_conn',
+      locations: [{ path: '/api', upstreams: [{ host: '10.0.0.7', port: 80 }, { host: '10.0.0.8', port: 80 }] }],
+      hsts: true,
+      headers: { request: { set: { 'X-Forwarded-Proto': 'https' }, remove: ['X-Debug'] }, response: { set: { 'X-Frame-Options': 'DENY' }, remove: ['Server'] } },
+      basicAuth: [{ username: 'alice', passwordHash: hash }],
+      access: { allow: ['10.0.0.0/8'], deny: ['10.0.0.66'] },
+    });
+    const shown = (await cli(['routes', 'show', r.id])).stdout;
+    expect(shown).toMatch(/^Upstream TLS: +https \(certificate not verified\)$/m);
+    expect(shown).toMatch(/^Location \/api: +10\.0\.0\.7:80, 10\.0\.0\.8:80$/m);
+    expect(shown).toMatch(/^Basic auth users: +alice$/m);
+    expect(shown).not.toContain(hash);
+
+    const on = await json<{ options: Record<string, unknown> }>(['routes', 'maintenance', r.id, 'on']);
+    expect(on.options).toMatchObject({ maintenance: true, loadBalancing: 'least_conn' });
+    const off = await json<{ options: Record<string, unknown> }>(['routes', 'maintenance', r.id, 'off']);
+    expect(off.options).not.toHaveProperty('maintenance');
+    expect(off.options).toMatchObject({ hsts: true });
+    const wrong = await cli(['routes', 'maintenance', r.id, 'maybe']);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain('state must be on or off');
+
+    const plain = await cli(['routes', 'add', 'proxy', '--domain', 'plain.example.com', '--upstream', '10.0.0.5:80', '--tls', 'off', '--hsts', '--basic-auth', 'bob:hunter2']);
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toContain('error (400 validation_failed)');
+    expect(plain.stderr).toMatch(/options\.(hsts|basicAuth\.0\.passwordHash)/);
   });
 
   it("shows a node's modules and listeners, and its certificates", async () => {
