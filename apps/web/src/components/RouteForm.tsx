@@ -6,6 +6,7 @@ import { KIND_INFO, STATUS_LABEL, nodeLabel } from '../lib/format';
 import { createBody, initialState, newUpstream, patchBody, serverErrors, validate, type RouteErrors, type RouteFormState } from '../lib/routeForm';
 import { Field, Switch } from './Field';
 import { Modal } from './Modal';
+import { ProxyOptionsFields } from './ProxyOptionsFields';
 import { FormFooter } from './FormFooter';
 
 function UpstreamRows({ rows, errors, onChange }: { rows: RouteFormState['upstreams']; errors: RouteErrors; onChange: (rows: RouteFormState['upstreams']) => void }) {
@@ -232,6 +233,8 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
             </select>
           </Field>
         )}
+
+        {kind === 'proxy' && <ProxyOptionsFields s={s.options} errors={errors} onChange={(patch) => update({ options: { ...s.options, ...patch } })} />}
 
         <Switch label="Enabled" checked={s.enabled} onChange={(enabled) => update({ enabled })} hint="Disabled routes are kept but not served." />
 

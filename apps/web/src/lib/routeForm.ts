@@ -5,6 +5,7 @@
 import { routeCreateSchema, type RouteCreate } from '@caddyfleet/protocol';
 import { ApiError } from '../api/client';
 import type { Route, RouteKind } from '../api/types';
+import { EMPTY_OPTIONS, optionsField, optionsInput, optionsState, type ProxyOptionsState } from './proxyOptionsForm';
 
 export interface UpstreamRow {
   key: number;
@@ -28,6 +29,8 @@ export interface RouteFormState {
   proxyProtocol: '' | 'v1' | 'v2';
   tls: 'auto' | 'internal' | 'off';
   enabled: boolean;
+  /** Proxy host options, as form text. */
+  options: ProxyOptionsState;
 }
 
 let rowKey = 0;
@@ -51,6 +54,7 @@ export function initialState(kind: RouteKind, route: Route | null, defaultNodeId
       proxyProtocol: route.proxyProtocol ?? '',
       tls: route.tls,
       enabled: route.enabled,
+      options: optionsState(route.options),
     };
   }
   return {
@@ -66,6 +70,7 @@ export function initialState(kind: RouteKind, route: Route | null, defaultNodeId
     proxyProtocol: '',
     tls: kind === 'stream' ? 'off' : 'auto',
     enabled: true,
+    options: EMPTY_OPTIONS,
   };
 }
 
@@ -88,7 +93,7 @@ export function toInput(kind: RouteKind, s: RouteFormState): Record<string, unkn
   const upstreams = s.upstreams.map((u) => ({ host: u.host.trim(), port: portValue(u.port) }));
   switch (kind) {
     case 'proxy':
-      return { ...common, domains: splitDomains(s.domainsText), upstreams, tls: s.tls };
+      return { ...common, domains: splitDomains(s.domainsText), upstreams, tls: s.tls, options: optionsInput(s.options) };
     case 'redirect':
       return {
         ...common,
@@ -122,6 +127,7 @@ export function fieldOf(path: string): FieldKey {
   if (head === 'redirect') return parts[1] === 'status' ? 'redirect.status' : parts[1] === 'preservePath' ? 'redirect.preservePath' : 'redirect.to';
   if (head === 'listen') return parts[1] === 'protocol' ? 'listen.protocol' : 'listen.port';
   if (head === 'sni' || head === 'proxyProtocol') return head;
+  if (head === 'options') return optionsField(parts);
   if (head === 'nodeId' || head === 'tls' || head === 'enabled') return head;
   return '_form';
 }
@@ -134,6 +140,13 @@ function friendly(message: string, code: string, expected?: unknown): string {
   if (code === 'invalid_type' && expected === 'number') return 'enter a port (1–65535)';
   if (code === 'invalid_type' && expected === 'string') return 'required';
   return message;
+}
+
+/** "line 2: " for a listed entry (options.locations.1…), "X-Name: " for a header (options.headers.request.set.X-Name). */
+function optionContext(path: string[]): string {
+  if (path[1] === 'headers' && path[3] === 'set' && path[4]) return `${path[4]}: `;
+  const n = path.slice(2).find((p) => /^\d+$/.test(p));
+  return n === undefined ? '' : `line ${Number(n) + 1}: `;
 }
 
 export function validate(kind: RouteKind, s: RouteFormState): { data: RouteCreate } | { errors: RouteErrors } {
@@ -151,6 +164,7 @@ export function validate(kind: RouteKind, s: RouteFormState): { data: RouteCreat
     const domain = Number.isNaN(index) ? undefined : lines[index];
     if (domain !== undefined && !message.includes(domain)) message = `${domain}: ${message}`;
     else if (!Number.isNaN(index) && domain === undefined) message = `line ${index + 1}: ${message}`;
+    if (key.startsWith('options.')) message = `${optionContext(issue.path.map(String))}${message}`;
     add(errors, key, message);
   }
   return { errors };
@@ -192,7 +206,7 @@ export function patchBody(data: RouteCreate): Record<string, unknown> {
   const common = { nodeId: data.nodeId, enabled: data.enabled };
   switch (data.kind) {
     case 'proxy':
-      return { ...common, domains: data.domains, upstreams: data.upstreams, tls: data.tls };
+      return { ...common, domains: data.domains, upstreams: data.upstreams, tls: data.tls, options: data.options ?? null };
     case 'redirect':
       return { ...common, domains: data.domains, redirect: data.redirect, tls: data.tls };
     case 'stream':
