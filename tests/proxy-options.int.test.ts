@@ -56,9 +56,17 @@ interface Echo {
   close(): Promise<void>;
 }
 
-/** Answers JSON `{who, url, headers}` and sets `X-Upstream-Secret` (which a route can remove). */
-async function echoUpstream(who: string, tlsCreds?: { key: string; cert: string }): Promise<Echo> {
+/**
+ * Answers JSON `{who, url, headers}` and sets `X-Upstream-Secret` (which a route can remove). `sick` answers its
+ * health path `/healthz` with 503 (and everything else normally), as an app whose dependency is down would.
+ */
+async function echoUpstream(who: string, tlsCreds?: { key: string; cert: string }, sick = false): Promise<Echo> {
   const handler: http.RequestListener = (req, res) => {
+    if (req.url === '/healthz') {
+      res.statusCode = sick ? 503 : 200;
+      res.end(sick ? 'unhealthy' : 'ok');
+      return;
+    }
     res.setHeader('Content-Type', 'application/json');
     res.setHeader('X-Upstream-Secret', 'leaked');
     res.end(JSON.stringify({ who, url: req.url, headers: req.headers }));
@@ -84,6 +92,8 @@ for (const flavor of caddyFlavors()) {
     let a: Echo;
     let b: Echo;
     let secure: Echo;
+    let sick: Echo;
+    let deadPort = 0;
     let httpPort = 0;
     let httpsPort = 0;
     const PASSWORD = 'correct horse battery';
@@ -96,6 +106,8 @@ for (const flavor of caddyFlavors()) {
       dir = await tempDir('caddyfleet-proxy-options-');
       [a, b] = await Promise.all([echoUpstream('A'), echoUpstream('B')]);
       secure = await echoUpstream('S', selfSigned(dir.path, 'upstream.test'));
+      sick = await echoUpstream('SICK', undefined, true);
+      deadPort = await freePort();
       hash = execFileSync(flavor.bin!, ['hash-password', '--plaintext', PASSWORD], { encoding: 'utf8', timeout: 30_000 }).trim();
       const adminPort = await freePort();
       caddy = await startCaddy(flavor.bin!, () => `127.0.0.1:${adminPort}`);
@@ -118,6 +130,9 @@ for (const flavor of caddyFlavors()) {
         proxy('tlsup', { upstreamScheme: 'https', skipVerify: true }, { upstreams: [{ host: '127.0.0.1', port: secure.port }] }),
         proxy('tlsstrict', { upstreamScheme: 'https' }, { upstreams: [{ host: '127.0.0.1', port: secure.port }] }),
         proxy('hsts', { hsts: true }, { tls: 'internal' }),
+        proxy('active', { loadBalancing: 'round_robin', healthChecks: { active: { path: '/healthz', intervalSeconds: 1, timeoutSeconds: 1 } } }, { upstreams: [{ host: '127.0.0.1', port: a.port }, { host: '127.0.0.1', port: sick.port }] }),
+        proxy('nocheck', { loadBalancing: 'round_robin' }, { upstreams: [{ host: '127.0.0.1', port: a.port }, { host: '127.0.0.1', port: sick.port }] }),
+        proxy('passive', { loadBalancing: 'round_robin', healthChecks: { passive: { maxFails: 1, failDurationSeconds: 60 } } }, { upstreams: [{ host: '127.0.0.1', port: a.port }, { host: '127.0.0.1', port: deadPort }] }),
       ];
       const built = buildCaddyConfig(routes, {
         httpListen: `127.0.0.1:${httpPort}`,
@@ -133,7 +148,7 @@ for (const flavor of caddyFlavors()) {
 
     afterAll(async () => {
       await stopCaddy(caddy);
-      await Promise.all([a?.close(), b?.close(), secure?.close()]);
+      await Promise.all([a?.close(), b?.close(), secure?.close(), sick?.close()]);
       await dir?.cleanup();
     });
 
@@ -198,6 +213,26 @@ for (const flavor of caddyFlavors()) {
       expect(skip.status).toBe(200);
       expect(who(skip)).toBe('S');
       expect((await request(httpPort, 'tlsstrict.test')).status).toBe(502);
+    });
+
+    it('takes an upstream failing its active health check out of rotation', async () => {
+      // Without a check, round robin keeps sending every other request to the sick upstream.
+      const control: string[] = [];
+      for (let i = 0; i < 4; i++) control.push(who(await request(httpPort, 'nocheck.test')));
+      expect(control).toContain('SICK');
+      // With one, once the first check ran (interval 1 s), only the healthy upstream gets requests.
+      await retry(async () => {
+        for (let i = 0; i < 4; i++) if (who(await request(httpPort, 'active.test')) !== 'A') throw new Error('sick upstream still in rotation');
+      }, 50, 200);
+      for (let i = 0; i < 6; i++) expect(who(await request(httpPort, 'active.test'))).toBe('A');
+    });
+
+    it('takes an upstream out after a failed request (passive health check)', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await request(httpPort, 'passive.test')).status);
+      // The dead upstream fails at most one request, then is skipped for the fail duration.
+      expect(statuses.filter((s) => s !== 200).length).toBeLessThanOrEqual(1);
+      expect(statuses.slice(-4)).toEqual([200, 200, 200, 200]);
     });
 
     it('sends HSTS on HTTPS responses', async () => {

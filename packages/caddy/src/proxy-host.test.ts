@@ -70,6 +70,21 @@ describe('proxyHostHandler', () => {
     expect(routes[7]!.terminal).toBeUndefined();
   });
 
+  it('renders active and passive health checks on the main upstreams only', () => {
+    const h = proxyHostHandler(
+      route({
+        healthChecks: { active: { path: '/healthz', intervalSeconds: 2, timeoutSeconds: 1, expectStatus: 204 }, passive: { maxFails: 3, failDurationSeconds: 60 } },
+        locations: [{ path: '/api', upstreams: [{ host: '10.0.0.2', port: 80 }] }],
+      }),
+    );
+    const routes = h.routes as { handle: Record<string, unknown>[] }[];
+    expect(routes.at(-1)!.handle[0]!.health_checks).toEqual({
+      active: { uri: '/healthz', interval: '2s', timeout: '1s', expect_status: 204 },
+      passive: { max_fails: 3, fail_duration: '60s' },
+    });
+    expect(routes.at(-2)!.handle[0]).not.toHaveProperty('health_checks');
+  });
+
   it('names the modules its options need', () => {
     expect(requiredModules({ kind: 'proxy', options: { basicAuth: [{ username: 'a', passwordHash: HASH }], loadBalancing: 'least_conn' } })).toEqual([
       'http.handlers.reverse_proxy',

@@ -22,6 +22,22 @@ export function reverseProxy(upstreams: Route['upstreams'], options: ProxyOption
   // Caddy's reverse_proxy passes WebSocket upgrades through by itself; nothing to configure.
   const handler: HttpHandler = { handler: 'reverse_proxy', upstreams: upstreams.map((u) => ({ dial: joinHostPort(u.host, u.port) })) };
   if (options.loadBalancing) handler.load_balancing = { selection_policy: { policy: options.loadBalancing } };
+  const hc = options.healthChecks;
+  if (hc?.active || hc?.passive) {
+    handler.health_checks = {
+      ...(hc.active
+        ? {
+            active: {
+              uri: hc.active.path,
+              interval: `${hc.active.intervalSeconds}s`,
+              timeout: `${hc.active.timeoutSeconds}s`,
+              ...(hc.active.expectStatus ? { expect_status: hc.active.expectStatus } : {}),
+            },
+          }
+        : {}),
+      ...(hc.passive ? { passive: { max_fails: hc.passive.maxFails, fail_duration: `${hc.passive.failDurationSeconds}s` } } : {}),
+    };
+  }
   if (options.upstreamScheme === 'https') handler.transport = { protocol: 'http', tls: options.skipVerify ? { insecure_skip_verify: true } : {} };
   return handler;
 }
@@ -75,8 +91,10 @@ export function proxyHostHandler(route: Route): HttpHandler {
     routes.push({ handle: [{ handler: 'headers', ...(request ? { request } : {}), ...(response ? { response: { ...response, deferred: true } } : {}) }] });
   }
   const locations = [...(o.locations ?? [])].sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? -1 : 1));
+  // Health checks describe the main upstreams (their health path); a location's upstreams are other services.
+  const { healthChecks: _main, ...locationOptions } = o;
   for (const l of locations) {
-    routes.push({ match: [{ path: [l.path, `${l.path}/*`] }], handle: [reverseProxy(l.upstreams, o)], terminal: true });
+    routes.push({ match: [{ path: [l.path, `${l.path}/*`] }], handle: [reverseProxy(l.upstreams, locationOptions)], terminal: true });
   }
   routes.push({ handle: [reverseProxy(route.upstreams, o)] });
   return { handler: 'subroute', routes };

@@ -50,6 +50,27 @@ const upstreamsSchema = z
 
 export const locationSchema = z.strictObject({ path: pathPrefixSchema, upstreams: upstreamsSchema });
 
+const seconds = (max: number) => z.number().int().min(1).max(max);
+/**
+ * Active: Caddy requests `path` on every upstream each `intervalSeconds` and takes one that fails (no 2xx, or not
+ * `expectStatus`) out of rotation until it passes again. Passive: an upstream whose proxied requests fail
+ * `maxFails` times within `failDurationSeconds` is taken out for that long.
+ */
+export const healthChecksSchema = z.strictObject({
+  active: z
+    .strictObject({
+      path: z
+        .string()
+        .max(200)
+        .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/, 'must be a path such as /healthz (an optional query is allowed; no braces)'),
+      intervalSeconds: seconds(3600).default(30),
+      timeoutSeconds: seconds(60).default(5),
+      expectStatus: z.number().int().min(100).max(599).optional(),
+    })
+    .optional(),
+  passive: z.strictObject({ maxFails: z.number().int().min(1).max(100).default(1), failDurationSeconds: seconds(3600).default(30) }).optional(),
+});
+
 /** An IPv4/IPv6 address or CIDR range. */
 export const ipRangeSchema = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: 'must be an IP address or a CIDR range such as 10.0.0.0/8' });
 
@@ -78,6 +99,7 @@ export const proxyOptionsSchema = z.strictObject({
   /** HTTPS upstreams only: accept a self-signed or otherwise unverifiable certificate. */
   skipVerify: z.boolean().optional(),
   loadBalancing: lbPolicySchema.optional(),
+  healthChecks: healthChecksSchema.optional(),
   /** Path prefix → its own upstreams (longest prefix wins), like NPM's custom locations. */
   locations: z
     .array(locationSchema)

@@ -17,5 +17,8 @@ describe('proxy option flags', () => {
     expect(proxyOptionsFrom({})).toBeUndefined();
     expect(proxyOptionsFrom({ maintenance: true, deny: ['10.0.0.1'] })).toEqual({ maintenance: true, access: { deny: ['10.0.0.1'] } });
     expect(proxyOptionsFrom({ removeResponseHeader: ['Server'] })).toEqual({ headers: { response: { remove: ['Server'] } } });
+    expect(proxyOptionsFrom({ healthPath: '/healthz', healthInterval: 5, passiveMaxFails: 2 })).toEqual({
+      healthChecks: { active: { path: '/healthz', intervalSeconds: 5 }, passive: { maxFails: 2 } },
+    });
   });
 });

@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ProxyOptions } from '@caddyfleet/protocol';
-import { collect, formatHostPort, parseHostPort, type HostPort } from '../parse';
+import { collect, formatHostPort, parseHostPort, parsePositiveInt, type HostPort } from '../parse';
 
 type Repeat<T> = (value: string, previous: T[] | undefined) => T[];
 const repeat =
@@ -36,6 +36,12 @@ export interface ProxyOptionFlags {
   upstreamHttps?: boolean;
   skipVerify?: boolean;
   lb?: string;
+  healthPath?: string;
+  healthInterval?: number;
+  healthTimeout?: number;
+  healthStatus?: number;
+  passiveMaxFails?: number;
+  passiveFailDuration?: number;
   location?: { path: string; upstreams: HostPort[] }[];
   hsts?: boolean;
   requestHeader?: [string, string][];
@@ -53,6 +59,12 @@ export function addProxyOptionFlags(cmd: Command): Command {
     .addOption(new Option('--upstream-https', 'talk HTTPS to the upstreams'))
     .addOption(new Option('--skip-verify', 'with --upstream-https: accept a self-signed upstream certificate'))
     .addOption(new Option('--lb <policy>', 'load-balancing policy over several upstreams').choices(['round_robin', 'least_conn', 'ip_hash', 'first', 'random']))
+    .addOption(new Option('--health-path <path>', 'active health check: request this path on every upstream, take failing ones out'))
+    .addOption(new Option('--health-interval <seconds>', 'with --health-path: seconds between checks (server default 30)').argParser(parsePositiveInt))
+    .addOption(new Option('--health-timeout <seconds>', 'with --health-path: seconds before a check fails (server default 5)').argParser(parsePositiveInt))
+    .addOption(new Option('--health-status <code>', 'with --health-path: the status a healthy upstream answers (default: any 2xx)').argParser(parsePositiveInt))
+    .addOption(new Option('--passive-max-fails <n>', 'passive health check: take an upstream out after N failed requests').argParser(parsePositiveInt))
+    .addOption(new Option('--passive-fail-duration <seconds>', 'with --passive-max-fails: how long it stays out (server default 30)').argParser(parsePositiveInt))
     .addOption(new Option('--location <path=host:port>', 'custom location: requests under PATH go to their own upstreams (repeatable)').argParser(repeat(parseLocation)))
     .addOption(new Option('--hsts', 'send Strict-Transport-Security (needs --tls auto or internal)'))
     .addOption(new Option('--request-header <name: value>', 'set a header on requests to the upstream (repeatable)').argParser(repeat(parseHeader)))
@@ -74,8 +86,21 @@ function headerOps(set: [string, string][] | undefined, remove: string[] | undef
 export function proxyOptionsFrom(f: ProxyOptionFlags): Record<string, unknown> | undefined {
   const request = headerOps(f.requestHeader, f.removeRequestHeader);
   const response = headerOps(f.responseHeader, f.removeResponseHeader);
+  const active = f.healthPath
+    ? {
+        path: f.healthPath,
+        ...(f.healthInterval !== undefined ? { intervalSeconds: f.healthInterval } : {}),
+        ...(f.healthTimeout !== undefined ? { timeoutSeconds: f.healthTimeout } : {}),
+        ...(f.healthStatus !== undefined ? { expectStatus: f.healthStatus } : {}),
+      }
+    : undefined;
+  const passive =
+    f.passiveMaxFails !== undefined
+      ? { maxFails: f.passiveMaxFails, ...(f.passiveFailDuration !== undefined ? { failDurationSeconds: f.passiveFailDuration } : {}) }
+      : undefined;
   const o: Record<string, unknown> = {
     ...(f.upstreamHttps ? { upstreamScheme: 'https' } : {}),
+    ...(active || passive ? { healthChecks: { ...(active ? { active } : {}), ...(passive ? { passive } : {}) } } : {}),
     ...(f.skipVerify ? { skipVerify: true } : {}),
     ...(f.lb ? { loadBalancing: f.lb } : {}),
     ...(f.location?.length ? { locations: f.location } : {}),
@@ -96,6 +121,9 @@ export function optionPairs(o: ProxyOptions | undefined): [string, string][] {
     [...Object.entries(ops?.set ?? {}).map(([k, v]) => `${k}: ${v}`), ...(ops?.remove ?? []).map((k) => `-${k}`)].join('; ');
   if (o.upstreamScheme === 'https') pairs.push(['Upstream TLS', o.skipVerify ? 'https (certificate not verified)' : 'https']);
   if (o.loadBalancing) pairs.push(['Load balancing', o.loadBalancing]);
+  const hc = o.healthChecks;
+  if (hc?.active) pairs.push(['Health check', `GET ${hc.active.path} every ${hc.active.intervalSeconds}s${hc.active.expectStatus ? `, expect ${hc.active.expectStatus}` : ''}`]);
+  if (hc?.passive) pairs.push(['Passive check', `out for ${hc.passive.failDurationSeconds}s after ${hc.passive.maxFails} failed request(s)`]);
   for (const l of o.locations ?? []) pairs.push([`Location ${l.path}`, l.upstreams.map(formatHostPort).join(', ')]);
   if (o.hsts) pairs.push(['HSTS', 'yes']);
   if (o.headers?.request) pairs.push(['Request headers', hdr(o.headers.request)]);

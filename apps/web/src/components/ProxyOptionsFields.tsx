@@ -10,7 +10,11 @@ const text = { autoCapitalize: 'off', spellCheck: false } as const;
  */
 export function ProxyOptionsFields({ s, errors, onChange }: { s: ProxyOptionsState; errors: RouteErrors; onChange: (patch: Partial<ProxyOptionsState>) => void }) {
   const has = (...keys: string[]) => keys.some((k) => errors[k]);
-  const upstreamOpen = s.upstreamScheme === 'https' || s.loadBalancing !== '' || has('options.upstreamScheme', 'options.skipVerify', 'options.loadBalancing');
+  const upstreamOpen =
+    s.upstreamScheme === 'https' ||
+    s.loadBalancing !== '' ||
+    Boolean(s.healthPath || s.passiveMaxFails) ||
+    has('options.upstreamScheme', 'options.skipVerify', 'options.loadBalancing', 'options.healthChecks', 'options.healthChecks.passive');
   const securityOpen =
     s.hsts || s.maintenance || Boolean(s.basicAuthText || s.allowText || s.denyText) || has('options.hsts', 'options.basicAuth', 'options.access.allow', 'options.access.deny');
   return (
@@ -35,6 +39,17 @@ export function ProxyOptionsFields({ s, errors, onChange }: { s: ProxyOptionsSta
             </select>
           </Field>
         </div>
+        <div className="row-2">
+          <Field label="Health check path" error={errors['options.healthChecks']} hint="Active check: Caddy requests it on every upstream and takes failing ones out (e.g. /healthz).">
+            <input name="healthPath" value={s.healthPath} placeholder="/healthz" onChange={(e) => onChange({ healthPath: e.target.value })} {...text} />
+          </Field>
+          <Field label="Check every (seconds)" hint="Default 30.">
+            <input name="healthInterval" inputMode="numeric" value={s.healthInterval} placeholder="30" onChange={(e) => onChange({ healthInterval: e.target.value })} />
+          </Field>
+        </div>
+        <Field label="Take out after failed requests" error={errors['options.healthChecks.passive']} hint="Passive check: an upstream whose requests fail this many times is skipped for 30 s. Empty: off.">
+          <input name="passiveMaxFails" inputMode="numeric" value={s.passiveMaxFails} placeholder="3" onChange={(e) => onChange({ passiveMaxFails: e.target.value })} />
+        </Field>
         {s.upstreamScheme === 'https' && (
           <Switch label="Skip certificate verification" checked={s.skipVerify} onChange={(skipVerify) => onChange({ skipVerify })} hint="For upstreams with a self-signed certificate." />
         )}

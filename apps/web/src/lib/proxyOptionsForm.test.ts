@@ -15,6 +15,7 @@ describe('proxy options form', () => {
       upstreamScheme: 'https',
       skipVerify: true,
       loadBalancing: 'ip_hash',
+      healthChecks: { active: { path: '/healthz?full=1', intervalSeconds: 10, timeoutSeconds: 3, expectStatus: 204 }, passive: { maxFails: 2, failDurationSeconds: 45 } },
       locations: [{ path: '/api', upstreams: [{ host: '10.0.0.2', port: 80 }, { host: '::1', port: 81 }] }],
       hsts: true,
       headers: { request: { set: { 'X-A': 'a: b' }, remove: ['X-Debug'] }, response: { set: { 'X-Frame-Options': 'DENY' } } },

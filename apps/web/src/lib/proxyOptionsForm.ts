@@ -8,6 +8,13 @@ export interface ProxyOptionsState {
   upstreamScheme: 'http' | 'https';
   skipVerify: boolean;
   loadBalancing: '' | NonNullable<ProxyOptions['loadBalancing']>;
+  /** Active health check path ('' = none) and its interval in seconds. */
+  healthPath: string;
+  healthInterval: string;
+  /** Passive health check: failed requests before an upstream is taken out ('' = none). */
+  passiveMaxFails: string;
+  /** Health check settings the form does not show, kept as they were (API/CLI-set timeout, status, duration). */
+  healthExtra: { active: { timeoutSeconds?: number; expectStatus?: number }; passive: { failDurationSeconds?: number } };
   /** `/api = 10.0.0.2:80, 10.0.0.3:80` per line. */
   locationsText: string;
   hsts: boolean;
@@ -25,6 +32,10 @@ export const EMPTY_OPTIONS: ProxyOptionsState = {
   upstreamScheme: 'http',
   skipVerify: false,
   loadBalancing: '',
+  healthPath: '',
+  healthInterval: '',
+  passiveMaxFails: '',
+  healthExtra: { active: {}, passive: {} },
   locationsText: '',
   hsts: false,
   requestHeadersText: '',
@@ -53,6 +64,16 @@ export function optionsState(o: ProxyOptions | undefined): ProxyOptionsState {
     upstreamScheme: o.upstreamScheme ?? 'http',
     skipVerify: o.skipVerify ?? false,
     loadBalancing: o.loadBalancing ?? '',
+    healthPath: o.healthChecks?.active?.path ?? '',
+    healthInterval: o.healthChecks?.active ? String(o.healthChecks.active.intervalSeconds) : '',
+    passiveMaxFails: o.healthChecks?.passive ? String(o.healthChecks.passive.maxFails) : '',
+    healthExtra: {
+      active: {
+        ...(o.healthChecks?.active ? { timeoutSeconds: o.healthChecks.active.timeoutSeconds } : {}),
+        ...(o.healthChecks?.active?.expectStatus ? { expectStatus: o.healthChecks.active.expectStatus } : {}),
+      },
+      passive: o.healthChecks?.passive ? { failDurationSeconds: o.healthChecks.passive.failDurationSeconds } : {},
+    },
     locationsText: (o.locations ?? []).map((l) => `${l.path} = ${l.upstreams.map(hostPort).join(', ')}`).join('\n'),
     hsts: o.hsts ?? false,
     requestHeadersText: headersText(o.headers?.request),
@@ -101,11 +122,18 @@ export function optionsInput(s: ProxyOptionsState): Record<string, unknown> | nu
   const request = headerOps(s.requestHeadersText);
   const response = headerOps(s.responseHeadersText);
   const allow = lines(s.allowText);
+  const num = (t: string) => (/^\d+$/.test(t.trim()) ? Number(t.trim()) : Number.NaN);
+  // Kept from the route being edited: the form shows only the path, interval and max fails.
+  const active = s.healthPath.trim()
+    ? { path: s.healthPath.trim(), ...(s.healthInterval.trim() ? { intervalSeconds: num(s.healthInterval) } : {}), ...s.healthExtra.active }
+    : undefined;
+  const passive = s.passiveMaxFails.trim() ? { maxFails: num(s.passiveMaxFails), ...s.healthExtra.passive } : undefined;
   const deny = lines(s.denyText);
   const o: Record<string, unknown> = {
     ...(s.upstreamScheme === 'https' ? { upstreamScheme: 'https' } : {}),
     ...(s.skipVerify ? { skipVerify: true } : {}),
     ...(s.loadBalancing ? { loadBalancing: s.loadBalancing } : {}),
+    ...(active || passive ? { healthChecks: { ...(active ? { active } : {}), ...(passive ? { passive } : {}) } } : {}),
     ...(locations.length ? { locations } : {}),
     ...(s.hsts ? { hsts: true } : {}),
     ...(request || response ? { headers: { ...(request ? { request } : {}), ...(response ? { response } : {}) } } : {}),
@@ -121,5 +149,6 @@ export function optionsField(parts: string[]): string {
   const [, key, sub] = parts;
   if (key === 'headers') return sub === 'response' ? 'options.headers.response' : 'options.headers.request';
   if (key === 'access') return sub === 'deny' ? 'options.access.deny' : 'options.access.allow';
+  if (key === 'healthChecks') return sub === 'passive' ? 'options.healthChecks.passive' : 'options.healthChecks';
   return `options.${key ?? ''}`;
 }
