@@ -130,6 +130,7 @@ for (const flavor of caddyFlavors()) {
         proxy('tlsup', { upstreamScheme: 'https', skipVerify: true }, { upstreams: [{ host: '127.0.0.1', port: secure.port }] }),
         proxy('tlsstrict', { upstreamScheme: 'https' }, { upstreams: [{ host: '127.0.0.1', port: secure.port }] }),
         proxy('hsts', { hsts: true }, { tls: 'internal' }),
+        proxy('both', { forceHttps: false }, { tls: 'internal' }),
         proxy('active', { loadBalancing: 'round_robin', healthChecks: { active: { path: '/healthz', intervalSeconds: 1, timeoutSeconds: 1 } } }, { upstreams: [{ host: '127.0.0.1', port: a.port }, { host: '127.0.0.1', port: sick.port }] }),
         proxy('nocheck', { loadBalancing: 'round_robin' }, { upstreams: [{ host: '127.0.0.1', port: a.port }, { host: '127.0.0.1', port: sick.port }] }),
         proxy('passive', { loadBalancing: 'round_robin', healthChecks: { passive: { maxFails: 1, failDurationSeconds: 60 } } }, { upstreams: [{ host: '127.0.0.1', port: a.port }, { host: '127.0.0.1', port: deadPort }] }),
@@ -233,6 +234,17 @@ for (const flavor of caddyFlavors()) {
       // The dead upstream fails at most one request, then is skipped for the fail duration.
       expect(statuses.filter((s) => s !== 200).length).toBeLessThanOrEqual(1);
       expect(statuses.slice(-4)).toEqual([200, 200, 200, 200]);
+    });
+
+    it('redirects HTTP to HTTPS by default, and serves both when force HTTPS is off', async () => {
+      const forced = await request(httpPort, 'hsts.test', '/x');
+      expect(forced.status).toBe(308);
+      expect(forced.headers.location).toBe(`https://hsts.test:${httpsPort}/x`);
+      const plain = await request(httpPort, 'both.test', '/x');
+      expect(plain.status).toBe(200);
+      expect(who(plain)).toBe('A');
+      const secure = await retry(() => request(httpsPort, 'both.test', '/x', { tls: true }), 50, 100);
+      expect(secure.status).toBe(200);
     });
 
     it('sends HSTS on HTTPS responses', async () => {

@@ -388,6 +388,15 @@ describe('buildCaddyConfig: stream routes', () => {
   });
 });
 
+describe('buildCaddyConfig: proxy host options', () => {
+  it('serves a TLS host on the HTTP server too when force HTTPS is off, before the catch-all', () => {
+    const { config } = buildCaddyConfig([route('both', { tls: 'internal', options: { forceHttps: false } }), route('forced', { tls: 'internal' })], opts);
+    const plain = servers(config).srv_http!.routes;
+    expect(plain.map((r) => r.match?.[0]?.host ?? null)).toEqual([['both.example.com'], null]);
+    expect(servers(config).srv_https!.routes.map((r) => r.match?.[0]?.host ?? null)).toEqual([['both.example.com'], ['forced.example.com'], null]);
+  });
+});
+
 describe('buildCaddyConfig: defensive checks', () => {
   it('reports HTTP routes without domains or upstreams', () => {
     const { unsupported, served } = buildCaddyConfig([route('nodomain', { domains: [] }), route('noup', { upstreams: [] })], opts);

@@ -83,6 +83,8 @@ export function buildCaddyConfig(routes: Route[], opts: BuildOptions): BuildResu
       plainRoutes.push(rendered);
     } else {
       tlsRoutes.push(rendered);
+      // Caddy adds its HTTP->HTTPS redirects after the HTTP server's host routes, so this one wins over them.
+      if (route.kind === 'proxy' && route.options?.forceHttps === false) plainRoutes.push(hostRoute(route.domains, result.handler));
       if (route.tls === 'internal') for (const d of route.domains) internalSubjects.add(d);
     }
   }

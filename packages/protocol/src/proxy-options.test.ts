@@ -50,6 +50,7 @@ describe('proxy host options', () => {
     expect(problems({ skipVerify: true })).toEqual(['options.skipVerify: only applies to https upstreams']);
     expect(problems({ hsts: true })).toEqual(['options.hsts: needs HTTPS (tls auto or internal)']);
     expect(problems({ hsts: true }, { tls: 'internal' })).toEqual([]);
+    expect(problems({ forceHttps: false })).toEqual(['options.forceHttps: needs HTTPS (tls auto or internal)']);
     expect(routeCreateSchema.safeParse({ kind: 'dead', domains: ['a.test'], options: { maintenance: true } }).success).toBe(false);
   });
 });

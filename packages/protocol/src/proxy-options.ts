@@ -106,6 +106,8 @@ export const proxyOptionsSchema = z.strictObject({
     .max(50)
     .superRefine((l, ctx) => unique(l, (x) => x.path, 'path', ctx))
     .optional(),
+  /** With TLS: false also serves the host over plain HTTP instead of redirecting HTTP to HTTPS (the default). */
+  forceHttps: z.boolean().optional(),
   /** Send Strict-Transport-Security (one year, subdomains included) on HTTPS responses. */
   hsts: z.boolean().optional(),
   headers: z.strictObject({ request: headerOpsSchema.optional(), response: headerOpsSchema.optional() }).optional(),
@@ -126,5 +128,6 @@ export function proxyOptionsProblems(options: ProxyOptions, tls: string): { path
   const problems: { path: (string | number)[]; message: string }[] = [];
   if (options.skipVerify && options.upstreamScheme !== 'https') problems.push({ path: ['skipVerify'], message: 'only applies to https upstreams' });
   if (options.hsts && tls === 'off') problems.push({ path: ['hsts'], message: 'needs HTTPS (tls auto or internal)' });
+  if (options.forceHttps !== undefined && tls === 'off') problems.push({ path: ['forceHttps'], message: 'needs HTTPS (tls auto or internal)' });
   return problems;
 }

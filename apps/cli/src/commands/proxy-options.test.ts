@@ -15,6 +15,8 @@ describe('proxy option flags', () => {
 
   it('sends options only for the flags given', () => {
     expect(proxyOptionsFrom({})).toBeUndefined();
+    expect(proxyOptionsFrom({ forceHttps: true })).toBeUndefined();
+    expect(proxyOptionsFrom({ forceHttps: false })).toEqual({ forceHttps: false });
     expect(proxyOptionsFrom({ maintenance: true, deny: ['10.0.0.1'] })).toEqual({ maintenance: true, access: { deny: ['10.0.0.1'] } });
     expect(proxyOptionsFrom({ removeResponseHeader: ['Server'] })).toEqual({ headers: { response: { remove: ['Server'] } } });
     expect(proxyOptionsFrom({ healthPath: '/healthz', healthInterval: 5, passiveMaxFails: 2 })).toEqual({

@@ -44,6 +44,8 @@ export interface ProxyOptionFlags {
   passiveFailDuration?: number;
   location?: { path: string; upstreams: HostPort[] }[];
   hsts?: boolean;
+  /** commander's --no-force-https: false when given. */
+  forceHttps?: boolean;
   requestHeader?: [string, string][];
   removeRequestHeader?: string[];
   responseHeader?: [string, string][];
@@ -67,6 +69,7 @@ export function addProxyOptionFlags(cmd: Command): Command {
     .addOption(new Option('--passive-fail-duration <seconds>', 'with --passive-max-fails: how long it stays out (server default 30)').argParser(parsePositiveInt))
     .addOption(new Option('--location <path=host:port>', 'custom location: requests under PATH go to their own upstreams (repeatable)').argParser(repeat(parseLocation)))
     .addOption(new Option('--hsts', 'send Strict-Transport-Security (needs --tls auto or internal)'))
+    .addOption(new Option('--no-force-https', 'with TLS: also serve plain HTTP instead of redirecting it to HTTPS'))
     .addOption(new Option('--request-header <name: value>', 'set a header on requests to the upstream (repeatable)').argParser(repeat(parseHeader)))
     .addOption(new Option('--remove-request-header <name>', 'remove a header from requests (repeatable)').argParser(collect))
     .addOption(new Option('--response-header <name: value>', 'set a header on responses (repeatable)').argParser(repeat(parseHeader)))
@@ -105,6 +108,7 @@ export function proxyOptionsFrom(f: ProxyOptionFlags): Record<string, unknown> |
     ...(f.lb ? { loadBalancing: f.lb } : {}),
     ...(f.location?.length ? { locations: f.location } : {}),
     ...(f.hsts ? { hsts: true } : {}),
+    ...(f.forceHttps === false ? { forceHttps: false } : {}),
     ...(request || response ? { headers: { ...(request ? { request } : {}), ...(response ? { response } : {}) } } : {}),
     ...(f.basicAuth?.length ? { basicAuth: f.basicAuth } : {}),
     ...(f.allow?.length || f.deny?.length ? { access: { ...(f.allow?.length ? { allow: f.allow } : {}), ...(f.deny?.length ? { deny: f.deny } : {}) } } : {}),
@@ -125,6 +129,7 @@ export function optionPairs(o: ProxyOptions | undefined): [string, string][] {
   if (hc?.active) pairs.push(['Health check', `GET ${hc.active.path} every ${hc.active.intervalSeconds}s${hc.active.expectStatus ? `, expect ${hc.active.expectStatus}` : ''}`]);
   if (hc?.passive) pairs.push(['Passive check', `out for ${hc.passive.failDurationSeconds}s after ${hc.passive.maxFails} failed request(s)`]);
   for (const l of o.locations ?? []) pairs.push([`Location ${l.path}`, l.upstreams.map(formatHostPort).join(', ')]);
+  if (o.forceHttps === false) pairs.push(['Force HTTPS', 'no (plain HTTP served too)']);
   if (o.hsts) pairs.push(['HSTS', 'yes']);
   if (o.headers?.request) pairs.push(['Request headers', hdr(o.headers.request)]);
   if (o.headers?.response) pairs.push(['Response headers', hdr(o.headers.response)]);

@@ -8,7 +8,17 @@ const text = { autoCapitalize: 'off', spellCheck: false } as const;
  * The options of a proxy host, grouped like Nginx Proxy Manager's tabs (upstream, locations, security, headers),
  * each group a disclosure that opens by itself when it holds a value or an error.
  */
-export function ProxyOptionsFields({ s, errors, onChange }: { s: ProxyOptionsState; errors: RouteErrors; onChange: (patch: Partial<ProxyOptionsState>) => void }) {
+export function ProxyOptionsFields({
+  s,
+  tls,
+  errors,
+  onChange,
+}: {
+  s: ProxyOptionsState;
+  tls: 'auto' | 'internal' | 'off';
+  errors: RouteErrors;
+  onChange: (patch: Partial<ProxyOptionsState>) => void;
+}) {
   const has = (...keys: string[]) => keys.some((k) => errors[k]);
   const upstreamOpen =
     s.upstreamScheme === 'https' ||
@@ -16,7 +26,7 @@ export function ProxyOptionsFields({ s, errors, onChange }: { s: ProxyOptionsSta
     Boolean(s.healthPath || s.passiveMaxFails) ||
     has('options.upstreamScheme', 'options.skipVerify', 'options.loadBalancing', 'options.healthChecks', 'options.healthChecks.passive');
   const securityOpen =
-    s.hsts || s.maintenance || Boolean(s.basicAuthText || s.allowText || s.denyText) || has('options.hsts', 'options.basicAuth', 'options.access.allow', 'options.access.deny');
+    s.hsts || !s.forceHttps || s.maintenance || Boolean(s.basicAuthText || s.allowText || s.denyText) || has('options.hsts', 'options.forceHttps', 'options.basicAuth', 'options.access.allow', 'options.access.deny');
   return (
     <div className="options stack">
       <details className="options-group" open={upstreamOpen || undefined}>
@@ -73,10 +83,16 @@ export function ProxyOptionsFields({ s, errors, onChange }: { s: ProxyOptionsSta
           <Switch label="HSTS" checked={s.hsts} onChange={(hsts) => onChange({ hsts })} hint="Browsers keep to HTTPS for a year (needs TLS)." />
           <Switch label="Maintenance page" checked={s.maintenance} onChange={(maintenance) => onChange({ maintenance })} hint="Answer 503 instead of proxying." />
         </div>
-        {errors['options.hsts'] && (
-          <small className="field-error" role="alert">
-            {errors['options.hsts']}
-          </small>
+        {tls !== 'off' && (
+          <Switch label="Force HTTPS" checked={s.forceHttps} onChange={(forceHttps) => onChange({ forceHttps })} hint="Off: plain HTTP is served too, instead of redirected." />
+        )}
+        {(['options.hsts', 'options.forceHttps'] as const).map(
+          (k) =>
+            errors[k] && (
+              <small key={k} className="field-error" role="alert">
+                {errors[k]}
+              </small>
+            ),
         )}
         <Field label="Basic auth users" error={errors['options.basicAuth']} hint={<>One per line: user:bcrypt hash, e.g. from <code>caddy hash-password</code>. Passwords are never sent or stored.</>}>
           <textarea name="basicAuth" rows={2} value={s.basicAuthText} placeholder="alice:$2a$14$…" onChange={(e) => onChange({ basicAuthText: e.target.value })} {...text} />

@@ -234,7 +234,7 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
           </Field>
         )}
 
-        {kind === 'proxy' && <ProxyOptionsFields s={s.options} errors={errors} onChange={(patch) => update({ options: { ...s.options, ...patch } })} />}
+        {kind === 'proxy' && <ProxyOptionsFields s={s.options} tls={s.tls} errors={errors} onChange={(patch) => update({ options: { ...s.options, ...patch } })} />}
 
         <Switch label="Enabled" checked={s.enabled} onChange={(enabled) => update({ enabled })} hint="Disabled routes are kept but not served." />
 

@@ -18,6 +18,7 @@ describe('proxy options form', () => {
       healthChecks: { active: { path: '/healthz?full=1', intervalSeconds: 10, timeoutSeconds: 3, expectStatus: 204 }, passive: { maxFails: 2, failDurationSeconds: 45 } },
       locations: [{ path: '/api', upstreams: [{ host: '10.0.0.2', port: 80 }, { host: '::1', port: 81 }] }],
       hsts: true,
+      forceHttps: false,
       headers: { request: { set: { 'X-A': 'a: b' }, remove: ['X-Debug'] }, response: { set: { 'X-Frame-Options': 'DENY' } } },
       basicAuth: [{ username: 'alice', passwordHash: HASH }],
       access: { allow: ['10.0.0.0/8'], deny: ['10.0.0.66'] },

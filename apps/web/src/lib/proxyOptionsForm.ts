@@ -18,6 +18,7 @@ export interface ProxyOptionsState {
   /** `/api = 10.0.0.2:80, 10.0.0.3:80` per line. */
   locationsText: string;
   hsts: boolean;
+  forceHttps: boolean;
   /** `Name: value` to set, `-Name` to remove, per line. */
   requestHeadersText: string;
   responseHeadersText: string;
@@ -38,6 +39,7 @@ export const EMPTY_OPTIONS: ProxyOptionsState = {
   healthExtra: { active: {}, passive: {} },
   locationsText: '',
   hsts: false,
+  forceHttps: true,
   requestHeadersText: '',
   responseHeadersText: '',
   basicAuthText: '',
@@ -76,6 +78,7 @@ export function optionsState(o: ProxyOptions | undefined): ProxyOptionsState {
     },
     locationsText: (o.locations ?? []).map((l) => `${l.path} = ${l.upstreams.map(hostPort).join(', ')}`).join('\n'),
     hsts: o.hsts ?? false,
+    forceHttps: o.forceHttps ?? true,
     requestHeadersText: headersText(o.headers?.request),
     responseHeadersText: headersText(o.headers?.response),
     basicAuthText: (o.basicAuth ?? []).map((u) => `${u.username}:${u.passwordHash}`).join('\n'),
@@ -136,6 +139,7 @@ export function optionsInput(s: ProxyOptionsState): Record<string, unknown> | nu
     ...(active || passive ? { healthChecks: { ...(active ? { active } : {}), ...(passive ? { passive } : {}) } } : {}),
     ...(locations.length ? { locations } : {}),
     ...(s.hsts ? { hsts: true } : {}),
+    ...(!s.forceHttps ? { forceHttps: false } : {}),
     ...(request || response ? { headers: { ...(request ? { request } : {}), ...(response ? { response } : {}) } } : {}),
     ...(basicAuth.length ? { basicAuth } : {}),
     ...(allow.length || deny.length ? { access: { ...(allow.length ? { allow } : {}), ...(deny.length ? { deny } : {}) } } : {}),
