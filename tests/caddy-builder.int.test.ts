@@ -17,7 +17,7 @@ import type { Route } from '@caddyfleet/protocol';
 import { buildCaddyConfig, CaddyAdmin, CaddyLoadError, NO_LAYER4_REASON, type BuildOptions, type CaddyConfig } from '@caddyfleet/caddy';
 import { makeRoute } from '../apps/agent/test-support/fixtures';
 import { caddyFlavors } from './helpers/caddy-bins';
-import { startCaddy, stopCaddy, type RunningCaddy } from './helpers/caddy-run';
+import { distinctFreePorts, startCaddy, stopCaddy, type RunningCaddy } from './helpers/caddy-run';
 import { freePort, sleep } from './helpers/processes';
 
 interface Reply {
@@ -118,10 +118,10 @@ for (const flavor of caddyFlavors()) {
 
     beforeAll(async () => {
       upstream = await startUpstream();
-      const adminPort = await freePort();
-      caddy = await startCaddy(CADDY, () => `127.0.0.1:${adminPort}`);
-      httpPort = await freePort();
-      httpsPort = await freePort();
+      const [adminPort, http, https] = await distinctFreePorts(3);
+      caddy = await startCaddy(CADDY, () => `127.0.0.1:${adminPort!}`);
+      httpPort = http!;
+      httpsPort = https!;
       const to = { host: '127.0.0.1', port: upstream.port };
       const routes: Route[] = [
         makeRoute('proxy', { upstreams: [to] }),

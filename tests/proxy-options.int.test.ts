@@ -15,7 +15,7 @@ import type { ProxyOptions, Route } from '@caddyfleet/protocol';
 import { buildCaddyConfig } from '@caddyfleet/caddy';
 import { makeRoute } from '../apps/agent/test-support/fixtures';
 import { caddyFlavors } from './helpers/caddy-bins';
-import { startCaddy, stopCaddy, type RunningCaddy } from './helpers/caddy-run';
+import { distinctFreePorts, startCaddy, stopCaddy, type RunningCaddy } from './helpers/caddy-run';
 import { freePort, tempDir, type TempDir } from './helpers/processes';
 import { retry, selfSigned } from './helpers/stream-servers';
 
@@ -109,10 +109,10 @@ for (const flavor of caddyFlavors()) {
       sick = await echoUpstream('SICK', undefined, true);
       deadPort = await freePort();
       hash = execFileSync(flavor.bin!, ['hash-password', '--plaintext', PASSWORD], { encoding: 'utf8', timeout: 30_000 }).trim();
-      const adminPort = await freePort();
-      caddy = await startCaddy(flavor.bin!, () => `127.0.0.1:${adminPort}`);
-      httpPort = await freePort();
-      httpsPort = await freePort();
+      const [adminPort, http, https] = await distinctFreePorts(3);
+      caddy = await startCaddy(flavor.bin!, () => `127.0.0.1:${adminPort!}`);
+      httpPort = http!;
+      httpsPort = https!;
       const routes: Route[] = [
         proxy('headers', {
           headers: {

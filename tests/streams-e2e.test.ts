@@ -8,19 +8,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetNode, Route } from '@caddyfleet/protocol';
 import { layer4Flavor } from './helpers/caddy-bins';
 import { FleetAgent, FleetController, waitFor } from './helpers/fleet';
-import { freePort, tempDir, type TempDir } from './helpers/processes';
+import { freePortExcept } from './helpers/caddy-run';
+import { tempDir, type TempDir } from './helpers/processes';
 import { retry, selfSigned, tcpEcho, tcpExchange, tlsGreeter, tlsRead, udpEcho, udpExchange, type StreamServer } from './helpers/stream-servers';
 
 const flavor = layer4Flavor();
 const IP = '127.0.0.3';
 
-async function freeUdpPort(host: string): Promise<number> {
+/** A free UDP port on `host` that is none of `not` (bounded retries). */
+async function freeUdpPort(host: string, not: number[]): Promise<number> {
   const { createSocket } = await import('node:dgram');
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, host, resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
+  for (let i = 0; i < 20; i++) {
+    const s = createSocket('udp4');
+    await new Promise<void>((resolve) => s.bind(0, host, resolve));
+    const port = s.address().port;
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+    if (!not.includes(port)) return port;
+  }
+  throw new Error(`no free udp port on ${host}`);
 }
 
 describe.skipIf(!flavor.bin)(`stream hosts end to end on the layer4 Caddy (${flavor.label})`, () => {
@@ -36,6 +41,8 @@ describe.skipIf(!flavor.bin)(`stream hosts end to end on the layer4 Caddy (${fla
     upstreams: upstreamPorts.map((port) => ({ host: '127.0.0.1', port })),
     ...extra,
   });
+  /** A port for a stream on the node's address: free, and not one of the node's HTTP/HTTPS listener ports. */
+  const freePort = (host: string) => freePortExcept([node.httpPort, node.httpsPort], host);
   /** Waits until the node applied everything the controller holds for it. */
   const synced = () => ctl.waitInSync(node.nodeId);
 
@@ -65,7 +72,7 @@ describe.skipIf(!flavor.bin)(`stream hosts end to end on the layer4 Caddy (${fla
     const b = up(await tcpEcho('B'));
     const u = up(await udpEcho('U'));
     const tcpPort = await freePort(IP);
-    const udpPort = await freeUdpPort(IP);
+    const udpPort = await freeUdpPort(IP, [node.httpsPort]);
     const tcp = await ctl.createRoute(stream({ port: tcpPort }, [a.port, b.port]));
     const udp = await ctl.createRoute(stream({ port: udpPort, protocol: 'udp' }, [u.port]));
     await synced();

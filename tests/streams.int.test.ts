@@ -10,8 +10,8 @@ import type { Route } from '@caddyfleet/protocol';
 import { buildCaddyConfig, type BuildOptions } from '@caddyfleet/caddy';
 import { makeRoute } from '../apps/agent/test-support/fixtures';
 import { layer4Flavor } from './helpers/caddy-bins';
-import { startCaddy, stopCaddy, type RunningCaddy } from './helpers/caddy-run';
-import { freePort, tempDir, type TempDir } from './helpers/processes';
+import { distinctFreePorts, freePortExcept, startCaddy, stopCaddy, type RunningCaddy } from './helpers/caddy-run';
+import { tempDir, type TempDir } from './helpers/processes';
 import {
   proxyHeaderRecorder,
   retry,
@@ -36,14 +36,17 @@ const stream = (id: string, port: number, upstreams: number[], fields: Partial<R
     ...fields,
   });
 
-/** A free UDP port on 127.0.0.1 (bind 0, read, close). */
-async function freeUdpPort(): Promise<number> {
+/** A free UDP port on 127.0.0.1 that is none of `not` (bind 0, read, close; bounded retries). */
+async function freeUdpPort(not: number[]): Promise<number> {
   const { createSocket } = await import('node:dgram');
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
+  for (let i = 0; i < 20; i++) {
+    const s = createSocket('udp4');
+    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+    const port = s.address().port;
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+    if (!not.includes(port)) return port;
+  }
+  throw new Error('no free udp port on 127.0.0.1');
 }
 
 describe.skipIf(!flavor.bin)(`stream routes on the layer4 Caddy (${flavor.label})`, () => {
@@ -51,6 +54,9 @@ describe.skipIf(!flavor.bin)(`stream routes on the layer4 Caddy (${flavor.label}
   let certs: TempDir;
   const servers: StreamServer[] = [];
   let opts: BuildOptions;
+  let reserved: number[] = [];
+  /** A port for a stream: free, and not one of this Caddy's own listeners. */
+  const freePort = () => freePortExcept(reserved);
   const up = <T extends StreamServer>(s: T): T => (servers.push(s), s);
 
   const load = async (routes: Route[]) => {
@@ -61,11 +67,12 @@ describe.skipIf(!flavor.bin)(`stream routes on the layer4 Caddy (${flavor.label}
 
   beforeAll(async () => {
     certs = await tempDir('caddyfleet-stream-certs-');
-    const adminPort = await freePort();
+    const [adminPort, httpPort, httpsPort] = await distinctFreePorts(3);
+    reserved = [adminPort!, httpPort!, httpsPort!];
     caddy = await startCaddy(flavor.bin!, () => `127.0.0.1:${adminPort}`);
     opts = {
-      httpListen: `127.0.0.1:${await freePort()}`,
-      httpsListen: `127.0.0.1:${await freePort()}`,
+      httpListen: `127.0.0.1:${httpPort}`,
+      httpsListen: `127.0.0.1:${httpsPort}`,
       adminListen: `127.0.0.1:${adminPort}`,
       layer4: true,
       storageDir: join(caddy.dir.path, 'storage'),
@@ -89,7 +96,7 @@ describe.skipIf(!flavor.bin)(`stream routes on the layer4 Caddy (${flavor.label}
 
   it('proxies UDP datagrams and their replies (echo)', async () => {
     const echo = up(await udpEcho('U'));
-    const port = await freeUdpPort();
+    const port = await freeUdpPort(reserved);
     await load([stream('udp1', port, [echo.port], { listen: { port, protocol: 'udp' } })]);
     expect(await retry(() => udpExchange(port, 'hello over udp'))).toBe('U:hello over udp');
   });

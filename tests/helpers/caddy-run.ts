@@ -3,6 +3,7 @@
  * temp dir as HOME and XDG dirs, nothing but an admin endpoint in the initial config, stopped by its PID.
  */
 import { writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { CaddyAdmin } from '@caddyfleet/caddy';
 import { sleep, spawnLogged, tempDir, type LoggedProcess, type TempDir } from './processes';
@@ -41,4 +42,32 @@ export async function stopCaddy(caddy: RunningCaddy | undefined): Promise<void> 
   if (!caddy) return;
   await caddy.proc.stop();
   await caddy.dir.cleanup();
+}
+
+/**
+ * `n` distinct free TCP ports on `host`, all bound at once before any is released: two freePort() calls in a row
+ * can return the same port, and Caddy then refuses a config whose HTTP and HTTPS listeners coincide.
+ */
+export async function distinctFreePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => {
+      const srv = createServer();
+      return new Promise<Server>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen({ host, port: 0, exclusive: true }, () => resolve(srv));
+      });
+    }),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
+/** A free TCP port on `host` that is none of `not` (ports a Caddy may bind later, e.g. its HTTPS listener). */
+export async function freePortExcept(not: number[], host = '127.0.0.1'): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const [port] = await distinctFreePorts(1, host);
+    if (port !== undefined && !not.includes(port)) return port;
+  }
+  throw new Error(`no free port on ${host} outside ${not.join(', ')}`);
 }
