@@ -225,8 +225,10 @@ describe.each(STORES)('node capabilities on %s', (kind) => {
     expect(view.certificates[0]).toMatchObject({ kind: 'internal', issuer: 'Caddy Local Authority - ECC Intermediate' });
     expect(Date.parse(view.reportedAt)).not.toBeNaN();
     expect((await api.get(`/nodes/${n.id}`)).body.certCount).toBe(3);
-    // A viewer can read them; without a session nobody can.
+    // Without a session nobody can read them; the endpoint is documented.
     expect((await t.request('GET', `/nodes/${n.id}/certificates`)).status).toBe(401);
+    const doc = (await api.get('/openapi.json')).body;
+    expect(doc.paths['/api/v1/nodes/{id}/certificates'].get.summary).toMatch(/certificates/);
   });
 
   it('closes the connection of an agent that sends a malformed module list, and stores nothing from it', async () => {
