@@ -6,13 +6,13 @@
  */
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { CaddyAdmin, parseAdminEndpoint, type BuildOptions } from '@caddyfleet/caddy';
-import { PROTOCOL_VERSION } from '@caddyfleet/protocol';
+import { CaddyAdmin, parseAdminEndpoint, parseListenAddress, type BuildOptions } from '@caddyfleet/caddy';
+import { PROTOCOL_VERSION, type Certificate } from '@caddyfleet/protocol';
 import { Applier, type AckFrame } from './apply';
 import { Backoff } from './backoff';
 import { ManagedCaddy } from './caddy-process';
-import { probeCaddy } from './caddy-probe';
-import { countCertificates } from './certs';
+import { probeAdminLayer4, probeCaddy } from './caddy-probe';
+import { CertificateScanner } from './certs';
 import { ControllerConnection } from './connection';
 import { DockerDiscovery } from './docker/discovery';
 import { DriftChecker } from './drift';
@@ -118,7 +118,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
   }
 
   // Caddy: managed (we start it, admin on a unix socket) or existing (we only talk to its admin API).
-  let caddyInfo = { version: null as string | null, layer4: false };
+  let caddyInfo = { version: null as string | null, layer4: false, modules: null as string[] | null };
   if (opts.caddyBin) {
     try {
       caddyInfo = await probeCaddy(opts.caddyBin);
@@ -150,6 +150,10 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     : null;
   const admin = managed ? managed.admin : new CaddyAdmin(opts.caddyAdmin!);
   const adminListen = managed ? managed.adminListen : adminListenOf(opts.caddyAdmin!);
+  if (!managed) {
+    caddyInfo.layer4 = await probeAdminLayer4(admin);
+    log.info({ admin: opts.caddyAdmin, layer4: caddyInfo.layer4 }, 'probed the existing Caddy for the layer4 app (its other modules stay unknown)');
+  }
 
   const build: BuildOptions = {
     httpListen: opts.httpListen,
@@ -203,9 +207,19 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
   await applier.init();
   const drift = new DriftChecker(applier, opts.driftCheckSeconds, log);
 
+  // Only a managed Caddy's storage is known; an existing Caddy keeps its certificates where it was told to.
+  const scanner = managed ? new CertificateScanner(managed.storageDir) : null;
+  let certificates: Certificate[] = [];
   let certCount = 0;
+  let certsSent: { key: string; connects: number } | null = null;
+  /** Rescans the storage; sends the list to the controller when it changed or this connection has not had it. */
   const refreshCerts = async () => {
-    certCount = managed ? await countCertificates(managed.storageDir) : 0;
+    certificates = scanner ? await scanner.list() : [];
+    certCount = certificates.length;
+    const key = JSON.stringify(certificates);
+    if (connection?.connected && (certsSent?.key !== key || certsSent.connects !== connection.connects)) {
+      if (connection.send({ type: 'certificates', certificates })) certsSent = { key, connects: connection.connects };
+    }
     return certCount;
   };
 
@@ -310,6 +324,8 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
       caddyVersion: caddyInfo.version,
       capabilities: { layer4: caddyInfo.layer4 },
       appliedRevision: applier!.appliedRevision,
+      ...(caddyInfo.modules ? { caddyModules: caddyInfo.modules } : {}),
+      listeners: { http: parseListenAddress(opts.httpListen).port, https: parseListenAddress(opts.httpsListen).port },
     }),
     status: async () => ({
       routeCount: applier!.served,

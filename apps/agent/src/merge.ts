@@ -74,6 +74,9 @@ export function localToRoute(local: StoredLocalRoute, nodeId: string | null): Ro
     updatedAt: local.updatedAt,
     revision: 0,
     lastError: null,
+    ...(local.kind === 'stream' && local.sni?.length ? { sni: local.sni } : {}),
+    ...(local.kind === 'stream' && local.proxyProtocol ? { proxyProtocol: local.proxyProtocol } : {}),
+    ...(local.kind === 'proxy' && local.options ? { options: local.options } : {}),
   };
 }
 

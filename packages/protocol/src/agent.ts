@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DOCKER_LIMITS, dockerEntrySchema, sourcedDockerEntrySchema } from './docker';
 import { routeSchema, routeCreateSchema } from './routes';
-import { nameSchema, hostnameProblem } from './validators';
+import { nameSchema, hostnameProblem, portSchema } from './validators';
 
 /** Bumped on any incompatible change to the frames below; negotiated in `hello`. */
 export const PROTOCOL_VERSION = 1;
@@ -25,6 +25,25 @@ const version = z.string().max(100);
 const revision = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const count = z.number().int().min(0).max(10_000_000);
 
+/** A Caddy module id as `caddy list-modules` prints it, e.g. `layer4.handlers.proxy`. */
+export const caddyModuleSchema = z.string().min(1).max(200).regex(/^[A-Za-z0-9_.-]+$/, 'is not a Caddy module id');
+/** Generous: a stock Caddy has about 150 modules, a build with plugins a few hundred. */
+export const MAX_CADDY_MODULES = 5000;
+
+/** The node's own listeners, so the controller can refuse a stream route on a port Caddy's HTTP servers hold. */
+export const agentListenersSchema = z.strictObject({ http: portSchema, https: portSchema });
+
+/** One certificate the node's Caddy holds. `kind`: `internal` = issued by Caddy's local CA, `managed` = by an ACME CA. */
+export const certificateSchema = z.strictObject({
+  subjects: z.array(z.string().max(300)).max(100),
+  issuer: z.string().max(300),
+  notBefore: z.string().max(40),
+  notAfter: z.string().max(40),
+  kind: z.enum(['managed', 'internal']),
+});
+export type Certificate = z.infer<typeof certificateSchema>;
+export const MAX_REPORTED_CERTIFICATES = 10_000;
+
 /** A route managed on the agent itself (scope local_only), as published to the controller. */
 export const localRouteSchema = z.intersection(
   routeCreateSchema,
@@ -39,6 +58,9 @@ export const agentFrameSchema = z.discriminatedUnion('type', [
     caddyVersion: version.nullable(),
     capabilities: z.strictObject({ layer4: z.boolean() }),
     appliedRevision: revision,
+    /** Every module of the node's Caddy; absent when the agent cannot tell (an existing Caddy it does not run). */
+    caddyModules: z.array(caddyModuleSchema).max(MAX_CADDY_MODULES).optional(),
+    listeners: agentListenersSchema.optional(),
   }),
   z.strictObject({
     type: z.literal('ack'),
@@ -58,6 +80,8 @@ export const agentFrameSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('local-routes'), routes: z.array(localRouteSchema).max(10_000) }),
   /** Every site found in the labels of this host's containers (the full set, replacing the previous one). */
   z.strictObject({ type: z.literal('docker-routes'), routes: z.array(dockerEntrySchema).max(DOCKER_LIMITS.entriesPerNode) }),
+  /** The certificates the node's Caddy holds; sent after hello and whenever the set changes. */
+  z.strictObject({ type: z.literal('certificates'), certificates: z.array(certificateSchema).max(MAX_REPORTED_CERTIFICATES) }),
   z.strictObject({ type: z.literal('ping'), t: z.number() }),
   z.strictObject({ type: z.literal('pong'), t: z.number() }),
 ]);

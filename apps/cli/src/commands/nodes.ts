@@ -1,6 +1,7 @@
 /** `caddyfleet nodes …`: the servers of the fleet (agents and the controller's local node). */
 import { Command, Option } from 'commander';
-import { nodeSync, type FleetNode, type NodeDeleted } from '@caddyfleet/protocol';
+import type { z } from 'zod';
+import { nodeSync, type FleetNode, type NodeDeleted, type nodeCertificatesSchema } from '@caddyfleet/protocol';
 import { withApiOptions, type CliContext } from '../context';
 import { ago, dash, renderKeyValue, renderTable, yesNo } from '../output';
 import { registerProvision } from './provision';
@@ -35,6 +36,8 @@ function nodeDetails(n: FleetNode): string {
     ['Local node', yesNo(n.isLocal)],
     ['Status', n.status],
     ['Caddy', dash(n.caddyVersion)],
+    ['Caddy modules', n.caddyModules ? `${n.caddyModules.length} (layer4: ${yesNo(n.caddyModules.includes('layer4'))})` : 'unknown'],
+    ['Listeners', n.listeners ? `http ${n.listeners.http}, https ${n.listeners.https}` : 'unknown'],
     ['Agent', dash(n.agentVersion)],
     ['Last seen', n.lastSeenAt ? `${n.lastSeenAt} (${ago(n.lastSeenAt)})` : 'never'],
     ['Routes', String(n.routeCount)],
@@ -69,6 +72,25 @@ export function registerNodes(program: Command, ctx: CliContext): void {
       const { client, print } = ctx.api(cmd);
       const node = await client.get<FleetNode>(`/nodes/${encodeURIComponent(id)}`);
       print.result(node, () => nodeDetails(node));
+    });
+
+  group
+    .command('certs')
+    .alias('certificates')
+    .description("the certificates the node's Caddy holds, soonest expiry first")
+    .argument('<id>', 'node id ("local" for the controller\'s local node)')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const { client, print } = ctx.api(cmd);
+      const view = await client.get<z.infer<typeof nodeCertificatesSchema>>(`/nodes/${encodeURIComponent(id)}/certificates`);
+      const empty = view.reportedAt ? 'no certificates' : 'no certificates reported yet';
+      print.result(view, () =>
+        view.certificates.length === 0
+          ? empty + '\n'
+          : renderTable(
+              ['NAMES', 'ISSUER', 'KIND', 'NOT AFTER'],
+              view.certificates.map((c) => [c.subjects.join(','), c.issuer, c.kind, c.notAfter]),
+            ),
+      );
     });
 
   group

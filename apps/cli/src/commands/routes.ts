@@ -1,8 +1,10 @@
 /** `caddyfleet routes …`: proxy, redirect, stream and dead routes. */
 import { Command, Option } from 'commander';
 import { ROUTE_KINDS, routeServing, type FleetNode, type Route } from '@caddyfleet/protocol';
+import { optionPairs } from './proxy-options';
 import { registerAddKinds } from './route-add';
 import { withApiOptions, type CliContext } from '../context';
+import { UsageError } from '../errors';
 import { formatHostPort } from '../parse';
 import { dash, renderKeyValue, renderTable, yesNo } from '../output';
 
@@ -27,7 +29,8 @@ const listenText = (l: Route['listen']) => (l ? `${l.port}/${l.protocol}` : '');
 const redirectText = (r: Route['redirect']) => (r ? `${r.status} ${r.to}${r.preservePath ? '' : ' (path dropped)'}` : '');
 
 function where(r: Route): string {
-  return r.kind === 'stream' ? listenText(r.listen) : r.domains.join(',');
+  if (r.kind === 'stream') return r.sni?.length ? `${listenText(r.listen)} sni=${r.sni.join(',')}` : listenText(r.listen);
+  return r.domains.join(',');
 }
 function target(r: Route): string {
   if (r.kind === 'redirect') return redirectText(r.redirect);
@@ -44,9 +47,10 @@ function routeDetails(r: Route): string {
     ['ID', r.id],
     ['Kind', r.kind],
   ];
-  if (r.kind === 'stream') pairs.push(['Listen', listenText(r.listen)]);
+  if (r.kind === 'stream') pairs.push(['Listen', listenText(r.listen)], ['TLS server names', r.sni?.join(', ') || 'any (whole port)'], ['PROXY protocol', r.proxyProtocol ?? 'off']);
   else pairs.push(['Domains', r.domains.join(', ')]);
   if (r.kind === 'proxy' || r.kind === 'stream') pairs.push(['Upstreams', r.upstreams.map(formatHostPort).join(', ')]);
+  if (r.kind === 'proxy') pairs.push(...optionPairs(r.options));
   if (r.kind === 'redirect' && r.redirect) {
     pairs.push(['Redirect to', r.redirect.to], ['Status', String(r.redirect.status)], ['Preserve path', yesNo(r.redirect.preservePath)]);
   }
@@ -126,6 +130,22 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
         print.result(route, () => renderTable(SERVED_ROUTE_HEADERS, [servedRow(route, nodes)]));
       });
   }
+
+  group
+    .command('maintenance')
+    .description('switch the maintenance page (503) of a proxy host on or off')
+    .argument('<id>', 'route id')
+    .argument('<state>', 'on or off')
+    .action(async (id: string, state: string, _opts: unknown, cmd: Command) => {
+      if (state !== 'on' && state !== 'off') throw new UsageError(`state must be on or off, got ${JSON.stringify(state)}`);
+      const { client, print } = ctx.api(cmd);
+      const path = `/routes/${encodeURIComponent(id)}`;
+      const current = await client.get<Route>(path);
+      const { maintenance: _m, ...rest } = current.options ?? {};
+      const options = state === 'on' ? { ...rest, maintenance: true } : Object.keys(rest).length ? rest : null;
+      const route = await client.patch<Route>(path, { options });
+      print.result(route, () => renderTable(ROUTE_HEADERS, [routeRow(route)]));
+    });
 
   const add = group.command('add').description('create a route: add proxy|redirect|stream|dead [options]');
   registerAddKinds(add, 'caddyfleet routes', true, create);

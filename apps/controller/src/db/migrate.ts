@@ -4,6 +4,7 @@ import { initial } from './migrations/001-initial';
 import { nodeRevokedAt } from './migrations/002-node-revoked-at';
 import { provisioning } from './migrations/004-provisioning';
 import { dockerDiscovery } from './migrations/003-docker';
+import { nodeCapabilities } from './migrations/003-node-capabilities';
 
 function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -11,6 +12,7 @@ function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
     '002-node-revoked-at': nodeRevokedAt,
     '004-provisioning': provisioning,
     '003-docker': dockerDiscovery,
+    '003-node-capabilities': nodeCapabilities,
   };
   return { getMigrations: async () => migrations };
 }

@@ -24,6 +24,13 @@ export interface NodeTable {
   revoked_at: string | null;
   /** Host key seen when the node was first provisioned over SSH (trust on first use). */
   ssh_host_key_sha256: string | null;
+  /** JSON array of the Caddy module ids the agent reported; null = unknown. */
+  caddy_modules: string | null;
+  http_port: number | null;
+  https_port: number | null;
+  /** JSON array of the certificates the agent reported (protocol `certificateSchema`). */
+  certificates: string | null;
+  certificates_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -59,7 +66,8 @@ export interface DockerEntryTable {
 
 /** One row per served domain, so a unique index refuses the same domain twice on one node even under races. */
 export interface RouteDomainTable { route_id: string; node_id: string; domain: string }
-export interface RouteListenTable { route_id: string; node_id: string; port: number; protocol: string }
+/** One row per TLS server name of a stream routed by SNI, or one row with `sni` '' for a stream taking the whole port. */
+export interface RouteListenTable { route_id: string; node_id: string; port: number; protocol: string; sni: Generated<string> }
 
 export interface EnrollmentTokenTable {
   id: string;

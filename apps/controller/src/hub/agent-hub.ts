@@ -120,7 +120,17 @@ export class AgentHub {
         const now = new Date().toISOString();
         this.writer.update(
           nodeId,
-          { status: 'online', caddy_version: f.caddyVersion, agent_version: f.agentVersion, last_seen_at: now, applied_revision: f.appliedRevision },
+          {
+            status: 'online',
+            caddy_version: f.caddyVersion,
+            agent_version: f.agentVersion,
+            last_seen_at: now,
+            applied_revision: f.appliedRevision,
+            // Absent means the agent cannot tell (an existing Caddy): unknown again, never a stale list.
+            caddy_modules: f.caddyModules ? JSON.stringify([...new Set(f.caddyModules)].sort()) : null,
+            http_port: f.listeners?.http ?? null,
+            https_port: f.listeners?.https ?? null,
+          },
           true,
         );
         void this.writer.flush().then(() => this.s.ctx.events.emit('connected', nodeId));
@@ -161,6 +171,10 @@ export class AgentHub {
       },
       'docker-routes': async (f) => {
         await this.dockerRoutes.replace(nodeId, `agent ${nodeName}`, f.routes);
+      },
+      certificates: async (f) => {
+        const sorted = [...f.certificates].sort((a, b) => (a.notAfter < b.notAfter ? -1 : a.notAfter > b.notAfter ? 1 : 0));
+        this.writer.update(nodeId, { certificates: JSON.stringify(sorted), certificates_at: new Date().toISOString(), cert_count: sorted.length });
       },
       ping: async (f) => session()?.send({ type: 'pong', t: f.t }),
       pong: async () => {},

@@ -2,7 +2,24 @@ import type { Logger } from 'pino';
 import type { NodeTable } from '../db/schema';
 import type { ServiceContext } from '../services/context';
 
-type NodeUpdate = Partial<Pick<NodeTable, 'status' | 'caddy_version' | 'agent_version' | 'last_seen_at' | 'route_count' | 'cert_count' | 'applied_revision' | 'last_error'>>;
+type NodeUpdate = Partial<
+  Pick<
+    NodeTable,
+    | 'status'
+    | 'caddy_version'
+    | 'agent_version'
+    | 'last_seen_at'
+    | 'route_count'
+    | 'cert_count'
+    | 'applied_revision'
+    | 'last_error'
+    | 'caddy_modules'
+    | 'http_port'
+    | 'https_port'
+    | 'certificates'
+    | 'certificates_at'
+  >
+>;
 
 /**
  * Collects node-row updates and writes them in one transaction per flush. Heartbeats from a large fleet would

@@ -1,4 +1,4 @@
-import type { FleetNode, NodeDeleted, NodeStatus } from '@caddyfleet/protocol';
+import type { Certificate, FleetNode, NodeDeleted, NodeStatus } from '@caddyfleet/protocol';
 import type { Db } from '../db/connect';
 import type { NodeTable } from '../db/schema';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
@@ -23,10 +23,23 @@ export function nodeToApi(row: NodeTable): FleetNode {
     appliedRevision: row.applied_revision,
     lastError: row.last_error,
     revokedAt: row.revoked_at,
+    caddyModules: parseJsonArray(row.caddy_modules),
+    listeners: row.http_port !== null && row.https_port !== null ? { http: row.http_port, https: row.https_port } : null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     sshHostKeySha256: row.ssh_host_key_sha256,
   };
+}
+
+/** A stored JSON array, or null when there is none (or it is unreadable: treated as never reported). */
+export function parseJsonArray<T = string>(text: string | null): T[] | null {
+  if (text === null) return null;
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? (value as T[]) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A node that has never been in contact: pending, revision 0, nothing reported yet. */
@@ -44,6 +57,11 @@ export function newNodeRow(fields: Pick<NodeTable, 'id' | 'site_id' | 'name' | '
     last_error: null,
     revoked_at: null,
     ssh_host_key_sha256: null,
+    caddy_modules: null,
+    http_port: null,
+    https_port: null,
+    certificates: null,
+    certificates_at: null,
     created_at: now,
     updated_at: now,
   };
@@ -83,6 +101,14 @@ export class NodeService {
 
   async get(id: string): Promise<FleetNode> {
     return nodeToApi(await this.getRow(id));
+  }
+
+  /** The certificates the node's agent last reported, soonest expiry first. */
+  async certificates(id: string): Promise<{ nodeId: string; reportedAt: string | null; certificates: Certificate[] }> {
+    const row = await this.getRow(id);
+    const list = parseJsonArray<Certificate>(row.certificates) ?? [];
+    list.sort((a, b) => (a.notAfter < b.notAfter ? -1 : a.notAfter > b.notAfter ? 1 : 0));
+    return { nodeId: row.id, reportedAt: row.certificates_at, certificates: list };
   }
 
   async patch(actor: Actor, id: string, patch: { name?: string | undefined; siteId?: string | undefined }): Promise<FleetNode> {

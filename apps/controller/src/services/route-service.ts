@@ -6,6 +6,7 @@ import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 import { audit } from './audit-service';
 import { LOCAL_NODE_ID, type Actor, type ServiceContext } from './context';
 import { bumpRevision } from './node-service';
+import { checkListen, checkModules, type NodeFacts } from './route-checks';
 import { dbNodeId, routeToApi, routeToInput, specOf, type RouteSpec } from './route-mapping';
 
 export interface RouteQuery {
@@ -28,9 +29,9 @@ export interface RouteBatch {
 }
 
 const KIND_FIELDS: Record<RouteKind, string[]> = {
-  proxy: ['domains', 'upstreams', 'tls'],
+  proxy: ['domains', 'upstreams', 'tls', 'options'],
   redirect: ['domains', 'redirect', 'tls'],
-  stream: ['listen', 'upstreams'],
+  stream: ['listen', 'upstreams', 'sni', 'proxyProtocol'],
   dead: ['domains', 'tls'],
 };
 
@@ -99,7 +100,8 @@ export class RouteService {
     const nodeId = dbNodeId(input.nodeId);
     const node = await this.requireNode(trx, nodeId, true);
     const spec = specOf(input);
-    await this.checkConflicts(trx, nodeId, spec, null);
+    checkModules(node, input);
+    await this.checkConflicts(trx, node, spec, null);
     const revision = await bumpRevision(trx, nodeId);
     const now = this.ctx.now().toISOString();
     const row: RouteTable = {
@@ -143,7 +145,8 @@ export class RouteService {
       input.tls === beforeRow.tls;
     if (unchanged) return { value: before, bumped: [] };
     const node = await this.requireNode(trx, nodeId, nodeId !== beforeRow.node_id);
-    await this.checkConflicts(trx, nodeId, spec, id);
+    checkModules(node, input);
+    await this.checkConflicts(trx, node, spec, id);
     const bumped: [string, number][] = [];
     if (nodeId !== beforeRow.node_id) bumped.push([beforeRow.node_id, await bumpRevision(trx, beforeRow.node_id)]);
     const revision = await bumpRevision(trx, nodeId);
@@ -230,7 +233,7 @@ export class RouteService {
   }
 
   /** `arriving`: the route is created on or moved to this node (a route already there may still be edited). */
-  private async requireNode(trx: Db, nodeId: string, arriving: boolean) {
+  private async requireNode(trx: Db, nodeId: string, arriving: boolean): Promise<NodeFacts> {
     if (arriving && nodeId === LOCAL_NODE_ID && !this.ctx.localNodeEnabled) {
       throw new ConflictError(
         'local_node_disabled',
@@ -238,12 +241,17 @@ export class RouteService {
         { path: 'nodeId' },
       );
     }
-    const node = await trx.selectFrom('nodes').select(['id', 'site_id']).where('id', '=', nodeId).executeTakeFirst();
+    const node = await trx
+      .selectFrom('nodes')
+      .select(['id', 'name', 'site_id', 'caddy_modules', 'http_port', 'https_port'])
+      .where('id', '=', nodeId)
+      .executeTakeFirst();
     if (!node) throw new ValidationError(`node ${nodeId} does not exist`, [{ path: 'nodeId', message: 'does not exist' }]);
     return node;
   }
 
-  private async checkConflicts(trx: Db, nodeId: string, spec: RouteSpec, selfId: string | null): Promise<void> {
+  private async checkConflicts(trx: Db, node: NodeFacts, spec: RouteSpec, selfId: string | null): Promise<void> {
+    const nodeId = node.id;
     if (spec.domains.length) {
       let q = trx
         .selectFrom('route_domains')
@@ -259,23 +267,7 @@ export class RouteService {
         });
       }
     }
-    if (spec.listen) {
-      let q = trx
-        .selectFrom('route_listens')
-        .select('route_id')
-        .where('node_id', '=', nodeId)
-        .where('port', '=', spec.listen.port)
-        .where('protocol', '=', spec.listen.protocol);
-      if (selfId) q = q.where('route_id', '!=', selfId);
-      const clash = await q.executeTakeFirst();
-      if (clash) {
-        throw new ConflictError(
-          'listen_conflict',
-          `${spec.listen.protocol} port ${spec.listen.port} is already used on this node by route ${clash.route_id}`,
-          { port: spec.listen.port, protocol: spec.listen.protocol, routeId: clash.route_id },
-        );
-      }
-    }
+    if (spec.listen) await checkListen(trx, this.ctx.dialect, node, spec.listen, spec.sni ?? [], selfId);
   }
 
   private async indexRoute(trx: Db, routeId: string, nodeId: string, spec: RouteSpec): Promise<void> {
@@ -286,9 +278,13 @@ export class RouteService {
         .execute();
     }
     if (spec.listen) {
+      const { port, protocol } = spec.listen;
+      // One row per server name, or one '' row for a stream taking the whole port: the unique index then refuses
+      // the same name, or two whole-port streams, on one port even when two writers race past the checks.
+      const names = spec.sni?.length ? spec.sni : [''];
       await trx
         .insertInto('route_listens')
-        .values({ route_id: routeId, node_id: nodeId, port: spec.listen.port, protocol: spec.listen.protocol })
+        .values(names.map((sni) => ({ route_id: routeId, node_id: nodeId, port, protocol, sni })))
         .execute();
     }
   }

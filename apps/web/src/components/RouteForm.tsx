@@ -6,6 +6,7 @@ import { KIND_INFO, STATUS_LABEL, nodeLabel } from '../lib/format';
 import { createBody, initialState, newUpstream, patchBody, serverErrors, validate, type RouteErrors, type RouteFormState } from '../lib/routeForm';
 import { Field, Switch } from './Field';
 import { Modal } from './Modal';
+import { ProxyOptionsFields } from './ProxyOptionsFields';
 import { FormFooter } from './FormFooter';
 
 function UpstreamRows({ rows, errors, onChange }: { rows: RouteFormState['upstreams']; errors: RouteErrors; onChange: (rows: RouteFormState['upstreams']) => void }) {
@@ -129,11 +130,18 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
   useEffect(() => {
     if (noLocal && !s.nodeId && firstOther) update({ nodeId: firstOther });
   }, [noLocal, s.nodeId, firstOther]);
+  const chosenNode = s.nodeId ? others.find((n) => n.id === s.nodeId) : localNode;
+  // Known only once the server's agent reported its modules; the controller refuses the stream either way.
+  const noLayer4 = kind === 'stream' && chosenNode?.caddyModules != null && !chosenNode.caddyModules.includes('layer4');
 
   return (
     <Modal title={route ? `Edit ${info.singular}` : `New ${info.singular}`} onClose={onClose} wide>
       <form ref={formRef} className="route-form stack" onSubmit={(e) => void submit(e)} noValidate>
-        <Field label="Server" error={errors.nodeId} hint="The Caddy server that serves this route.">
+        <Field
+          label="Server"
+          error={errors.nodeId ?? (noLayer4 ? "This server's Caddy has no layer4 module, so it cannot serve streams." : undefined)}
+          hint="The Caddy server that serves this route."
+        >
           <select name="nodeId" value={s.nodeId} onChange={(e) => update({ nodeId: e.target.value })}>
             {(localNode || !noLocal) && <option value="">{nodeLabel(localNode, null)}</option>}
             {noLocal && others.length === 0 && <option value="">No server has joined yet</option>}
@@ -177,6 +185,33 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
 
         {(kind === 'proxy' || kind === 'stream') && <UpstreamRows rows={s.upstreams} errors={errors} onChange={(upstreams) => update({ upstreams })} />}
 
+        {kind === 'stream' && (
+          <div className="row-2">
+            <Field
+              label="TLS server names (SNI)"
+              error={errors.sni}
+              hint="Optional, TCP only: one per line. Streams with different names can share a port; the TLS connection is passed through to the upstream untouched."
+            >
+              <textarea
+                name="sni"
+                rows={2}
+                value={s.sniText}
+                placeholder={'db.example.com\n*.example.com'}
+                onChange={(e) => update({ sniText: e.target.value })}
+                autoCapitalize="off"
+                spellCheck={false}
+              />
+            </Field>
+            <Field label="PROXY protocol" error={errors.proxyProtocol} hint="Tells the upstream the client's address (the upstream must expect it).">
+              <select name="proxyProtocol" value={s.proxyProtocol} onChange={(e) => update({ proxyProtocol: e.target.value as RouteFormState['proxyProtocol'] })}>
+                <option value="">Off</option>
+                <option value="v1">v1 (text)</option>
+                <option value="v2">v2 (binary)</option>
+              </select>
+            </Field>
+          </div>
+        )}
+
         {kind === 'redirect' && (
           <>
             <Field label="Redirect to" error={errors['redirect.to']} hint="An absolute URL, e.g. https://www.example.com">
@@ -205,6 +240,8 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
             </select>
           </Field>
         )}
+
+        {kind === 'proxy' && <ProxyOptionsFields s={s.options} tls={s.tls} errors={errors} onChange={(patch) => update({ options: { ...s.options, ...patch } })} />}
 
         <Switch label="Enabled" checked={s.enabled} onChange={(enabled) => update({ enabled })} hint="Disabled routes are kept but not served." />
 

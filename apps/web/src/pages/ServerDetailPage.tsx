@@ -5,6 +5,7 @@ import type { AuditEntry, FleetNode, Route } from '../api/types';
 import { AuditList } from '../components/AuditList';
 import { RouteBadges, StatusBadge } from '../components/Badges';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { CaddyModules, NodeCertificates } from '../components/NodeCertificates';
 import { SyncState } from '../components/NodeTable';
 import { Field } from '../components/Field';
 import { Modal } from '../components/Modal';
@@ -28,6 +29,7 @@ function Facts({ node, sitePath }: { node: FleetNode; sitePath: string }) {
     ['Hostname', <span className="mono">{node.hostname}</span>],
     ['Site', <Link to={`/sites?site=${encodeURIComponent(node.siteId)}`}>{sitePath || node.siteId}</Link>],
     ['Caddy version', node.caddyVersion ?? '—'],
+    ['Caddy modules', <CaddyModules node={node} />],
     ['Agent version', node.agentVersion ?? '—'],
     ['Last seen', <RelativeTime iso={node.lastSeenAt} />],
     ['Active routes', node.routeCount],
@@ -268,6 +270,10 @@ export function ServerDetailPage({ id }: { id: string }) {
       <section className="card" aria-labelledby="sd-routes">
         <h2 id="sd-routes">Routes on this server</h2>
         <NodeRoutes nodeId={id} />
+      </section>
+      <section className="card" aria-labelledby="sd-certs">
+        <h2 id="sd-certs">Certificates</h2>
+        <NodeCertificates node={node} />
       </section>
       <section className="card" aria-labelledby="sd-events">
         <h2 id="sd-events">Recent events</h2>

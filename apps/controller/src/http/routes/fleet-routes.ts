@@ -9,6 +9,7 @@ import {
   enrollmentTokenCreatedSchema,
   enrollmentTokenSchema,
   nodeDeletedSchema,
+  nodeCertificatesSchema,
   nodeListQuerySchema,
   nodePatchSchema,
   nodeSchema,
@@ -39,6 +40,16 @@ export function fleetRoutes(api: ApiRegistry, s: Services, publicUrlOf: (req: Fa
     params: idParams,
     response: nodeSchema,
     handler: async ({ params }) => s.nodes.get(params.id),
+  });
+  api.add({
+    method: 'GET',
+    url: '/nodes/:id/certificates',
+    summary: "The certificates the node's Caddy holds, as its agent reported them, soonest expiry first",
+    tag: 'fleet',
+    access: 'read',
+    params: idParams,
+    response: nodeCertificatesSchema,
+    handler: async ({ params }) => s.nodes.certificates(params.id),
   });
   api.add({
     method: 'PATCH',
