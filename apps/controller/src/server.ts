@@ -4,6 +4,7 @@ import pino from 'pino';
 import { ensureLocalNode } from './bootstrap';
 import { splitListen, type ControllerConfig } from './config';
 import { openDatabase, type OpenDatabase } from './db/connect';
+import { DatabaseHealth } from './db/health';
 import { migrate } from './db/migrate';
 import { buildApp } from './http/app';
 import { AgentHub } from './hub/agent-hub';
@@ -32,14 +33,21 @@ export interface StartOptions {
 
 export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
   const log = pino({ level: config.logLevel, base: { svc: 'controller' } });
-  const store = openDatabase(config);
+  // Set once the health tracker exists; a connection breaking during migrations only needs to be logged.
+  let onConnectionError = (err: Error) => log.warn({ err: err.message }, 'database connection lost');
+  const store = openDatabase({ ...config, onConnectionError: (err) => onConnectionError(err) });
   try {
     await migrate(store, (m) => log.info(m));
   } catch (err) {
     await store.close();
     throw err;
   }
-  const ctx: ServiceContext = { db: store.db, dialect: store.dialect, events: new EventEmitter<FleetEvents>(), now: () => new Date() };
+  const health = new DatabaseHealth(store, log);
+  onConnectionError = (err) => {
+    log.warn({ err: err.message }, 'database connection lost');
+    health.observe(err);
+  };
+  const ctx: ServiceContext = { db: store.db, dialect: store.dialect, events: new EventEmitter<FleetEvents>(), health, now: () => new Date() };
   ctx.events.setMaxListeners(0);
   const services = createServices(ctx, config);
   await ensureLocalNode(ctx);
@@ -73,6 +81,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     url,
     generatedAdminPassword: admin.generatedPassword,
     async close() {
+      health.close();
       await hub.close();
       await app.close();
       await store.close();

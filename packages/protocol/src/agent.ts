@@ -94,6 +94,8 @@ export const CLOSE_CODES = {
   protocolMismatch: 4000,
   badFrame: 4001,
   tooLarge: 1009,
+  /** The controller cannot handle the agent right now (its database is away): reconnect with backoff. */
+  tryAgainLater: 1013,
   unauthorized: 4401,
   revoked: 4403,
   replaced: 4409,

@@ -13,7 +13,18 @@ export interface OpenDatabase {
   dialect: Dialect;
   /** Path of the SQLite file, when that is the store. */
   sqlitePath: string | null;
+  /** The SQLite handle itself (pragmas, checks that must not queue behind a transaction); null on PostgreSQL. */
+  sqlite: SqliteDatabase.Database | null;
+  /** Throws when the database cannot answer a trivial query. */
+  ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  /** A pooled PostgreSQL connection broke outside a query (server restart, terminated backend, network). */
+  onConnectionError?: (err: Error) => void;
 }
 
 /** int8 (counts, revisions) as JS numbers; revisions stay far below 2^53. */
@@ -24,11 +35,25 @@ const pgTypes = {
   },
 };
 
-export function openDatabase(opts: { dataDir: string; databaseUrl?: string | undefined }): OpenDatabase {
+export function openDatabase(opts: OpenOptions): OpenDatabase {
   if (opts.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10, types: pgTypes as pg.CustomTypesConfig });
+    // Without a connect timeout a request would hang for as long as the server does not answer.
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10, connectionTimeoutMillis: 5000, types: pgTypes as pg.CustomTypesConfig });
+    const onError = (err: Error) => opts.onConnectionError?.(err);
+    // An 'error' event nobody listens to ends the process. The pool emits it for idle clients; a client that is
+    // checked out (between statements of a transaction) emits it itself. Broken clients are dropped from the
+    // pool and new ones are made on demand, so the controller reconnects by itself once the server is back.
+    pool.on('error', onError);
+    pool.on('connect', (client) => client.on('error', onError));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', sqlitePath: null, close: () => db.destroy() };
+    return {
+      db,
+      dialect: 'postgres',
+      sqlitePath: null,
+      sqlite: null,
+      ping: async () => void (await pool.query('select 1')),
+      close: () => db.destroy(),
+    };
   }
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(opts.dataDir, 'caddyfleet.db');
@@ -38,5 +63,13 @@ export function openDatabase(opts: { dataDir: string; databaseUrl?: string | und
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', sqlitePath: file, close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'sqlite',
+    sqlitePath: file,
+    sqlite,
+    // The handle directly: a ping must not wait behind a long transaction holding Kysely's connection.
+    ping: async () => void sqlite.prepare('select 1').get(),
+    close: () => db.destroy(),
+  };
 }

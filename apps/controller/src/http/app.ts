@@ -49,7 +49,7 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
   });
   // JSON only: a text/plain body (what a cross-origin form can send without a preflight) is refused with 415.
   app.removeContentTypeParser('text/plain');
-  installErrorHandler(app);
+  installErrorHandler(app, { onDatabaseUnavailable: (err) => s.ctx.health.observe(err) });
   const metrics = new HttpMetrics();
   metrics.install(app);
   const resolve = actorResolver(s);
@@ -71,7 +71,12 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
     handler: async () => (openapi ??= buildOpenApi(api.endpoints, API_PREFIX, VERSION)),
   });
 
-  app.get('/healthz', async () => ({ status: 'ok', version: VERSION }));
+  // 200 while the database answers, 503 while it is away; agents keep their sessions either way.
+  app.get('/healthz', async (_req, reply) => {
+    const database = await s.ctx.health.check();
+    if (database === 'ok') return { status: 'ok', version: VERSION, database };
+    return reply.code(503).send({ status: 'unavailable', version: VERSION, database, error: s.ctx.health.lastError, since: s.ctx.health.since.toISOString() });
+  });
   app.get('/metrics', async (req, reply) => {
     if (!(await resolve(req))) throw new UnauthorizedError();
     const [routesByKind, nodesByStatus] = await Promise.all([s.routes.countByKind(), s.nodes.countByStatus()]);

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION } from '@caddyfleet/protocol';
+import { isDatabaseUnavailable } from '../db/availability';
 import { AppError } from '../errors';
 import type { Services } from '../services';
 import { LocalRouteService } from '../services/local-route-service';
@@ -21,7 +22,8 @@ export interface HubOptions {
 
 function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
-  const text = status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Bad Request';
+  const texts: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+  const text = texts[status] ?? 'Bad Request';
   socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
@@ -55,6 +57,7 @@ export class AgentHub {
     s.ctx.events.on('revoked', (nodeId) => this.sessions.get(nodeId)?.close(CLOSE_CODES.revoked, 'agent key revoked by the controller'));
     this.liveness = setInterval(() => this.checkLiveness(), Math.min(1000, opts.heartbeatSeconds * 500));
     this.liveness.unref();
+    s.ctx.health.onRecovered(() => void this.writer.flush());
   }
 
   attach(server: Server): void {
@@ -79,6 +82,10 @@ export class AgentHub {
       node = await this.s.enrollment.nodeForAgentKey(m[1]!);
     } catch (err) {
       if (err instanceof AppError) return rejectUpgrade(socket, err.status, err.code, err.message);
+      if (isDatabaseUnavailable(err)) {
+        this.s.ctx.health.observe(err);
+        return rejectUpgrade(socket, 503, 'database_unavailable', "the controller's database is unavailable; try again later");
+      }
       this.log.error({ err }, 'agent authentication failed');
       return rejectUpgrade(socket, 400, 'internal', 'authentication failed');
     }
@@ -151,6 +158,13 @@ export class AgentHub {
       },
       ping: async (f) => session()?.send({ type: 'pong', t: f.t }),
       pong: async () => {},
+      failed: (err, frame) => {
+        if (!isDatabaseUnavailable(err)) return this.log.error({ err, node: nodeId, frame }, 'agent frame handler failed');
+        // What this frame carried is lost; reconnecting makes the agent say hello and publish everything again.
+        this.s.ctx.health.observe(err);
+        this.log.warn({ node: nodeId, frame }, 'database unavailable while handling an agent frame; asking the agent to reconnect');
+        session()?.close(CLOSE_CODES.tryAgainLater, "the controller's database is unavailable; reconnect later");
+      },
     };
   }
 

@@ -11,7 +11,10 @@ import {
 } from '@caddyfleet/protocol';
 
 type Handler<T extends AgentFrameType> = (frame: Extract<AgentFrame, { type: T }>) => Promise<void>;
-export type AgentHandlers = { [T in AgentFrameType]: Handler<T> };
+export type AgentHandlers = { [T in AgentFrameType]: Handler<T> } & {
+  /** A handler threw; the session stays open unless this closes it. */
+  failed?: (err: unknown, frame: AgentFrameType) => void;
+};
 
 /**
  * One agent connection. Frames are parsed on arrival and handled strictly in order; anything before `hello`,
@@ -90,7 +93,8 @@ export class AgentSession {
     this.queue = this.queue
       .then(() => (this.handlers[frame.type] as Handler<typeof frame.type>)(frame as never))
       .catch((err: unknown) => {
-        this.log.error({ err, node: this.nodeId, frame: frame.type }, 'agent frame handler failed');
+        if (this.handlers.failed) this.handlers.failed(err, frame.type);
+        else this.log.error({ err, node: this.nodeId, frame: frame.type }, 'agent frame handler failed');
       });
   }
 }

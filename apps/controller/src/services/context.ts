@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Db, Dialect } from '../db/connect';
+import type { DatabaseHealth } from '../db/health';
 import type { UserRole } from '@caddyfleet/protocol';
 
 /** Who is acting: written into the audit log and checked for write permission. */
@@ -28,6 +29,8 @@ export interface ServiceContext {
   db: Db;
   dialect: Dialect;
   events: EventEmitter<FleetEvents>;
+  /** Whether the database answers; /healthz reports it and the hub waits for its return. */
+  health: DatabaseHealth;
   now(): Date;
 }
 

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { UnauthorizedError } from '../../errors';
+import { NotFoundError, UnauthorizedError } from '../../errors';
 import type { Services } from '../../services';
 import type { ActorResolver } from '../api';
 import { API_PREFIX } from '../constants';
@@ -27,7 +27,10 @@ export function eventRoutes(app: FastifyInstance, s: Services, resolve: ActorRes
       s.nodes
         .get(nodeId)
         .then((node) => send('node', node))
-        .catch(() => send('node-removed', { id: nodeId }));
+        // Only a node that is gone is announced as removed; a database that is away is not a removal.
+        .catch((err: unknown) => {
+          if (err instanceof NotFoundError) send('node-removed', { id: nodeId });
+        });
     };
     const onRevision = (nodeId: string, revision: number) => send('revision', { nodeId, revision });
     const onRoutes = (nodeId: string) => send('routes', { nodeId });
