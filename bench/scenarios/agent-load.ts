@@ -66,18 +66,17 @@ async function run(_ctx: ScenarioContext): Promise<ScenarioResult> {
     const audit0 = await auditRows();
     const poller = new HealthzPoller(`${ctl.c.url}/healthz`, 5);
     await sleep(500);
-    const stored = new Promise<number>((resolve) => {
-      const on = (nodeId: string) => {
-        if (nodeId !== big.nodeId) return;
-        ctl.c.services.ctx.events.off('routes', on);
-        resolve(performance.now());
-      };
-      ctl.c.services.ctx.events.on('routes', on);
-    });
+    // Frames are handled in order: the pong to a ping sent after the frame means the frame is stored.
+    const handled = async (): Promise<number> => {
+      const pongs = big.counters.pongs;
+      big.send({ type: 'ping', t: Date.now() });
+      await waitUntil('frame handled', () => big.counters.pongs > pongs, 120_000, 2);
+      return performance.now();
+    };
     const sentAt = performance.now();
     const sentWall = Date.now();
     big.send({ type: 'local-routes', routes: frame.routes });
-    const storedAt = await Promise.race([stored, sleep(120_000).then(() => NaN)]);
+    const storedAt = await handled();
     await sleep(500);
     const samples: PollSample[] = await poller.stop();
     const during = samples.filter((s) => s.at >= sentWall - 5 && s.at <= sentWall + (storedAt - sentAt) + 5);
@@ -87,17 +86,9 @@ async function run(_ctx: ScenarioContext): Promise<ScenarioResult> {
     const audit1 = await auditRows();
 
     // ---- the same frame again: nothing changed
-    const again = new Promise<number>((resolve) => {
-      const on = (nodeId: string) => {
-        if (nodeId !== big.nodeId) return;
-        ctl.c.services.ctx.events.off('routes', on);
-        resolve(performance.now());
-      };
-      ctl.c.services.ctx.events.on('routes', on);
-    });
     const againSent = performance.now();
     big.send({ type: 'local-routes', routes: frame.routes });
-    const againAt = await Promise.race([again, sleep(120_000).then(() => NaN)]);
+    const againAt = await handled();
     const audit2 = await auditRows();
 
     // ---- 300 flip-flopping frames as fast as the socket goes
@@ -126,22 +117,34 @@ async function run(_ctx: ScenarioContext): Promise<ScenarioResult> {
     );
     const flipAudit = (await auditRows()) - flipAudit0;
 
+    // ---- the same flapping, paced below the frame rate limit (one frame every 1.1 s)
+    const paced = await enroll('paced');
+    await sleep(300);
+    const pacedAudit0 = await auditRows();
+    const pacedFrames = 12;
+    for (let i = 0; i < pacedFrames && paced.ws?.readyState === 1; i++) {
+      paced.send({ type: 'local-routes', routes: flip(i) });
+      await sleep(1100);
+    }
+    const pacedAudit = (await auditRows()) - pacedAudit0;
+
     printKeyValues('one maximal local-routes frame', [
       ['routes in the frame', int(frame.routes.length), `${int(frame.domains)} domains`],
       ['stored local routes afterwards', int(stored1)],
-      ['time to store', ms(storedAt - sentAt), 'from send to the routes event'],
+      ['time to store', ms(storedAt - sentAt), 'from send to the pong of a ping sent after it'],
       ['/healthz while storing: p50 / p99 / max', `${ms(win.p50)} / ${ms(win.p99)} / ${ms(win.max)}`, `${win.n} requests`],
       ['/healthz whole run: p99 / max', `${ms(all.p99)} / ${ms(all.max)}`, `${all.n} requests`],
       ['audit rows written by the frame', int(audit1 - audit0)],
       ['same frame again: time / audit rows', `${ms(againAt - againSent)} / ${int(audit2 - audit1)}`],
       ['flip-flop frames sent / socket closed by controller', `${sent} / ${flipper.closedWith ?? 'no'}`],
       ['audit rows written by the flip-flop frames', int(flipAudit)],
+      [`paced flip-flop: ${pacedFrames} frames, 1.1 s apart`, `${int(pacedAudit)} audit rows`, paced.closedWith ? `closed with ${paced.closedWith}` : 'stayed connected'],
     ]);
     return {
       metrics: { routes: frame.routes.length, storeMs: storedAt - sentAt, healthzP99: win.p99, healthzMax: win.max, auditRows: audit1 - audit0, flipAudit },
       summary: [
         `agent-load: ${frame.routes.length}-route frame stored in ${ms(storedAt - sentAt)}; /healthz meanwhile p99 ${ms(win.p99)}, max ${ms(win.max)}; audit rows ${audit1 - audit0}`,
-        `agent-load: 300 flip-flop frames → ${flipAudit} audit rows${flipper.closedWith ? ` (agent closed with ${flipper.closedWith})` : ''}`,
+        `agent-load: 300 flip-flop frames → ${flipAudit} audit rows${flipper.closedWith ? ` (agent closed with ${flipper.closedWith})` : ''}; ${pacedFrames} paced ones → ${pacedAudit}`,
       ],
     };
   } finally {

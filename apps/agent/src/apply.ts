@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { buildCaddyConfig, CaddyLoadError, type BuildOptions, type CaddyAdmin, type CaddyConfig } from '@caddyfleet/caddy';
-import type { AgentFrame, ControllerFrame, Route } from '@caddyfleet/protocol';
+import { MAX_ROUTE_ERRORS, type AgentFrame, type ControllerFrame, type Route } from '@caddyfleet/protocol';
 import { errorMessage } from './errors';
 import { mergeRoutes, type RouteError } from './merge';
 import { stableStringify } from './stable-json';
@@ -17,7 +17,6 @@ export type AckFrame = Extract<AgentFrame, { type: 'ack' }>;
 /** Limits of the ack frame; Caddy's messages can be long (they quote the config). */
 const MAX_ERROR = 8192;
 const MAX_ROUTE_ERROR = 2048;
-const MAX_ROUTE_ERRORS = 10_000;
 
 export interface ApplyOutcome {
   ok: boolean;

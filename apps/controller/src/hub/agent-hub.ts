@@ -13,6 +13,9 @@ import { NodeStatusWriter } from './node-status-writer';
 
 export const AGENT_CONNECT_PATH = '/api/v1/agent/connect';
 
+/** How long an agent closed for flooding is refused before it may connect again. */
+const RATE_LIMIT_COOLDOWN_MS = 10_000;
+
 export interface HubOptions {
   heartbeatSeconds: number;
   offlineAfterMissed: number;
@@ -33,7 +36,9 @@ function rejectUpgrade(socket: Duplex, status: number, code: string, message: st
  * reconnects is compared by revision and gets a full sync if it is behind.
  */
 export class AgentHub {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsFrameBytes });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.agentFrameBytes });
+  /** Nodes closed for sending too many frames, and until when their reconnects are refused. */
+  private readonly cooldown = new Map<string, number>();
   readonly sessions = new Map<string, AgentSession>();
   private readonly pushTimers = new Map<string, NodeJS.Timeout>();
   private readonly lastPushAt = new Map<string, number>();
@@ -89,6 +94,12 @@ export class AgentHub {
       this.log.error({ err }, 'agent authentication failed');
       return rejectUpgrade(socket, 400, 'internal', 'authentication failed');
     }
+    const until = this.cooldown.get(node.id) ?? 0;
+    if (until > Date.now()) {
+      const wait = Math.ceil((until - Date.now()) / 1000);
+      return rejectUpgrade(socket, 429, 'rate_limited', `this node sent too many frames; reconnect in ${wait} s`);
+    }
+    this.cooldown.delete(node.id);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node.id, node.name, node.agent_key_hash!, ws));
   }
 
@@ -158,6 +169,10 @@ export class AgentHub {
       },
       ping: async (f) => session()?.send({ type: 'pong', t: f.t }),
       pong: async () => {},
+      rateLimited: () => {
+        this.log.warn({ node: nodeId }, 'agent exceeded its frame rate; closing it and refusing reconnects for a while');
+        this.cooldown.set(nodeId, Date.now() + RATE_LIMIT_COOLDOWN_MS);
+      },
       failed: (err, frame) => {
         if (!isDatabaseUnavailable(err)) return this.log.error({ err, node: nodeId, frame }, 'agent frame handler failed');
         // What this frame carried is lost; reconnecting makes the agent say hello and publish everything again.

@@ -1,4 +1,4 @@
-import { routeCreateSchema, type Route, type RouteCreate, type RouteKind, type RoutePatch } from '@caddyfleet/protocol';
+import { LIMITS, routeCreateSchema, type Route, type RouteCreate, type RouteKind, type RoutePatch } from '@caddyfleet/protocol';
 import type { Db } from '../db/connect';
 import type { RouteTable } from '../db/schema';
 import { newId } from '../crypto';
@@ -96,6 +96,7 @@ export class RouteService {
     if (input.scope === 'local_only') throw localOnly();
     const nodeId = dbNodeId(input.nodeId);
     const node = await this.requireNode(trx, nodeId);
+    await this.checkCapacity(trx, nodeId);
     const spec = specOf(input);
     await this.checkConflicts(trx, nodeId, spec, null);
     const revision = await bumpRevision(trx, nodeId);
@@ -141,6 +142,7 @@ export class RouteService {
       input.tls === beforeRow.tls;
     if (unchanged) return { value: before, bumped: [] };
     const node = await this.requireNode(trx, nodeId);
+    if (nodeId !== beforeRow.node_id) await this.checkCapacity(trx, nodeId);
     await this.checkConflicts(trx, nodeId, spec, id);
     const bumped: [string, number][] = [];
     if (nodeId !== beforeRow.node_id) bumped.push([beforeRow.node_id, await bumpRevision(trx, beforeRow.node_id)]);
@@ -230,6 +232,19 @@ export class RouteService {
     const node = await trx.selectFrom('nodes').select(['id', 'site_id']).where('id', '=', nodeId).executeTakeFirst();
     if (!node) throw new ValidationError(`node ${nodeId} does not exist`, [{ path: 'nodeId', message: 'does not exist' }]);
     return node;
+  }
+
+  /** A node holds at most `routesPerNode` central routes: what one host's Caddy is given stays bounded. */
+  private async checkCapacity(trx: Db, nodeId: string): Promise<void> {
+    const { n } = await trx
+      .selectFrom('routes')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('node_id', '=', nodeId)
+      .where('scope', '=', 'exclusive')
+      .executeTakeFirstOrThrow();
+    if (Number(n) >= LIMITS.routesPerNode) {
+      throw new ConflictError('too_many_routes', `node ${nodeId} already has ${LIMITS.routesPerNode} routes, the most one node may hold`, { limit: LIMITS.routesPerNode });
+    }
   }
 
   private async checkConflicts(trx: Db, nodeId: string, spec: RouteSpec, selfId: string | null): Promise<void> {
