@@ -14,6 +14,8 @@ export const CONTROLLER_OPTIONS = {
   sessionTtlHours: { env: 'CADDYFLEET_SESSION_TTL_HOURS', describe: 'lifetime of a dashboard session' },
   heartbeatSeconds: { env: 'CADDYFLEET_HEARTBEAT_SECONDS', describe: 'agent heartbeat interval' },
   offlineAfterMissed: { env: 'CADDYFLEET_OFFLINE_AFTER_MISSED', describe: 'missed heartbeats before a node is marked offline' },
+  auditRetentionDays: { env: 'CADDYFLEET_AUDIT_RETENTION_DAYS', describe: 'audit log entries older than this many days are deleted' },
+  auditMaxRows: { env: 'CADDYFLEET_AUDIT_MAX_ROWS', describe: 'the audit log keeps at most this many entries (the oldest go first)' },
 } as const;
 export type ControllerOptionName = keyof typeof CONTROLLER_OPTIONS;
 
@@ -42,6 +44,8 @@ const configSchema = z.object({
   sessionTtlHours: int(1, 24 * 365),
   heartbeatSeconds: int(1, 3600),
   offlineAfterMissed: int(1, 100),
+  auditRetentionDays: int(1, 36_500),
+  auditMaxRows: int(1000, 1_000_000_000),
 });
 export type ControllerConfig = z.infer<typeof configSchema>;
 
@@ -71,6 +75,8 @@ export function loadConfig(mode: 'standalone' | 'server', flags: Raw = {}, env: 
     sessionTtlHours: pick('sessionTtlHours') ?? '168',
     heartbeatSeconds: pick('heartbeatSeconds') ?? '10',
     offlineAfterMissed: pick('offlineAfterMissed') ?? '3',
+    auditRetentionDays: pick('auditRetentionDays') ?? '90',
+    auditMaxRows: pick('auditMaxRows') ?? '1000000',
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

@@ -57,6 +57,16 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     announce(`caddyfleet: created user "admin" with generated password: ${admin.generatedPassword}`);
     announce('caddyfleet: this password is shown only once; set CADDYFLEET_ADMIN_PASSWORD to choose your own on a fresh data dir.');
   }
+  const prune = () =>
+    services.auditRetention
+      .prune()
+      .then(({ expired, overCap }) => {
+        if (expired + overCap) log.info({ expired, overCap }, 'pruned the audit log');
+      })
+      .catch((err: unknown) => log.warn({ err }, 'could not prune the audit log'));
+  await prune();
+  const pruneTimer = setInterval(() => void prune(), 3_600_000);
+  pruneTimer.unref();
   const { app, metrics } = buildApp(services, config, log);
   const hub = new AgentHub(services, log, { heartbeatSeconds: config.heartbeatSeconds, offlineAfterMissed: config.offlineAfterMissed });
   await hub.resetStatuses();
@@ -82,6 +92,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     generatedAdminPassword: admin.generatedPassword,
     async close() {
       health.close();
+      clearInterval(pruneTimer);
       await hub.close();
       await app.close();
       await store.close();

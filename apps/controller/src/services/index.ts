@@ -1,3 +1,4 @@
+import { AuditRetention, type AuditRetentionOptions } from './audit-retention';
 import { AuthService, type AuthOptions } from './auth-service';
 import type { ServiceContext } from './context';
 import { EnrollmentService } from './enrollment-service';
@@ -12,9 +13,10 @@ export interface Services {
   routes: RouteService;
   auth: AuthService;
   enrollment: EnrollmentService;
+  auditRetention: AuditRetention;
 }
 
-export function createServices(ctx: ServiceContext, auth: AuthOptions): Services {
+export function createServices(ctx: ServiceContext, auth: AuthOptions & AuditRetentionOptions): Services {
   return {
     ctx,
     hierarchy: new HierarchyService(ctx),
@@ -22,5 +24,6 @@ export function createServices(ctx: ServiceContext, auth: AuthOptions): Services
     routes: new RouteService(ctx),
     auth: new AuthService(ctx, auth),
     enrollment: new EnrollmentService(ctx),
+    auditRetention: new AuditRetention(ctx, auth),
   };
 }
