@@ -7,6 +7,7 @@ import type { Services } from '../services';
 import type { Actor } from '../services/context';
 import { ApiRegistry } from './api';
 import { SESSION_COOKIE, readCookie } from './cookies';
+import { assertSameOrigin } from './csrf';
 import { installErrorHandler } from './error-handler';
 import { HttpMetrics } from './metrics';
 import { buildOpenApi } from './openapi';
@@ -31,7 +32,9 @@ function actorResolver(s: Services) {
       return actor;
     }
     const session = readCookie(req.headers.cookie, SESSION_COOKIE);
-    return session ? s.auth.actorFromSession(session) : null;
+    if (!session) return null;
+    assertSameOrigin(req);
+    return s.auth.actorFromSession(session);
   };
 }
 
