@@ -9,7 +9,7 @@ export const CONTROLLER_OPTIONS = {
   adminPassword: { env: 'CADDYFLEET_ADMIN_PASSWORD', describe: 'password of the first `admin` user (generated and printed once when unset)' },
   logLevel: { env: 'CADDYFLEET_LOG_LEVEL', describe: 'fatal|error|warn|info|debug|trace|silent' },
   trustProxy: { env: 'CADDYFLEET_TRUST_PROXY', describe: 'trust X-Forwarded-* headers (true when behind a TLS-terminating proxy)' },
-  loginMaxAttempts: { env: 'CADDYFLEET_LOGIN_MAX_ATTEMPTS', describe: 'failed logins allowed per IP and per user within the window' },
+  loginMaxAttempts: { env: 'CADDYFLEET_LOGIN_MAX_ATTEMPTS', describe: 'failed logins per user and address before backoff (an address may fail 4× as often over all users)' },
   loginWindowSeconds: { env: 'CADDYFLEET_LOGIN_WINDOW_SECONDS', describe: 'login rate-limit window' },
   sessionTtlHours: { env: 'CADDYFLEET_SESSION_TTL_HOURS', describe: 'lifetime of a dashboard session' },
   heartbeatSeconds: { env: 'CADDYFLEET_HEARTBEAT_SECONDS', describe: 'agent heartbeat interval' },

@@ -14,6 +14,7 @@ import { buildOpenApi } from './openapi';
 import { API_PREFIX, VERSION } from './constants';
 import { eventRoutes } from './routes/event-routes';
 import { serveDashboard } from './static';
+import { accountRoutes } from './routes/account-routes';
 import { authRoutes } from './routes/auth-routes';
 import { fleetRoutes } from './routes/fleet-routes';
 import { hierarchyRoutes } from './routes/hierarchy-routes';
@@ -59,6 +60,7 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
   const api = new ApiRegistry(app, API_PREFIX, resolve);
 
   authRoutes(api, s, config.sessionTtlHours, resolve);
+  accountRoutes(api, s);
   hierarchyRoutes(api, s);
   fleetRoutes(api, s);
   routeRoutes(api, s);

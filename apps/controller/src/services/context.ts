@@ -10,6 +10,10 @@ export interface Actor {
   /** Shown in the audit log, e.g. `admin` or `admin (token ci)`. */
   label: string;
   role: UserRole;
+  /** The user behind a session or an API token. */
+  userId?: string;
+  /** SHA-256 of the session secret, when a session cookie authenticated the request. */
+  session?: string;
 }
 
 export const SYSTEM_ACTOR: Actor = { kind: 'system', id: 'system', label: 'system', role: 'admin' };
@@ -23,6 +27,21 @@ export interface FleetEvents {
   routes: [nodeId: string];
   /** A node's agent key was revoked. */
   revoked: [nodeId: string];
+  /** Sessions (by hash), API tokens (by id) or every credential of users (by id) stopped being valid. */
+  credentials: [ended: EndedCredentials];
+}
+
+export interface EndedCredentials {
+  sessions?: string[];
+  tokens?: string[];
+  users?: string[];
+}
+
+/** Whether `actor` authenticated with one of the credentials that just ended. */
+export function actorEnded(actor: Actor, ended: EndedCredentials): boolean {
+  if (actor.session && ended.sessions?.includes(actor.session)) return true;
+  if (actor.kind === 'token' && ended.tokens?.includes(actor.id)) return true;
+  return actor.userId !== undefined && ended.users?.includes(actor.userId) === true;
 }
 
 export interface ServiceContext {

@@ -1,3 +1,4 @@
+import { AccountService } from './account-service';
 import { AuditRetention, type AuditRetentionOptions } from './audit-retention';
 import { AuthService, type AuthOptions } from './auth-service';
 import type { ServiceContext } from './context';
@@ -12,18 +13,21 @@ export interface Services {
   nodes: NodeService;
   routes: RouteService;
   auth: AuthService;
+  accounts: AccountService;
   enrollment: EnrollmentService;
   auditRetention: AuditRetention;
 }
 
-export function createServices(ctx: ServiceContext, auth: AuthOptions & AuditRetentionOptions): Services {
+export function createServices(ctx: ServiceContext, opts: AuthOptions & AuditRetentionOptions): Services {
+  const auth = new AuthService(ctx, opts);
   return {
     ctx,
     hierarchy: new HierarchyService(ctx),
     nodes: new NodeService(ctx),
     routes: new RouteService(ctx),
-    auth: new AuthService(ctx, auth),
+    auth,
+    accounts: new AccountService(ctx, auth),
     enrollment: new EnrollmentService(ctx),
-    auditRetention: new AuditRetention(ctx, auth),
+    auditRetention: new AuditRetention(ctx, opts),
   };
 }

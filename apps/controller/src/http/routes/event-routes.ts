@@ -2,6 +2,10 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, UnauthorizedError } from '../../errors';
 import type { Services } from '../../services';
+import { actorEnded, type EndedCredentials } from '../../services/context';
+import { isDatabaseUnavailable } from '../../db/availability';
+
+const KEEP_ALIVE_MS = 15_000;
 import type { ActorResolver } from '../api';
 import { API_PREFIX } from '../constants';
 
@@ -16,7 +20,8 @@ export function eventRoutes(app: FastifyInstance, s: Services, resolve: ActorRes
     for (const res of open) res.end();
   });
   app.get(`${API_PREFIX}/events`, async (req, reply) => {
-    if (!(await resolve(req))) throw new UnauthorizedError();
+    const actor = await resolve(req);
+    if (!actor) throw new UnauthorizedError();
     reply.hijack();
     const res = reply.raw;
     open.add(res);
@@ -38,15 +43,36 @@ export function eventRoutes(app: FastifyInstance, s: Services, resolve: ActorRes
     s.ctx.events.on('revision', onRevision);
     s.ctx.events.on('routes', onRoutes);
     s.ctx.events.on('revoked', onNode);
-    // Proxies drop idle streams; a comment every 15 s keeps it open and lets the browser notice a dead one.
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    req.raw.on('close', () => {
+    let ended = false;
+    const stop = () => {
+      if (ended) return;
+      ended = true;
       open.delete(res);
       clearInterval(keepAlive);
       s.ctx.events.off('node', onNode);
       s.ctx.events.off('revision', onRevision);
       s.ctx.events.off('routes', onRoutes);
       s.ctx.events.off('revoked', onNode);
-    });
+      s.ctx.events.off('credentials', onCredentials);
+    };
+    const end = () => {
+      stop();
+      res.end();
+    };
+    // A stream lives no longer than the credential it was opened with: logout, a revoked session or token,
+    // a password change or a removed user end it at once; expiry is noticed at the next keep-alive.
+    const onCredentials = (gone: EndedCredentials) => {
+      if (actorEnded(actor, gone)) end();
+    };
+    s.ctx.events.on('credentials', onCredentials);
+    // Proxies drop idle streams; a comment every 15 s keeps it open and lets the browser notice a dead one.
+    const keepAlive = setInterval(() => {
+      resolve(req).then(
+        (still) => (still ? res.write(': keep-alive\n\n') : end()),
+        (err: unknown) => (isDatabaseUnavailable(err) ? res.write(': keep-alive\n\n') : end()),
+      );
+    }, KEEP_ALIVE_MS);
+    req.raw.on('close', stop);
+    res.on('close', stop);
   });
 }
