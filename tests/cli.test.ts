@@ -351,6 +351,38 @@ describe('caddyfleet CLI against a controller', () => {
     expect(revoked.code, show(revoked)).toBe(1);
     expect(revoked.stderr).toContain('error (401 invalid_token)');
   });
+
+  it('manages users and sessions, and changes a password', async () => {
+    expect(await ok(['users', 'add', 'casey', '--role', 'viewer', '--password-stdin'], env, 'casey-password-1\n')).toMatch(/added viewer casey \(usr_/);
+    const casey = await runCli(['login', '--username', 'casey', '--password-stdin'], { env: anon, input: 'casey-password-1\n' });
+    const caseyEnv = { ...anon, CADDYFLEET_TOKEN: /^export CADDYFLEET_TOKEN=(\S+)$/m.exec(casey.stdout)![1]! };
+    const table = parseTable(await ok(['users', 'list'], env));
+    expect(table[0]).toEqual(['ID', 'USERNAME', 'ROLE', 'CREATED']);
+    expect(table.some((r) => r[1] === 'casey' && r[2] === 'viewer')).toBe(true);
+
+    const wrong = await runCli(['users', 'passwd', '--password-stdin'], { env: caseyEnv, input: 'not-it\ncasey-password-2\n' });
+    expect(wrong.code, show(wrong)).toBe(1);
+    expect(wrong.stderr).toContain('currentPassword');
+    expect(await ok(['users', 'passwd', '--password-stdin'], caseyEnv, 'casey-password-1\ncasey-password-2\n')).toContain('password changed');
+    const missing = await runCli(['users', 'passwd', '--password-stdin'], { env: caseyEnv, input: 'only-one-line\n' });
+    expect(missing.code, show(missing)).toBe(2);
+
+    // A dashboard session, listed and ended from the CLI.
+    const login = await fetch(`${controller.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'casey', password: 'casey-password-2' }) });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const sessions = await okJson<{ id: string; username: string }[]>(['sessions', 'list'], env);
+    const session = sessions.find((x) => x.username === 'casey')!;
+    expect(await ok(['sessions', 'revoke', session.id], env)).toContain(`ended session ${session.id}`);
+    expect((await fetch(`${controller.url}/api/v1/auth/me`, { headers: { cookie } })).status).toBe(401);
+
+    expect(await ok(['users', 'reset-password', 'casey', '--password-stdin'], env, 'casey-password-3\n')).toContain('reset');
+    expect(await ok(['users', 'role', 'casey', 'admin'], env)).toContain('casey is now admin');
+    expect(await ok(['users', 'rm', 'casey'], env)).toContain('removed user casey');
+    const gone = await runCli(['routes', 'list'], { env: caseyEnv });
+    expect(gone.stderr).toContain('error (401 invalid_token)');
+    const last = await runCli(['users', 'rm', 'admin'], { env });
+    expect(last.stderr).toContain('409 last_admin');
+  });
 });
 
 describe('caddyfleet standalone as a process', () => {

@@ -12,6 +12,7 @@ import { registerAgent } from './commands/agent';
 import { registerRoleCommands } from './commands/role';
 import { registerRoutes } from './commands/routes';
 import { registerTokens } from './commands/tokens';
+import { registerUsers } from './commands/users';
 import { createContext, type CliIO } from './context';
 import { CliError } from './errors';
 
@@ -62,6 +63,7 @@ export function buildProgram(io: Partial<CliIO> = {}): Command {
   registerNodes(program, ctx);
   registerRoutes(program, ctx);
   registerTokens(program, ctx);
+  registerUsers(program, ctx);
 
   program.addHelpText(
     'after',
