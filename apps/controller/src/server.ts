@@ -35,7 +35,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const log = pino({ level: config.logLevel, base: { svc: 'controller' } });
   // Set once the health tracker exists; a connection breaking during migrations only needs to be logged.
   let onConnectionError = (err: Error) => log.warn({ err: err.message }, 'database connection lost');
-  const store = openDatabase({ ...config, onConnectionError: (err) => onConnectionError(err) });
+  const store = openDatabase({ ...config, onConnectionError: (err) => onConnectionError(err), onNotice: (m) => log.warn(m) });
   try {
     await migrate(store, (m) => log.info(m));
   } catch (err) {

@@ -25,6 +25,42 @@ export interface OpenOptions {
   databaseUrl?: string | undefined;
   /** A pooled PostgreSQL connection broke outside a query (server restart, terminated backend, network). */
   onConnectionError?: (err: Error) => void;
+  /** Told what was tightened (data dir or database file modes). */
+  onNotice?: (message: string) => void;
+}
+
+export class DataDirError extends Error {}
+
+/**
+ * The data dir holds the database (password hashes, token hashes, the whole fleet): only its owner may enter
+ * it. An existing looser dir is tightened to 0700, or refused when that is not possible.
+ */
+function secureDataDir(dir: string, notice: (m: string) => void): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.statSync(dir);
+  if (!st.isDirectory()) throw new DataDirError(`the data directory ${dir} is not a directory`);
+  if ((st.mode & 0o077) === 0) return;
+  const was = (st.mode & 0o777).toString(8).padStart(4, '0');
+  try {
+    fs.chmodSync(dir, 0o700);
+  } catch (err) {
+    throw new DataDirError(
+      `the data directory ${dir} is open to other users (mode ${was}) and could not be changed to 0700 (${(err as NodeJS.ErrnoException).code ?? String(err)}); run \`chmod 700 ${dir}\` as its owner, or choose another --data-dir`,
+    );
+  }
+  notice(`the data directory ${dir} was open to other users (mode ${was}); changed it to 0700`);
+}
+
+/** The database file and its companions (-wal, -shm, backups) readable by the owner only. */
+export function secureDatabaseFiles(dir: string, base: string, notice: (m: string) => void): void {
+  for (const name of fs.readdirSync(dir)) {
+    if (name !== base && !name.startsWith(`${base}-`) && !name.startsWith(`${base}.bak-`)) continue;
+    const file = path.join(dir, name);
+    const st = fs.lstatSync(file);
+    if (!st.isFile() || (st.mode & 0o077) === 0) continue;
+    fs.chmodSync(file, 0o600);
+    notice(`${file} was readable by other users; changed it to 0600`);
+  }
 }
 
 /** int8 (counts, revisions) as JS numbers; revisions stay far below 2^53. */
@@ -55,8 +91,12 @@ export function openDatabase(opts: OpenOptions): OpenDatabase {
       close: () => db.destroy(),
     };
   }
-  fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const notice = opts.onNotice ?? (() => {});
+  secureDataDir(opts.dataDir, notice);
   const file = path.join(opts.dataDir, 'caddyfleet.db');
+  // Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the database file's mode.
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  secureDatabaseFiles(opts.dataDir, 'caddyfleet.db', notice);
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');

@@ -1,3 +1,4 @@
+import { chmod } from 'node:fs/promises';
 import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { OpenDatabase } from './connect';
 import { initial } from './migrations/001-initial';
@@ -23,6 +24,8 @@ export async function migrate(store: OpenDatabase, log: (msg: string) => void): 
   if (store.sqlitePath && (await hasTables(store))) {
     backup = `${store.sqlitePath}.bak-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     await sql`VACUUM INTO ${sql.lit(backup)}`.execute(store.db);
+    // A copy of the whole database: as private as the database itself.
+    await chmod(backup, 0o600);
     log(`backed up ${store.sqlitePath} to ${backup} before migrating`);
   }
   const { error, results } = await migrator.migrateToLatest();
