@@ -33,7 +33,9 @@ export function registerAgent(program: Command, ctx: CliContext): void {
   }
   cmd.addHelpText(
     'after',
-    '\nExample:\n  caddyfleet agent --controller http://fleet.example.com:8080 --token cfe_… --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy\n',
+    '\nExample (the token is read from a file or standard input, so that it never shows in the process list):\n' +
+      '  caddyfleet agent --controller https://fleet.example.com --token-file /root/enrollment-token --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy\n' +
+      '  printf %s "$TOKEN" | caddyfleet agent --controller https://fleet.example.com --token - --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy\n',
   );
   cmd.action(async (opts: Record<string, unknown>) => {
     const shutdown = ctx.io.waitForShutdown();
