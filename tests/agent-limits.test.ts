@@ -171,4 +171,34 @@ describe('agent limits', () => {
     const elsewhere = (await api.post('/routes', { kind: 'dead', domains: ['elsewhere.full.test'], tls: 'off' })).body;
     expect((await api.patch(`/routes/${elsewhere.id}`, { nodeId })).body.error.code).toBe('too_many_routes');
   });
+
+  it('throttles failed enrollments and refused agent keys per address (429)', async () => {
+    const other = await TestStore.create('sqlite');
+    const config = loadConfig('server', { listen: '127.0.0.1:0', dataDir: other.dir.path, adminPassword: ADMIN_PASSWORD, logLevel: 'silent' }, {});
+    const c = new TestController(await startController(config, { announce: () => {} }));
+    try {
+      const admin = c.client(await c.login());
+      const site = (await admin.get('/nodes/local')).body.siteId;
+      const enroll = (token: string, ip = '10.200.7.1') =>
+        c.c.app.inject({ method: 'POST', url: '/api/v1/agent/enroll', remoteAddress: ip, payload: { token, name: 'x', hostname: 'x.test' } });
+      for (let i = 0; i < 10; i++) expect((await enroll(`cfe_wrong_token_${i}_0000000`)).statusCode).toBe(401);
+      const good = (await admin.post(`/sites/${site}/enrollment-tokens`, {})).body.token;
+      const blocked = await enroll(good);
+      expect(blocked.statusCode).toBe(429);
+      expect(blocked.json().error.code).toBe('rate_limited');
+      expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await enroll(good, '10.200.7.2')).statusCode, 'another address is not affected').toBe(201);
+
+      const ws = c.c.url.replace('http', 'ws') + '/api/v1/agent/connect';
+      for (let i = 0; i < 30; i++) {
+        const bad = await connectPeer(ws, `cfa_${'x'.repeat(40)}${i}`);
+        expect(bad.rejected?.status).toBe(401);
+      }
+      const refused = await connectPeer(ws, `cfa_${'y'.repeat(43)}`);
+      expect(refused.rejected).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+    } finally {
+      await c.close();
+      await other.dispose();
+    }
+  });
 });

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION } from '@caddyfleet/protocol';
 import { isDatabaseUnavailable } from '../db/availability';
-import { AppError } from '../errors';
+import { AppError, RateLimitedError } from '../errors';
 import type { Services } from '../services';
 import { LocalRouteService } from '../services/local-route-service';
 import { AgentSession, type AgentHandlers } from './agent-session';
@@ -23,11 +23,12 @@ export interface HubOptions {
   coalesceMs?: number;
 }
 
-function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+function rejectUpgrade(socket: Duplex, status: number, code: string, message: string, retryAfterSeconds?: number): void {
   const body = JSON.stringify({ error: { code, message } });
+  const retry = retryAfterSeconds ? `Retry-After: ${retryAfterSeconds}\r\n` : '';
   const texts: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
   const text = texts[status] ?? 'Bad Request';
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`);
 }
 
 /**
@@ -84,9 +85,9 @@ export class AgentHub {
     if (!m) return rejectUpgrade(socket, 401, 'agent_key_invalid', 'an agent key is required (Authorization: Bearer …)');
     let node;
     try {
-      node = await this.s.enrollment.nodeForAgentKey(m[1]!);
+      node = await this.s.enrollment.nodeForAgentKeyFrom(req.socket.remoteAddress ?? 'unknown', m[1]!);
     } catch (err) {
-      if (err instanceof AppError) return rejectUpgrade(socket, err.status, err.code, err.message);
+      if (err instanceof AppError) return rejectUpgrade(socket, err.status, err.code, err.message, err instanceof RateLimitedError ? err.retryAfterSeconds : undefined);
       if (isDatabaseUnavailable(err)) {
         this.s.ctx.health.observe(err);
         return rejectUpgrade(socket, 503, 'database_unavailable', "the controller's database is unavailable; try again later");
@@ -97,7 +98,7 @@ export class AgentHub {
     const until = this.cooldown.get(node.id) ?? 0;
     if (until > Date.now()) {
       const wait = Math.ceil((until - Date.now()) / 1000);
-      return rejectUpgrade(socket, 429, 'rate_limited', `this node sent too many frames; reconnect in ${wait} s`);
+      return rejectUpgrade(socket, 429, 'rate_limited', `this node sent too many frames; reconnect in ${wait} s`, wait);
     }
     this.cooldown.delete(node.id);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node.id, node.name, node.agent_key_hash!, ws));

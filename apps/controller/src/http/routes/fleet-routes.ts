@@ -108,7 +108,7 @@ export function fleetRoutes(api: ApiRegistry, s: Services): void {
     body: enrollRequestSchema,
     response: enrollResponseSchema,
     status: 201,
-    handler: async ({ body }) => s.enrollment.enroll(body),
+    handler: async ({ body, req }) => s.enrollment.enrollFrom(req.ip, body),
   });
   api.add({
     method: 'GET',
