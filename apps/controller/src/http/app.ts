@@ -54,6 +54,10 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
   // JSON only: a text/plain body (what a cross-origin form can send without a preflight) is refused with 415.
   app.removeContentTypeParser('text/plain');
   installErrorHandler(app, { onDatabaseUnavailable: (err) => s.ctx.health.observe(err) });
+  // Browsers must take every answer for the type it says it is (JSON, text), errors included.
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+  });
   const metrics = new HttpMetrics();
   metrics.install(app);
   const resolve = actorResolver(s);
