@@ -3,12 +3,13 @@
  * controller started in this process (SQLite in a temp dir), plus one real `caddyfleet standalone` process
  * stopped with SIGTERM.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, startController, type RunningController } from '../apps/controller/src/index';
+import { CADDY_BIN, requireCaddy } from './helpers/fleet-agent';
 import { freePort, spawnLogged, tempDir, waitFor, type TempDir } from './helpers/processes';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -146,6 +147,26 @@ describe('caddyfleet CLI (without a controller)', () => {
     expect(down.code, show(down)).toBe(1);
     expect(down.stderr).toContain(`cannot reach the controller at http://127.0.0.1:${port}`);
     expect(down.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('ends quietly when its reader goes away (| head) and prints errors as one line', async () => {
+    for (const args of ['--help', 'agent --help']) {
+      const piped = spawnSync('bash', ['-c', `node ${BIN} ${args} | head -1; exit \${PIPESTATUS[0]}`], { cwd: ROOT, env: cleanEnv(), encoding: 'utf8', timeout: CLI_TIMEOUT_MS });
+      expect(piped.status, `${args}: ${piped.stderr}`).toBe(0);
+      expect(piped.stderr).toBe('');
+      expect(piped.stdout).toMatch(/^Usage: caddyfleet/);
+    }
+    const dir = await tempDir('caddyfleet-cli-badstate-');
+    try {
+      fs.writeFileSync(join(dir.path, 'agent.json'), '{not json');
+      const r = await runCli(['agent', '--state-dir', dir.path, '--caddy-bin', '/usr/bin/caddy']);
+      expect(r.code, show(r)).toBe(1);
+      expect(r.stderr).toMatch(/^error: .*agent\.json: is not valid JSON.*fix or remove it\n$/);
+      const debug = await runCli(['agent', '--state-dir', dir.path, '--caddy-bin', '/usr/bin/caddy'], { env: { CADDYFLEET_DEBUG: '1' } });
+      expect(debug.stderr).toMatch(/^\s+at /m);
+    } finally {
+      await dir.cleanup();
+    }
   });
 });
 
@@ -350,6 +371,38 @@ describe('caddyfleet CLI against a controller', () => {
     const revoked = await runCli(['nodes', 'list'], { env: { ...anon, CADDYFLEET_TOKEN: created.token } });
     expect(revoked.code, show(revoked)).toBe(1);
     expect(revoked.stderr).toContain('error (401 invalid_token)');
+  });
+
+  it.skipIf(!requireCaddy())('runs an agent with the token from a file (not in ps) and stops quietly on Ctrl-C', async () => {
+    const site = (await okJson<{ siteId: string }>(['nodes', 'show', 'local'], env)).siteId;
+    const token = (await okJson<{ token: string }>(['sites', 'token', site], env)).token;
+    const dir = await tempDir('caddyfleet-cli-agent-');
+    try {
+      const tokenFile = join(dir.path, 'token');
+      fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+      const [http, https] = [await freePort(), await freePort()];
+      const agent = spawnLogged(
+        process.execPath,
+        [BIN, 'agent', '--controller', controller.url, '--token-file', tokenFile, '--state-dir', join(dir.path, 'state'), '--caddy-bin', CADDY_BIN, '--http-listen', `127.0.0.1:${http}`, '--https-listen', `127.0.0.1:${https}`, '--name', 'ctrl-c'],
+        { cwd: ROOT, env: cleanEnv(), name: 'agent', processGroup: true },
+      );
+      try {
+        await agent.waitForOutput(/running as node/, 45_000);
+        expect(fs.readFileSync(`/proc/${agent.pid}/cmdline`, 'utf8')).not.toContain(token);
+        await agent.waitForOutput(/connected to the controller/, 15_000);
+        // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
+        process.kill(-agent.pid, 'SIGINT');
+        const exit = await Promise.race([agent.exited, new Promise<null>((r) => setTimeout(() => r(null), 20_000))]);
+        expect(exit, agent.describe()).toEqual({ code: 0, signal: null });
+        const errors = agent.output().split('\n').filter((l) => /"level":(50|60)/.test(l));
+        expect(errors, agent.describe()).toEqual([]);
+        expect(agent.output()).toContain('caddyfleet agent: stopped');
+      } finally {
+        await agent.stop();
+      }
+    } finally {
+      await dir.cleanup();
+    }
   });
 
   it('manages users and sessions, and changes a password', async () => {

@@ -289,6 +289,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     stop() {
       stopped ??= (async () => {
         stopping = true;
+        managed?.prepareStop();
         await drift.stop();
         await connection?.stop();
         await localApi?.close().catch(() => {});

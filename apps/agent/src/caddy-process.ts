@@ -29,6 +29,11 @@ export interface ManagedCaddyOptions {
 }
 
 const OUTPUT_TAIL_LINES = 40;
+/**
+ * How long an exit waits before it counts as a crash: when a service manager stops the whole unit, Caddy and
+ * the agent get their signal at the same moment, and the agent's own stop must get the chance to say so.
+ */
+const EXIT_SETTLE_MS = 300;
 
 export class ManagedCaddy {
   /** Caddy's own spelling of a unix admin address, as rendered into every config. */
@@ -81,6 +86,12 @@ export class ManagedCaddy {
     await this.spawnAndWait();
     this.supervising = true;
     await this.opts.onStarted(false);
+  }
+
+  /** The agent is stopping: an exit of Caddy from now on is expected and not restarted. */
+  prepareStop(): void {
+    this.stopping = true;
+    this.restartSleep?.cancel();
   }
 
   async stop(timeoutMs = 5000): Promise<void> {
@@ -199,6 +210,8 @@ export class ManagedCaddy {
     const dir = this.opts.dir;
     const child = spawn(this.opts.bin, ['run', '--config', this.bootstrapFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: Ctrl-C in a terminal signals the agent only, which then stops Caddy gracefully.
+      detached: true,
       env: {
         ...process.env,
         // Keeps Caddy's autosave, certificates and local CA inside the state dir, not in the agent user's home.
@@ -272,8 +285,15 @@ export class ManagedCaddy {
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     // The restart loop handles children that die while it runs; it checks again when it ends.
-    if (this.child !== child || this.stopping || !this.supervising || this.restarting) return;
+    const expected = () => this.child !== child || this.stopping || !this.supervising || this.restarting;
+    if (expected()) return;
     const livedMs = Date.now() - this.startedAt;
+    setTimeout(() => {
+      if (!expected()) this.onCrash(code, signal, livedMs);
+    }, EXIT_SETTLE_MS);
+  }
+
+  private onCrash(code: number | null, signal: NodeJS.Signals | null, livedMs: number): void {
     this.opts.log.error({ code, signal, livedMs, output: this.outputTail().split('\n').slice(-5).join('\n') }, 'Caddy exited unexpectedly; restarting it');
     void this.restartLoop(livedMs);
   }
