@@ -25,7 +25,7 @@ describe.skipIf(!hasCaddy)('agent ↔ real controller', () => {
   async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const res = await fetch(`${controller.url}/api/v1${path}`, {
       method,
-      headers: { cookie, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: { cookie, 'x-requested-with': 'test', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     });
