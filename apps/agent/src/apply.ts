@@ -86,6 +86,14 @@ export class Applier {
 
   constructor(private readonly deps: ApplierDeps) {}
 
+  /** The node this agent is (it changes when the agent enrolls again); local routes are rendered under it. */
+  get nodeId(): string | null {
+    return this.deps.nodeId;
+  }
+  set nodeId(id: string | null) {
+    this.deps.nodeId = id;
+  }
+
   /** Reads applied.json; must run before anything else. */
   async init(): Promise<void> {
     this.applied = await this.deps.state.readApplied();
