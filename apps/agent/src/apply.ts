@@ -144,7 +144,11 @@ export class Applier {
   restore(): Promise<void> {
     return this.exclusive(async () => {
       this.loadedJson = null;
-      if (this.applied) {
+      const foreign = this.applied ? this.foreignPaths(this.applied.config) : null;
+      if (foreign) {
+        // Loading it would move Caddy's admin endpoint (or storage) to another state dir: render it afresh.
+        this.deps.log.warn({ found: foreign, expected: { admin: this.deps.build.adminListen, storage: this.deps.build.storageDir ?? null } }, 'applied.json was written for another state dir or admin endpoint; rendering the config again instead of loading it');
+      } else if (this.applied) {
         const json = stableStringify(this.applied.config);
         let running: string | null = null;
         try {
@@ -171,6 +175,14 @@ export class Applier {
       const outcome = await this.render(this.central, retrying ?? 'local', false);
       if (retrying === 'sync' && (outcome.ok || outcome.rejected)) this.deps.onAck?.(this.ackOf(outcome));
     });
+  }
+
+  /** The admin endpoint or storage of a stored config when they are not this agent's, else null. */
+  private foreignPaths(config: CaddyConfig): { admin?: string; storage?: string } | null {
+    const out: { admin?: string; storage?: string } = {};
+    if (config.admin?.listen !== this.deps.build.adminListen) out.admin = config.admin?.listen ?? '(none)';
+    if ((config.storage?.root ?? undefined) !== this.deps.build.storageDir) out.storage = config.storage?.root ?? '(none)';
+    return Object.keys(out).length ? out : null;
   }
 
   /** Retries an apply that failed because Caddy could not be reached; a no-op otherwise. */
