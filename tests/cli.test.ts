@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, startController, type RunningController } from '../apps/controller/src/index';
 import { CADDY_BIN, requireCaddy } from './helpers/fleet-agent';
 import { freePort, spawnLogged, tempDir, waitFor, type TempDir } from './helpers/processes';
+import { connectPeer, helloFrame } from './helpers/raw-agent';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'caddyfleet.mjs');
@@ -245,8 +246,8 @@ describe('caddyfleet CLI against a controller', () => {
         env,
       ),
     );
-    expect(proxy[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN']);
-    expect(proxy[1]!.slice(1)).toEqual(['proxy', 'app.example.com,www.example.com', '127.0.0.1:3000,[::1]:3001', 'local', 'internal', 'yes', 'exclusive', 'central']);
+    expect(proxy[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'PROBLEM']);
+    expect(proxy[1]!.slice(1)).toEqual(['proxy', 'app.example.com,www.example.com', '127.0.0.1:3000,[::1]:3001', 'local', 'internal', 'yes', 'exclusive', 'central', '-']);
     routeIds.proxy = proxy[1]![0]!;
 
     const redirect = await okJson<{ id: string; redirect: unknown }>(
@@ -298,7 +299,7 @@ describe('caddyfleet CLI against a controller', () => {
 
   it('lists routes as a table and as JSON', async () => {
     const table = parseTable(await ok(['routes', 'list'], env));
-    expect(table[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN']);
+    expect(table[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'PROBLEM']);
     const byId = new Map(table.slice(1).map((r) => [r[0], r]));
     expect(byId.size).toBe(4);
     expect(byId.get(routeIds.redirect!)?.slice(1, 4)).toEqual(['redirect', 'a.example.com', '308 https://b.example.com (path dropped)']);
@@ -333,7 +334,7 @@ describe('caddyfleet CLI against a controller', () => {
 
   it('lists nodes: the local node is there', async () => {
     const table = parseTable(await ok(['nodes', 'list'], env));
-    expect(table[0]).toEqual(['ID', 'NAME', 'HOSTNAME', 'STATUS', 'CADDY', 'LAST SEEN', 'ROUTES', 'CERTS', 'IN SYNC']);
+    expect(table[0]).toEqual(['ID', 'NAME', 'HOSTNAME', 'STATUS', 'CADDY', 'LAST SEEN', 'ROUTES', 'CERTS', 'IN SYNC', 'PROBLEMS']);
     const local = table.find((r) => r[0] === 'local');
     expect(local, table.map((r) => r.join(' | ')).join('\n')).toBeDefined();
     expect(local![8]).toMatch(/^(yes|no) \(\d+\/\d+\)$/);
@@ -341,6 +342,27 @@ describe('caddyfleet CLI against a controller', () => {
     const nodes = await okJson<{ id: string; isLocal: boolean }[]>(['nodes', 'list'], env);
     expect(nodes.find((n) => n.id === 'local')?.isLocal).toBe(true);
     expect(await ok(['nodes', 'show', 'local'], env)).toMatch(/^Local node: +yes$/m);
+  });
+
+  it('names nodes in route tables and shows route problems in routes list, nodes list and at creation', async () => {
+    const site = (await okJson<{ siteId: string }>(['nodes', 'show', 'local'], env)).siteId;
+    const token = (await okJson<{ token: string }>(['sites', 'token', site], env)).token;
+    const enrolled = await fetch(`${controller.url}/api/v1/agent/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, name: 'edge-no-l4', hostname: 'edge.test' }) });
+    const { nodeId, agentKey } = (await enrolled.json()) as { nodeId: string; agentKey: string };
+    const peer = await connectPeer(`${controller.url.replace('http', 'ws')}/api/v1/agent/connect`, agentKey);
+    peer.send(helloFrame(0, false));
+    await waitFor(async () => (await okJson<{ capabilities: unknown }>(['nodes', 'show', nodeId], env)).capabilities !== null);
+
+    const created = await runCli(['routes', 'add', 'stream', '--node', nodeId, '--listen', '6432/tcp', '--upstream', '127.0.0.1:5432'], { env });
+    expect(created.code, show(created)).toBe(0);
+    expect(created.stdout).toContain('warning: stream routes need the layer4 Caddy module');
+    const rows = parseTable(await ok(['routes', 'list', '--node', nodeId], env));
+    expect(rows[1]![4], 'the node by name').toBe('edge-no-l4');
+    expect(rows[1]![9]).toMatch(/layer4/);
+    const nodes = parseTable(await ok(['nodes', 'list'], env));
+    expect(nodes.find((r) => r[0] === nodeId)![9]).toBe('1 route not served (see routes list)');
+    expect(nodes.find((r) => r[0] === 'local')![9]).toBe('-');
+    peer.ws.close();
   });
 
   it('creates a site enrollment token with the agent command line', async () => {

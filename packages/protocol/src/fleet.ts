@@ -39,6 +39,8 @@ export const nodeSchema = z.object({
   lastError: z.string().nullable(),
   /** Set when the node's agent key was revoked; the node cannot connect again. */
   revokedAt: z.string().nullable(),
+  /** What the node's Caddy can do, as its agent last said (null before its first hello). */
+  capabilities: z.object({ layer4: z.boolean() }).nullable().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -80,7 +80,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .action(async (_o: unknown, c: Command) => {
       const { client, print } = local(c);
       const list = await wrap(() => client.list());
-      print.list(list, [...ROUTE_HEADERS, 'PROBLEM'], (r: Route) => [...routeRow(r), r.lastError ?? ''], 'no local routes');
+      print.list(list, ROUTE_HEADERS, (r: Route) => routeRow(r), 'no local routes');
     });
   routes
     .command('rm')

@@ -1,12 +1,18 @@
 /** `caddyfleet routes …`: proxy, redirect, stream and dead routes. */
 import { Command, Option } from 'commander';
-import { ROUTE_KINDS, type Route } from '@caddyfleet/protocol';
+import { ROUTE_KINDS, type FleetNode, type Route } from '@caddyfleet/protocol';
+import type { ApiClient } from '../api-client';
 import { registerAddKinds } from './route-add';
 import { withApiOptions, type CliContext } from '../context';
 import { formatHostPort } from '../parse';
 import { dash, renderKeyValue, renderTable, yesNo } from '../output';
 
-export const ROUTE_HEADERS = ['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN'];
+export const ROUTE_HEADERS = ['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'PROBLEM'];
+
+/** Node id → name, for tables (ids are for scripts; people read names). */
+export async function nodeNames(client: ApiClient): Promise<Map<string, string>> {
+  return new Map((await client.get<FleetNode[]>('/nodes')).map((n) => [n.id, n.name]));
+}
 
 const listenText = (l: Route['listen']) => (l ? `${l.port}/${l.protocol}` : '');
 const redirectText = (r: Route['redirect']) => (r ? `${r.status} ${r.to}${r.preservePath ? '' : ' (path dropped)'}` : '');
@@ -20,8 +26,14 @@ function target(r: Route): string {
   return r.upstreams.map(formatHostPort).join(',');
 }
 
-export function routeRow(r: Route): string[] {
-  return [r.id, r.kind, dash(where(r)), dash(target(r)), r.nodeId ?? 'local', r.tls, yesNo(r.enabled), r.scope, r.origin];
+export function routeRow(r: Route, names: Map<string, string> = new Map()): string[] {
+  const node = r.nodeId === null ? (names.get('local') ?? 'local') : (names.get(r.nodeId) ?? r.nodeId);
+  return [r.id, r.kind, dash(where(r)), dash(target(r)), node, r.tls, yesNo(r.enabled), r.scope, r.origin, dash(r.lastError)];
+}
+
+/** A route the node cannot serve says so when it is created or changed, not only in a later listing. */
+function withWarning(r: Route, table: string): string {
+  return r.lastError ? `${table}warning: ${r.lastError}\n` : table;
 }
 
 function routeDetails(r: Route): string {
@@ -37,6 +49,7 @@ function routeDetails(r: Route): string {
   }
   pairs.push(
     ['Node', r.nodeId ?? 'local'],
+    ['Problem', dash(r.lastError)],
     ['Site', r.siteId],
     ['TLS', r.tls],
     ['Enabled', yesNo(r.enabled)],
@@ -55,7 +68,8 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
   const create = async (cmd: Command, body: Record<string, unknown>) => {
     const { client, print } = ctx.api(cmd);
     const route = await client.post<Route>('/routes', body);
-    print.result(route, () => renderTable(ROUTE_HEADERS, [routeRow(route)]));
+    const names = print.json ? new Map<string, string>() : await nodeNames(client);
+    print.result(route, () => withWarning(route, renderTable(ROUTE_HEADERS, [routeRow(route, names)])));
   };
 
   group
@@ -68,7 +82,8 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
     .action(async (opts: { node?: string; site?: string; kind?: string }, cmd: Command) => {
       const { client, print } = ctx.api(cmd);
       const routes = await client.get<Route[]>('/routes', { nodeId: opts.node, siteId: opts.site, kind: opts.kind });
-      print.list(routes, ROUTE_HEADERS, routeRow, 'no routes');
+      const names = print.json ? new Map<string, string>() : await nodeNames(client);
+      print.list(routes, ROUTE_HEADERS, (r) => routeRow(r, names), 'no routes');
     });
 
   group
@@ -103,7 +118,8 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
       .action(async (id: string, _opts: unknown, cmd: Command) => {
         const { client, print } = ctx.api(cmd);
         const route = await client.patch<Route>(`/routes/${encodeURIComponent(id)}`, { enabled });
-        print.result(route, () => renderTable(ROUTE_HEADERS, [routeRow(route)]));
+        const names = print.json ? new Map<string, string>() : await nodeNames(client);
+        print.result(route, () => withWarning(route, renderTable(ROUTE_HEADERS, [routeRow(route, names)])));
       });
   }
 

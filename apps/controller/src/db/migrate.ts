@@ -3,11 +3,13 @@ import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { OpenDatabase } from './connect';
 import { initial } from './migrations/001-initial';
 import { nodeRevokedAt } from './migrations/002-node-revoked-at';
+import { nodeLayer4 } from './migrations/003-node-layer4';
 
 function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '001-initial': initial(dialect),
     '002-node-revoked-at': nodeRevokedAt,
+    '003-node-layer4': nodeLayer4,
   };
   return { getMigrations: async () => migrations };
 }

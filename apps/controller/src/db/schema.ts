@@ -22,6 +22,8 @@ export interface NodeTable {
   last_error: string | null;
   agent_key_hash: string | null;
   revoked_at: string | null;
+  /** 1/0 once the agent said whether its Caddy has layer4; null before. */
+  layer4: number | null;
   created_at: string;
   updated_at: string;
 }

@@ -131,7 +131,7 @@ export class AgentHub {
         const now = new Date().toISOString();
         this.writer.update(
           nodeId,
-          { status: 'online', caddy_version: f.caddyVersion, agent_version: f.agentVersion, last_seen_at: now, applied_revision: f.appliedRevision },
+          { status: 'online', caddy_version: f.caddyVersion, agent_version: f.agentVersion, last_seen_at: now, applied_revision: f.appliedRevision, layer4: f.capabilities.layer4 ? 1 : 0 },
           true,
         );
         s.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, nodeId, heartbeatSeconds: this.opts.heartbeatSeconds });

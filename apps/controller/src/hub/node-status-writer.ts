@@ -3,7 +3,7 @@ import { isDatabaseUnavailable } from '../db/availability';
 import type { NodeTable } from '../db/schema';
 import type { ServiceContext } from '../services/context';
 
-type NodeUpdate = Partial<Pick<NodeTable, 'status' | 'caddy_version' | 'agent_version' | 'last_seen_at' | 'route_count' | 'cert_count' | 'applied_revision' | 'last_error'>>;
+type NodeUpdate = Partial<Pick<NodeTable, 'status' | 'caddy_version' | 'agent_version' | 'last_seen_at' | 'route_count' | 'cert_count' | 'applied_revision' | 'last_error' | 'layer4'>>;
 
 /**
  * Collects node-row updates and writes them in one transaction per flush. Heartbeats from a large fleet would

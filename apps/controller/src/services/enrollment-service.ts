@@ -2,7 +2,7 @@ import { digestsEqual, newId, randomSecret, sha256 } from '../crypto';
 import { AppError, ConflictError, NotFoundError, RateLimitedError, UnauthorizedError } from '../errors';
 import { FailureLimiter } from './rate-limiter';
 import { audit } from './audit-service';
-import { newNodeRow } from './node-service';
+import { freeNodeName, newNodeRow } from './node-service';
 import type { NodeTable } from '../db/schema';
 import type { Actor, ServiceContext } from './context';
 
@@ -109,14 +109,12 @@ export class EnrollmentService {
         .where('used_at', 'is', null)
         .executeTakeFirst();
       if (Number(spent.numUpdatedRows) !== 1) throw new UnauthorizedError('enrollment_token_used', 'this enrollment token was already used');
-      const node = newNodeRow(
-        { id: nodeId, site_id: tok.site_id, name: input.name, hostname: input.hostname.toLowerCase(), is_local: 0, agent_key_hash: sha256(agentKey) },
-        now,
-      );
+      const name = await freeNodeName(trx, input.name);
+      const node = newNodeRow({ id: nodeId, site_id: tok.site_id, name, hostname: input.hostname.toLowerCase(), is_local: 0, agent_key_hash: sha256(agentKey) }, now);
       await trx.insertInto('nodes').values(node).execute();
-      await audit(trx, this.ctx, { kind: 'agent', id: nodeId, label: `agent ${input.name}`, role: 'viewer' }, 'enroll', 'node', nodeId, null, {
+      await audit(trx, this.ctx, { kind: 'agent', id: nodeId, label: `agent ${name}`, role: 'viewer' }, 'enroll', 'node', nodeId, null, {
         id: nodeId,
-        name: input.name,
+        name,
         hostname: node.hostname,
         siteId: tok.site_id,
         enrollmentTokenId: tok.id,

@@ -1,3 +1,4 @@
+import { NO_LAYER4_REASON } from '@caddyfleet/caddy';
 import { LIMITS, routeCreateSchema, type Route, type RouteCreate, type RouteKind, type RoutePatch } from '@caddyfleet/protocol';
 import type { Db } from '../db/connect';
 import type { RouteTable } from '../db/schema';
@@ -32,6 +33,14 @@ const KIND_FIELDS: Record<RouteKind, string[]> = {
   stream: ['listen', 'upstreams'],
   dead: ['domains', 'tls'],
 };
+
+/**
+ * A problem known before the node reports it: a stream route on a node whose Caddy said it has no layer4. The
+ * node's next ack confirms or clears it; until then the route does not look healthy when it is not.
+ */
+function knownProblem(kind: RouteKind, node: { layer4: number | null }): string | null {
+  return kind === 'stream' && node.layer4 === 0 ? NO_LAYER4_REASON : null;
+}
 
 function localOnly(): ForbiddenError {
   return new ForbiddenError('route_scope_local_only', 'local_only routes are managed on their agent and are read-only here');
@@ -112,7 +121,7 @@ export class RouteService {
       tls: input.tls,
       spec: JSON.stringify(spec),
       revision,
-      last_error: null,
+      last_error: knownProblem(input.kind, node),
       created_at: now,
       updated_at: now,
     };
@@ -157,7 +166,7 @@ export class RouteService {
       spec: JSON.stringify(spec),
       revision,
       // A problem reported by the old node says nothing about the new one; the new node reports its own.
-      last_error: nodeId === beforeRow.node_id ? beforeRow.last_error : null,
+      last_error: nodeId === beforeRow.node_id ? beforeRow.last_error : knownProblem(input.kind, node),
       updated_at: this.ctx.now().toISOString(),
     };
     await trx.updateTable('routes').set(row).where('id', '=', id).execute();
@@ -229,7 +238,7 @@ export class RouteService {
   }
 
   private async requireNode(trx: Db, nodeId: string) {
-    const node = await trx.selectFrom('nodes').select(['id', 'site_id']).where('id', '=', nodeId).executeTakeFirst();
+    const node = await trx.selectFrom('nodes').select(['id', 'site_id', 'layer4']).where('id', '=', nodeId).executeTakeFirst();
     if (!node) throw new ValidationError(`node ${nodeId} does not exist`, [{ path: 'nodeId', message: 'does not exist' }]);
     return node;
   }
