@@ -4,3 +4,4 @@ export * from './routes';
 export * from './fleet';
 export * from './auth';
 export * from './agent';
+export * from './tls';
