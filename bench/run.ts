@@ -10,10 +10,12 @@ import { fanOut } from './scenarios/fan-out';
 import { burst } from './scenarios/burst';
 import { scale } from './scenarios/scale';
 import { docker } from './scenarios/docker';
+import { agentLoad } from './scenarios/agent-load';
+import { reloadResets } from './scenarios/reload-resets';
 import type { Scenario, ScenarioContext } from './lib/scenario';
 import { secs } from './lib/stats';
 
-const SCENARIOS: Scenario[] = [changeToServed, fanOut, burst, scale, docker];
+const SCENARIOS: Scenario[] = [changeToServed, fanOut, burst, scale, docker, agentLoad, reloadResets];
 /** A scenario that takes longer than this is abandoned (its cleanup still runs when it unwinds). */
 const SCENARIO_LIMIT_MS = 5 * 60_000;
 

@@ -345,6 +345,19 @@ describe.each(STORES)('controller API on %s', (kind) => {
     expect((await t.request('GET', '/healthz')).status).toBe(200);
   });
 
+  it('marks every API answer nosniff, errors included', async () => {
+    const answers = [
+      await api.get('/routes'),
+      await t.request('GET', '/routes'),
+      await t.request('GET', '/api/v1/no-such-thing'),
+      await t.request('POST', '/routes', { payload: '{', headers: { ...(await t.login()), 'content-type': 'application/json' } }),
+      await t.request('GET', '/healthz'),
+      await t.request('GET', '/metrics', { headers: await t.login() }),
+      await t.request('GET', '/openapi.json', { headers: await t.login() }),
+    ];
+    for (const a of answers) expect(a.headers['x-content-type-options'], `${a.status} ${JSON.stringify(a.body).slice(0, 80)}`).toBe('nosniff');
+  });
+
   it('keeps everything across a restart', async () => {
     const before = {
       routes: (await api.get('/routes')).body,

@@ -82,7 +82,7 @@ async function identify(opts: AgentOptions, state: StateStore, hooks: AgentHooks
   }
   const saved = await state.readAgent();
   if (saved) {
-    if (opts.token) log.info({ nodeId: saved.nodeId }, `already enrolled as node ${saved.nodeId}; the enrollment token is not needed and was not used`);
+    if (opts.token) log.info({ nodeId: saved.nodeId }, `already enrolled as node ${saved.nodeId}; the enrollment token is used only if the controller refuses this node's key`);
     if (opts.controller && opts.controller !== saved.controller) {
       // Same key, new address (the controller moved): follow the operator and remember it.
       log.warn({ was: saved.controller, now: opts.controller }, 'controller URL differs from the one in agent.json; using and saving the new one');
@@ -98,11 +98,15 @@ async function identify(opts: AgentOptions, state: StateStore, hooks: AgentHooks
   if (!opts.token) {
     throw new AgentConfigError(`this agent is not enrolled yet (no ${state.agentFile}): --token (CADDYFLEET_ENROLLMENT_TOKEN) is required to enroll`);
   }
+  return enrollAndSave(opts, opts.controller, opts.token, state, log, stopped);
+}
+
+async function enrollAndSave(opts: AgentOptions, controller: string, token: string, state: StateStore, log: Logger, stopped: () => boolean): Promise<AgentState> {
   const enrolled = await enroll(
-    { controller: opts.controller, token: opts.token, name: opts.name, hostname: reportableHostname() },
+    { controller, token, name: opts.name, hostname: reportableHostname() },
     { log, backoff: new Backoff(opts.reconnectMinMs, opts.reconnectMaxMs), isStopped: stopped },
   );
-  const identity = { controller: opts.controller, ...enrolled };
+  const identity = { controller, ...enrolled };
   await state.writeAgent(identity);
   return identity;
 }
@@ -112,7 +116,8 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
   const state = new StateStore(opts.stateDir);
   await state.init();
   let stopping = false;
-  const identity = await identify(opts, state, hooks, log, () => stopping);
+  const enrolledBefore = hooks.credentials !== undefined || (await state.readAgent()) !== null;
+  let identity = await identify(opts, state, hooks, log, () => stopping);
   if (!isLoopbackUrl(identity.controller) && identity.controller.startsWith('http:')) {
     log.warn({ controller: identity.controller }, 'the controller URL is plain http: the agent key travels unencrypted');
   }
@@ -312,36 +317,58 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
   }
   await refreshCerts();
 
-  connection = new ControllerConnection({
-    controller: identity.controller,
-    agentKey: identity.agentKey,
-    nodeId: identity.nodeId,
-    log,
-    backoff: new Backoff(opts.reconnectMinMs, opts.reconnectMaxMs),
-    hello: () => ({
-      protocolVersion: PROTOCOL_VERSION,
-      agentVersion: AGENT_VERSION,
-      caddyVersion: caddyInfo.version,
-      capabilities: { layer4: caddyInfo.layer4 },
-      appliedRevision: applier!.appliedRevision,
-      ...(caddyInfo.modules ? { caddyModules: caddyInfo.modules } : {}),
-      listeners: { http: parseListenAddress(opts.httpListen).port, https: parseListenAddress(opts.httpsListen).port },
-    }),
-    status: async () => ({
-      routeCount: applier!.served,
-      certCount: await refreshCerts(),
-      caddyVersion: caddyInfo.version,
-      appliedRevision: applier!.appliedRevision,
-      drift: drift.takeDriftFlag(),
-    }),
-    localRoutes: () => localStore.list().map(({ createdAt: _c, updatedAt: _u, ...route }) => route),
-    // With discovery off an empty list is published, so the controller drops what an earlier run reported.
-    dockerRoutes: () => (discovery ? discovery.entries() : []),
-    onSync: (frame) => {
-      void applier!.applySync(frame).catch((err: unknown) => log.error({ err: errorMessage(err), revision: frame.revision }, 'sync failed'));
-    },
-  });
-  void connection.revoked.then(({ reason }) => finish(reason));
+  const connect = () =>
+    new ControllerConnection({
+      controller: identity.controller,
+      agentKey: identity.agentKey,
+      nodeId: identity.nodeId,
+      log,
+      backoff: new Backoff(opts.reconnectMinMs, opts.reconnectMaxMs),
+      hello: () => ({
+        protocolVersion: PROTOCOL_VERSION,
+        agentVersion: AGENT_VERSION,
+        caddyVersion: caddyInfo.version,
+        capabilities: { layer4: caddyInfo.layer4 },
+        appliedRevision: applier!.appliedRevision,
+        ...(caddyInfo.modules ? { caddyModules: caddyInfo.modules } : {}),
+        listeners: { http: parseListenAddress(opts.httpListen).port, https: parseListenAddress(opts.httpsListen).port },
+      }),
+      status: async () => ({
+        routeCount: applier!.served,
+        certCount: await refreshCerts(),
+        caddyVersion: caddyInfo.version,
+        appliedRevision: applier!.appliedRevision,
+        drift: drift.takeDriftFlag(),
+      }),
+      localRoutes: () => localStore.list().map(({ createdAt: _c, updatedAt: _u, ...route }) => route),
+      // With discovery off an empty list is published, so the controller drops what an earlier run reported.
+      dockerRoutes: () => (discovery ? discovery.entries() : []),
+      onSync: (frame) => {
+        void applier!.applySync(frame).catch((err: unknown) => log.error({ err: errorMessage(err), revision: frame.revision }, 'sync failed'));
+      },
+    });
+  // A refused key ends the agent, unless an enrollment token was given: then it is spent once to enroll this
+  // host again (its node was deleted or revoked and the operator handed it a new token).
+  let reenrolled = !enrolledBefore; // a token that enrolled this run is spent
+  const watch = (conn: ControllerConnection) =>
+    void conn.revoked.then(async ({ reason }) => {
+      if (!opts.token || reenrolled || hooks.credentials || stopping) return finish(reason);
+      reenrolled = true;
+      log.warn({ nodeId: identity.nodeId, reason }, 'the controller refused this node\'s key; enrolling again with the given enrollment token');
+      try {
+        identity = await enrollAndSave(opts, identity.controller, opts.token, state, log, () => stopping);
+      } catch (err) {
+        return finish(`${reason}; enrolling again with the given token failed: ${errorMessage(err)}`);
+      }
+      if (stopping) return;
+      applier!.nodeId = identity.nodeId;
+      await applier!.applyLocalChange();
+      connection = connect();
+      watch(connection);
+      connection.start();
+    });
+  connection = connect();
+  watch(connection);
   connection.start();
   discovery?.start();
   drift.start();
@@ -352,13 +379,16 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
 
   let stopped: Promise<void> | null = null;
   return {
-    nodeId: identity.nodeId,
+    get nodeId() {
+      return identity.nodeId;
+    },
     status,
     localRoutes,
     done,
     stop() {
       stopped ??= (async () => {
         stopping = true;
+        managed?.prepareStop();
         await drift.stop();
         await discovery?.stop();
         await connection?.stop();

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { buildCaddyConfig, CaddyLoadError, type BuildOptions, type CaddyAdmin, type CaddyConfig } from '@caddyfleet/caddy';
-import type { AgentFrame, ControllerFrame, DockerRouteView, Route, SourcedDockerEntry } from '@caddyfleet/protocol';
+import { MAX_ROUTE_ERRORS, type AgentFrame, type ControllerFrame, type DockerRouteView, type Route, type SourcedDockerEntry } from '@caddyfleet/protocol';
 import { streamPortsOf } from './stream-ports';
 import { errorMessage } from './errors';
 import { mergeRoutes, type RouteError } from './merge';
@@ -18,7 +18,6 @@ export type AckFrame = Extract<AgentFrame, { type: 'ack' }>;
 /** Limits of the ack frame; Caddy's messages can be long (they quote the config). */
 const MAX_ERROR = 8192;
 const MAX_ROUTE_ERROR = 2048;
-const MAX_ROUTE_ERRORS = 10_000;
 
 export interface ApplyOutcome {
   ok: boolean;
@@ -99,6 +98,14 @@ export class Applier {
 
   constructor(private readonly deps: ApplierDeps) {}
 
+  /** The node this agent is (it changes when the agent enrolls again); local routes are rendered under it. */
+  get nodeId(): string | null {
+    return this.deps.nodeId;
+  }
+  set nodeId(id: string | null) {
+    this.deps.nodeId = id;
+  }
+
   /** Reads applied.json; must run before anything else. */
   async init(): Promise<void> {
     this.applied = await this.deps.state.readApplied();
@@ -153,7 +160,11 @@ export class Applier {
   restore(): Promise<void> {
     return this.exclusive(async () => {
       this.loadedJson = null;
-      if (this.applied) {
+      const foreign = this.applied ? this.foreignPaths(this.applied.config) : null;
+      if (foreign) {
+        // Loading it would move Caddy's admin endpoint (or storage) to another state dir: render it afresh.
+        this.deps.log.warn({ found: foreign, expected: { admin: this.deps.build.adminListen, storage: this.deps.build.storageDir ?? null } }, 'applied.json was written for another state dir or admin endpoint; rendering the config again instead of loading it');
+      } else if (this.applied) {
         const json = stableStringify(this.applied.config);
         let running: string | null = null;
         try {
@@ -180,6 +191,14 @@ export class Applier {
       const outcome = await this.render(this.central, retrying ?? 'local', false);
       if (retrying === 'sync' && (outcome.ok || outcome.rejected)) this.deps.onAck?.(this.ackOf(outcome));
     });
+  }
+
+  /** The admin endpoint or storage of a stored config when they are not this agent's, else null. */
+  private foreignPaths(config: CaddyConfig): { admin?: string; storage?: string } | null {
+    const out: { admin?: string; storage?: string } = {};
+    if (config.admin?.listen !== this.deps.build.adminListen) out.admin = config.admin?.listen ?? '(none)';
+    if ((config.storage?.root ?? undefined) !== this.deps.build.storageDir) out.storage = config.storage?.root ?? '(none)';
+    return Object.keys(out).length ? out : null;
   }
 
   /** Retries an apply that failed because Caddy could not be reached; a no-op otherwise. */

@@ -31,6 +31,11 @@ const MISSED_HEARTBEATS = 3;
 /** A connection that stayed up this long resets the backoff even without a welcome. */
 const STABLE_CONNECTION_MS = 10_000;
 const MAX_ERROR_BODY = 64 * 1024;
+/**
+ * Local routes are published at most this often (changes in between go out together at its end): the
+ * controller closes an agent that sends more than one local-routes frame a second for long.
+ */
+export const LOCAL_ROUTES_MIN_INTERVAL_MS = 1500;
 
 type HelloFrame = Extract<AgentFrame, { type: 'hello' }>;
 type StatusFrame = Extract<AgentFrame, { type: 'status' }>;
@@ -89,6 +94,8 @@ export class ControllerConnection {
   private loop: Promise<void> | null = null;
   private readonly url: string;
   private readonly handlers: FrameHandlers;
+  private lastPublishAt = 0;
+  private publishTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: ConnectionDeps) {
     this.url = controllerUrl(deps.controller, CONNECT_PATH, 'ws');
@@ -113,6 +120,8 @@ export class ControllerConnection {
   async stop(): Promise<void> {
     this.stopped = true;
     this.sleep?.cancel();
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.publishTimer = null;
     const s = this.session;
     if (s && s.ws.readyState !== WebSocket.CLOSED) {
       s.ws.close(1000, 'agent stopping');
@@ -140,9 +149,20 @@ export class ControllerConnection {
     );
   }
 
-  /** Publishes the full list of local routes (after welcome and after each local change). */
+  /** Publishes the full list of local routes (after welcome and after each local change), at most every 1.5 s. */
   publishLocalRoutes(): void {
-    if (this.connected) this.send({ type: 'local-routes', routes: this.deps.localRoutes() });
+    if (!this.connected || this.publishTimer) return;
+    const wait = this.lastPublishAt + LOCAL_ROUTES_MIN_INTERVAL_MS - Date.now();
+    if (wait <= 0) return this.publishNow();
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = null;
+      if (this.connected) this.publishNow();
+    }, wait);
+  }
+
+  private publishNow(): void {
+    this.lastPublishAt = Date.now();
+    this.send({ type: 'local-routes', routes: this.deps.localRoutes() });
   }
 
   /** Publishes every Docker site of this host (after welcome and after each change), once they are known. */
@@ -343,6 +363,9 @@ export class ControllerConnection {
       this.sendOn(s, { type: 'ping', t: Date.now() });
     }, f.heartbeatSeconds * 1000);
     void sendStatus();
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.publishTimer = null;
+    this.lastPublishAt = Date.now();
     this.sendOn(s, { type: 'local-routes', routes: this.deps.localRoutes() });
     this.publishDockerRoutes();
   }

@@ -3,6 +3,7 @@
  * loader that validates everything up front. Kept free of heavy imports (only zod, node:os, node:path) so the
  * CLI can build `caddyfleet agent --help` without loading the agent.
  */
+import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -14,7 +15,11 @@ import { AgentConfigError } from './errors';
 export const AGENT_OPTIONS = {
   controller: { env: 'CADDYFLEET_CONTROLLER', describe: 'controller URL, e.g. https://fleet.example.com (remembered in the state dir after enrollment)' },
   // Not CADDYFLEET_TOKEN: the API commands of the CLI use that one for API tokens.
-  token: { env: 'CADDYFLEET_ENROLLMENT_TOKEN', describe: 'single-use enrollment token (first run only)' },
+  token: {
+    env: 'CADDYFLEET_ENROLLMENT_TOKEN',
+    describe: 'single-use enrollment token (first run only); "-" reads it from standard input. Other users can see command lines in ps: prefer --token-file or -',
+  },
+  tokenFile: { env: 'CADDYFLEET_ENROLLMENT_TOKEN_FILE', describe: 'file holding the enrollment token (first run only), instead of --token' },
   // A node provisioned over SSH gets its identity from the controller instead of enrolling: both go together.
   nodeId: { env: 'CADDYFLEET_NODE_ID', describe: 'node id issued by the controller (with the agent key; set by SSH provisioning instead of enrolling)' },
   agentKey: { env: 'CADDYFLEET_AGENT_KEY', describe: 'pre-shared agent key of --node-id (keep it in the 0600 config file: a flag is visible in the process list)' },
@@ -209,6 +214,29 @@ function bindTo(listen: string, hostIp: string | undefined): string {
   return hostIp.includes(':') ? `[${hostIp}]:${parsed.port}` : `${hostIp}:${parsed.port}`;
 }
 
+/**
+ * The enrollment token from --token, from standard input (`--token -`) or from --token-file. The last two keep
+ * it out of the process list, where every local user can read command lines.
+ */
+function readToken(token: string | undefined, file: string | undefined, readStdin: () => string): string | undefined {
+  if (token !== undefined && file !== undefined) throw new AgentConfigError('invalid agent options:\n  give the enrollment token with --token or --token-file, not both');
+  let text: string;
+  if (file !== undefined) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new AgentConfigError(`invalid agent options:\n  ${AGENT_OPTIONS.tokenFile.env} (--token-file): cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  } else if (token === '-') {
+    text = readStdin();
+  } else {
+    return token;
+  }
+  const value = text.trim();
+  if (!value) throw new AgentConfigError(`invalid agent options:\n  the enrollment token ${file !== undefined ? `file ${file}` : 'on standard input'} is empty`);
+  return value;
+}
+
 /** Default node name: the host name, cut to what the controller accepts. */
 function defaultName(): string {
   return osHostname().trim().slice(0, 100) || 'agent';
@@ -222,7 +250,11 @@ const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCas
  * Builds the agent options from explicit values (CLI flags) first, then `CADDYFLEET_*` env, then defaults.
  * Throws AgentConfigError listing every bad option as `ENV (--flag): problem`.
  */
-export function loadAgentOptions(flags: AgentFlags = {}, env: NodeJS.ProcessEnv = process.env): AgentOptions {
+export function loadAgentOptions(
+  flags: AgentFlags = {},
+  env: NodeJS.ProcessEnv = process.env,
+  readStdin: () => string = () => readFileSync(0, 'utf8'),
+): AgentOptions {
   const pick = (name: AgentOptionName): string | undefined => {
     const alias = AGENT_ENV_ALIASES[name];
     const fromEnv = (key: string | undefined) => (key === undefined || env[key] === '' ? undefined : env[key]);
@@ -231,7 +263,7 @@ export function loadAgentOptions(flags: AgentFlags = {}, env: NodeJS.ProcessEnv 
   };
   const raw = {
     controller: pick('controller'),
-    token: pick('token'),
+    token: readToken(pick('token'), pick('tokenFile'), readStdin),
     nodeId: pick('nodeId'),
     agentKey: pick('agentKey'),
     stateDir: pick('stateDir'),

@@ -99,6 +99,19 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null
   return parsed.data;
 }
 
+/** Stands for the state dir in the paths applied.json keeps, so that a copied or moved state dir still works. */
+export const STATE_DIR_MARK = '$STATE_DIR';
+
+/** The config with `from` replaced by `to` in the only places that hold state-dir paths: admin socket, storage. */
+function withStateDir(config: CaddyConfig, from: string, to: string): CaddyConfig {
+  const swap = (v: string) => (v.includes(from) ? v.split(from).join(to) : v);
+  return {
+    ...config,
+    ...(config.admin ? { admin: { ...config.admin, listen: swap(config.admin.listen) } } : {}),
+    ...(config.storage ? { storage: { ...config.storage, root: swap(config.storage.root) } } : {}),
+  };
+}
+
 export class StateStore {
   readonly agentFile: string;
   readonly appliedFile: string;
@@ -136,12 +149,15 @@ export class StateStore {
     return writeFileAtomic(this.agentFile, JSON.stringify(state, null, 2) + '\n', 0o600);
   }
 
-  readApplied(): Promise<AppliedState | null> {
-    return readJson(this.appliedFile, appliedStateSchema);
+  /** applied.json with its state-dir paths pointing into this state dir, wherever it was written. */
+  async readApplied(): Promise<AppliedState | null> {
+    const applied = await readJson(this.appliedFile, appliedStateSchema);
+    return applied && { ...applied, config: withStateDir(applied.config, STATE_DIR_MARK, this.dir) };
   }
 
   writeApplied(state: AppliedState): Promise<void> {
-    return writeFileAtomic(this.appliedFile, JSON.stringify(state) + '\n', 0o600);
+    const portable = { ...state, config: withStateDir(state.config, this.dir, STATE_DIR_MARK) };
+    return writeFileAtomic(this.appliedFile, JSON.stringify(portable) + '\n', 0o600);
   }
 
   async readLocalRoutes(): Promise<StoredLocalRoute[]> {

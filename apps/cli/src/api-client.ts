@@ -106,7 +106,8 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+    // X-Requested-With: the controller requires it on cookie-authenticated POSTs without a JSON body (CSRF).
+    const headers: Record<string, string> = { accept: 'application/json', 'x-requested-with': 'caddyfleet-cli', ...opts.headers };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (this.cookie) headers.cookie = this.cookie;
     let body: string | undefined;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DOCKER_LIMITS, dockerEntrySchema, sourcedDockerEntrySchema } from './docker';
 import { routeSchema, routeCreateSchema } from './routes';
 import { nameSchema, hostnameProblem, portSchema } from './validators';
+import { LIMITS } from './limits';
 
 /** Bumped on any incompatible change to the frames below; negotiated in `hello`. */
 export const PROTOCOL_VERSION = 1;
@@ -50,42 +51,73 @@ export const localRouteSchema = z.intersection(
   z.object({ id: z.string().min(1).max(32).regex(/^[A-Za-z0-9_-]+$/) }),
 );
 
-export const agentFrameSchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('hello'),
-    protocolVersion: z.number().int(),
-    agentVersion: version,
-    caddyVersion: version.nullable(),
-    capabilities: z.strictObject({ layer4: z.boolean() }),
-    appliedRevision: revision,
-    /** Every module of the node's Caddy; absent when the agent cannot tell (an existing Caddy it does not run). */
-    caddyModules: z.array(caddyModuleSchema).max(MAX_CADDY_MODULES).optional(),
-    listeners: agentListenersSchema.optional(),
-  }),
-  z.strictObject({
-    type: z.literal('ack'),
-    revision,
-    ok: z.boolean(),
-    error: z.string().max(8192).optional(),
-    routeErrors: z.array(z.strictObject({ routeId: z.string().max(64), error: z.string().max(2048) })).max(10_000).default([]),
-  }),
-  z.strictObject({
-    type: z.literal('status'),
-    routeCount: count,
-    certCount: count,
-    caddyVersion: version.nullable(),
-    appliedRevision: revision,
-    drift: z.boolean().default(false),
-  }),
-  z.strictObject({ type: z.literal('local-routes'), routes: z.array(localRouteSchema).max(10_000) }),
-  /** Every site found in the labels of this host's containers (the full set, replacing the previous one). */
-  z.strictObject({ type: z.literal('docker-routes'), routes: z.array(dockerEntrySchema).max(DOCKER_LIMITS.entriesPerNode) }),
-  /** The certificates the node's Caddy holds; sent after hello and whenever the set changes. */
-  z.strictObject({ type: z.literal('certificates'), certificates: z.array(certificateSchema).max(MAX_REPORTED_CERTIFICATES) }),
-  z.strictObject({ type: z.literal('ping'), t: z.number() }),
-  z.strictObject({ type: z.literal('pong'), t: z.number() }),
-]);
+/** Problems an ack may report: every central route and every local route of the node at most. */
+export const MAX_ROUTE_ERRORS = LIMITS.routesPerNode + LIMITS.localRoutesPerFrame;
+
+/** The domains of a local-routes list, counted against `localDomainsPerFrame`. */
+export function localDomainCount(routes: readonly unknown[]): number {
+  let n = 0;
+  for (const r of routes) {
+    const domains = (r as { domains?: unknown } | null)?.domains;
+    if (Array.isArray(domains)) n += domains.length;
+  }
+  return n;
+}
+
+const domainBudget = (routes: readonly unknown[], ctx: z.RefinementCtx) => {
+  const n = localDomainCount(routes);
+  if (n > LIMITS.localDomainsPerFrame) ctx.addIssue({ code: 'custom', message: `local routes have ${n} domains in total; at most ${LIMITS.localDomainsPerFrame} are accepted` });
+};
+
+/** The routes of a `local-routes` frame. */
+export const localRoutesListSchema = z.array(localRouteSchema).max(LIMITS.localRoutesPerFrame).superRefine(domainBudget);
+
+function frameUnion<L extends z.ZodType>(localRoutes: L) {
+  return z.discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('hello'),
+      protocolVersion: z.number().int(),
+      agentVersion: version,
+      caddyVersion: version.nullable(),
+      capabilities: z.strictObject({ layer4: z.boolean() }),
+      appliedRevision: revision,
+      /** Every module of the node's Caddy; absent when the agent cannot tell (an existing Caddy it does not run). */
+      caddyModules: z.array(caddyModuleSchema).max(MAX_CADDY_MODULES).optional(),
+      listeners: agentListenersSchema.optional(),
+    }),
+    z.strictObject({
+      type: z.literal('ack'),
+      revision,
+      ok: z.boolean(),
+      error: z.string().max(8192).optional(),
+      routeErrors: z.array(z.strictObject({ routeId: z.string().max(64), error: z.string().max(2048) })).max(MAX_ROUTE_ERRORS).default([]),
+    }),
+    z.strictObject({
+      type: z.literal('status'),
+      routeCount: count,
+      certCount: count,
+      caddyVersion: version.nullable(),
+      appliedRevision: revision,
+      drift: z.boolean().default(false),
+    }),
+    z.strictObject({ type: z.literal('local-routes'), routes: localRoutes }),
+    /** Every site found in the labels of this host's containers (the full set, replacing the previous one). */
+    z.strictObject({ type: z.literal('docker-routes'), routes: z.array(dockerEntrySchema).max(DOCKER_LIMITS.entriesPerNode) }),
+    /** The certificates the node's Caddy holds; sent after hello and whenever the set changes. */
+    z.strictObject({ type: z.literal('certificates'), certificates: z.array(certificateSchema).max(MAX_REPORTED_CERTIFICATES) }),
+    z.strictObject({ type: z.literal('ping'), t: z.number() }),
+    z.strictObject({ type: z.literal('pong'), t: z.number() }),
+  ]);
+}
+
+export const agentFrameSchema = frameUnion(localRoutesListSchema);
 export type AgentFrame = z.infer<typeof agentFrameSchema>;
+
+/**
+ * The same frames with the routes of `local-routes` left unchecked (only counted): the controller validates
+ * them in chunks, yielding between chunks, so one large frame cannot hold its event loop.
+ */
+export const agentFrameEnvelopeSchema = frameUnion(z.array(z.unknown()).max(LIMITS.localRoutesPerFrame).superRefine(domainBudget));
 export type AgentFrameType = AgentFrame['type'];
 
 export const controllerFrameSchema = z.discriminatedUnion('type', [
@@ -127,7 +159,11 @@ export const CLOSE_CODES = {
   protocolMismatch: 4000,
   badFrame: 4001,
   tooLarge: 1009,
+  /** The controller cannot handle the agent right now (its database is away): reconnect with backoff. */
+  tryAgainLater: 1013,
   unauthorized: 4401,
   revoked: 4403,
   replaced: 4409,
+  /** The agent sent more frames than the controller accepts; it may come back after a pause. */
+  rateLimited: 4429,
 } as const;

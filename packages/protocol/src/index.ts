@@ -9,3 +9,4 @@ export * from './sync-state';
 export * from './provisioning';
 export * from './docker-source';
 export * from './docker';
+export * from './tls';

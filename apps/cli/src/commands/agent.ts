@@ -23,7 +23,9 @@ export function registerAgent(program: Command, ctx: CliContext): void {
   addAgentOptions(cmd);
   cmd.addHelpText(
     'after',
-    '\nExample (on a host with this repository; elsewhere use the one-line installer of `caddyfleet sites token`):\n  caddyfleet agent --controller http://fleet.example.com:8080 --token cfe_… --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy\n',
+    '\nExample (the token is read from a file or standard input, so that it never shows in the process list):\n' +
+      '  caddyfleet agent --controller https://fleet.example.com --token-file /root/enrollment-token --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy\n' +
+      '  printf %s "$TOKEN" | caddyfleet agent --controller https://fleet.example.com --token - --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy\n',
   );
   cmd.action(async (opts: Record<string, unknown>) => {
     const shutdown = ctx.io.waitForShutdown();
@@ -68,7 +70,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .action(async (_o: unknown, c: Command) => {
       const { client, print } = local(c);
       const list = await wrap(() => client.list());
-      print.list(list, [...ROUTE_HEADERS, 'PROBLEM'], (r: Route) => [...routeRow(r), r.lastError ?? ''], 'no local routes');
+      print.list(list, ROUTE_HEADERS, (r: Route) => routeRow(r), 'no local routes');
     });
   routes
     .command('rm')

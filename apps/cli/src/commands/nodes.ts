@@ -1,19 +1,33 @@
 /** `caddyfleet nodes …`: the servers of the fleet (agents and the controller's local node). */
 import { Command, Option } from 'commander';
 import type { z } from 'zod';
-import { nodeSync, type FleetNode, type NodeDeleted, type nodeCertificatesSchema } from '@caddyfleet/protocol';
+import { nodeSync, type FleetNode, type NodeDeleted, type Route, type nodeCertificatesSchema } from '@caddyfleet/protocol';
 import { withApiOptions, type CliContext } from '../context';
 import { ago, dash, renderKeyValue, renderTable, yesNo } from '../output';
 import { registerProvision } from './provision';
 
-export const NODE_HEADERS = ['ID', 'NAME', 'HOSTNAME', 'STATUS', 'CADDY', 'LAST SEEN', 'ROUTES', 'CERTS', 'IN SYNC'];
+export const NODE_HEADERS = ['ID', 'NAME', 'HOSTNAME', 'STATUS', 'CADDY', 'LAST SEEN', 'ROUTES', 'CERTS', 'IN SYNC', 'PROBLEMS'];
+
+/** Routes a node cannot serve as it was told to (unsupported there, local conflicts), per node id. */
+function problemsByNode(routes: Route[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of routes) if (r.lastError) out.set(r.nodeId ?? 'local', (out.get(r.nodeId ?? 'local') ?? 0) + 1);
+  return out;
+}
+
+function problemText(n: FleetNode, routeProblems: number | undefined): string {
+  const parts: string[] = [];
+  if (n.lastError) parts.push(n.lastError);
+  if (routeProblems) parts.push(`${routeProblems} route${routeProblems === 1 ? '' : 's'} not served (see routes list)`);
+  return dash(parts.join('; '));
+}
 
 export function inSync(n: Pick<FleetNode, 'appliedRevision' | 'desiredRevision' | 'lastSeenAt'>): string {
   if (nodeSync(n) === 'never_connected') return 'never connected';
   return `${yesNo(n.appliedRevision >= n.desiredRevision)} (${n.appliedRevision}/${n.desiredRevision})`;
 }
 
-export function nodeRow(n: FleetNode, now = new Date()): string[] {
+export function nodeRow(n: FleetNode, now = new Date(), routeProblems?: number): string[] {
   return [
     n.id,
     n.name,
@@ -24,6 +38,7 @@ export function nodeRow(n: FleetNode, now = new Date()): string[] {
     String(n.routeCount),
     String(n.certCount),
     inSync(n),
+    problemText(n, routeProblems),
   ];
 }
 
@@ -60,8 +75,9 @@ export function registerNodes(program: Command, ctx: CliContext): void {
     .action(async (opts: { site?: string }, cmd: Command) => {
       const { client, print } = ctx.api(cmd);
       const nodes = await client.get<FleetNode[]>('/nodes', { siteId: opts.site });
+      const problems = print.json ? new Map<string, number>() : problemsByNode(await client.get<Route[]>('/routes', { siteId: opts.site }));
       const now = new Date();
-      print.list(nodes, NODE_HEADERS, (n) => nodeRow(n, now), 'no nodes');
+      print.list(nodes, NODE_HEADERS, (n) => nodeRow(n, now, problems.get(n.id)), 'no nodes');
     });
 
   group

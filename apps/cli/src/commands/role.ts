@@ -27,6 +27,8 @@ const METAVARS: Partial<Record<ControllerOptionName, string>> = {
   offlineAfterMissed: '<n>',
   publicUrl: '<url>',
   agentArtifact: '<file>',
+  auditRetentionDays: '<days>',
+  auditMaxRows: '<n>',
 };
 
 /** The agent options that make sense for the controller's own local node in standalone mode. */

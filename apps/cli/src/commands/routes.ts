@@ -1,6 +1,7 @@
 /** `caddyfleet routes …`: proxy, redirect, stream and dead routes. */
 import { Command, Option } from 'commander';
 import { ROUTE_KINDS, routeServing, type FleetNode, type Route } from '@caddyfleet/protocol';
+import type { ApiClient } from '../api-client';
 import { optionPairs } from './proxy-options';
 import { registerAddKinds } from './route-add';
 import { withApiOptions, type CliContext } from '../context';
@@ -8,21 +9,27 @@ import { UsageError } from '../errors';
 import { formatHostPort } from '../parse';
 import { dash, renderKeyValue, renderTable, yesNo } from '../output';
 
-export const ROUTE_HEADERS = ['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN'];
+export const ROUTE_HEADERS = ['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'PROBLEM'];
 /** The API's listing adds whether each route is really served, which needs the nodes. */
 export const SERVED_ROUTE_HEADERS = [...ROUTE_HEADERS, 'STATUS'];
 
 type NodesById = Map<string, FleetNode>;
 
-async function nodesById(client: { get<T>(path: string): Promise<T> }): Promise<NodesById> {
+async function nodesById(client: ApiClient): Promise<NodesById> {
   return new Map((await client.get<FleetNode[]>('/nodes')).map((n) => [n.id, n]));
+}
+
+/** Node id → name, for tables (ids are for scripts; people read names). */
+export async function nodeNames(client: ApiClient): Promise<Map<string, string>> {
+  return new Map([...(await nodesById(client))].map(([id, n]) => [id, n.name]));
 }
 
 function servedRow(r: Route, nodes: NodesById): string[] {
   const node = nodes.get(r.nodeId ?? 'local');
-  const row = routeRow(r);
-  if (node) row[4] = node.isLocal ? 'local' : node.name;
-  return [...row, routeServing(r, node).text];
+  const serving = routeServing(r, node);
+  const names = new Map([...nodes].map(([id, n]) => [id, n.name]));
+  // The reason of a problem is in PROBLEM already.
+  return [...routeRow(r, names), serving.state === 'problem' ? 'not served' : serving.text];
 }
 
 const listenText = (l: Route['listen']) => (l ? `${l.port}/${l.protocol}` : '');
@@ -38,8 +45,14 @@ function target(r: Route): string {
   return r.upstreams.map(formatHostPort).join(',');
 }
 
-export function routeRow(r: Route): string[] {
-  return [r.id, r.kind, dash(where(r)), dash(target(r)), r.nodeId ?? 'local', r.tls, yesNo(r.enabled), r.scope, r.origin];
+export function routeRow(r: Route, names: Map<string, string> = new Map()): string[] {
+  const node = r.nodeId === null ? (names.get('local') ?? 'local') : (names.get(r.nodeId) ?? r.nodeId);
+  return [r.id, r.kind, dash(where(r)), dash(target(r)), node, r.tls, yesNo(r.enabled), r.scope, r.origin, dash(r.lastError)];
+}
+
+/** A route the node cannot serve says so when it is created or changed, not only in a later listing. */
+function withWarning(r: Route, table: string): string {
+  return r.lastError ? `${table}warning: ${r.lastError}\n` : table;
 }
 
 function routeDetails(r: Route): string {
@@ -56,6 +69,7 @@ function routeDetails(r: Route): string {
   }
   pairs.push(
     ['Node', r.nodeId ?? 'local'],
+    ['Problem', dash(r.lastError)],
     ['Site', r.siteId],
     ['TLS', r.tls],
     ['Enabled', yesNo(r.enabled)],
@@ -74,8 +88,8 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
   const create = async (cmd: Command, body: Record<string, unknown>) => {
     const { client, print } = ctx.api(cmd);
     const route = await client.post<Route>('/routes', body);
-    const nodes = await nodesById(client);
-    print.result(route, () => renderTable(SERVED_ROUTE_HEADERS, [servedRow(route, nodes)]));
+    const nodes = print.json ? new Map() : await nodesById(client);
+    print.result(route, () => withWarning(route, renderTable(SERVED_ROUTE_HEADERS, [servedRow(route, nodes)])));
   };
 
   group
@@ -89,7 +103,7 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
       const { client, print } = ctx.api(cmd);
       const [routes, nodes] = await Promise.all([
         client.get<Route[]>('/routes', { nodeId: opts.node, siteId: opts.site, kind: opts.kind }),
-        nodesById(client),
+        print.json ? new Map<string, FleetNode>() : nodesById(client),
       ]);
       print.list(routes, SERVED_ROUTE_HEADERS, (r: Route) => servedRow(r, nodes), 'no routes');
     });
@@ -126,8 +140,8 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
       .action(async (id: string, _opts: unknown, cmd: Command) => {
         const { client, print } = ctx.api(cmd);
         const route = await client.patch<Route>(`/routes/${encodeURIComponent(id)}`, { enabled });
-        const nodes = await nodesById(client);
-        print.result(route, () => renderTable(SERVED_ROUTE_HEADERS, [servedRow(route, nodes)]));
+        const nodes = print.json ? new Map() : await nodesById(client);
+        print.result(route, () => withWarning(route, renderTable(SERVED_ROUTE_HEADERS, [servedRow(route, nodes)])));
       });
   }
 

@@ -3,7 +3,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION } from '@caddyfleet/protocol';
-import { AppError } from '../errors';
+import { isDatabaseUnavailable } from '../db/availability';
+import { AppError, RateLimitedError } from '../errors';
 import type { Services } from '../services';
 import { DockerRouteService } from '../services/docker-route-service';
 import { LocalRouteService } from '../services/local-route-service';
@@ -13,6 +14,9 @@ import { NodeStatusWriter } from './node-status-writer';
 
 export const AGENT_CONNECT_PATH = '/api/v1/agent/connect';
 
+/** How long an agent closed for flooding is refused before it may connect again. */
+const RATE_LIMIT_COOLDOWN_MS = 10_000;
+
 export interface HubOptions {
   heartbeatSeconds: number;
   offlineAfterMissed: number;
@@ -20,10 +24,12 @@ export interface HubOptions {
   coalesceMs?: number;
 }
 
-function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+function rejectUpgrade(socket: Duplex, status: number, code: string, message: string, retryAfterSeconds?: number): void {
   const body = JSON.stringify({ error: { code, message } });
-  const text = status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Bad Request';
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const retry = retryAfterSeconds ? `Retry-After: ${retryAfterSeconds}\r\n` : '';
+  const texts: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+  const text = texts[status] ?? 'Bad Request';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`);
 }
 
 /**
@@ -32,7 +38,9 @@ function rejectUpgrade(socket: Duplex, status: number, code: string, message: st
  * reconnects is compared by revision and gets a full sync if it is behind.
  */
 export class AgentHub {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsFrameBytes });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.agentFrameBytes });
+  /** Nodes closed for sending too many frames, and until when their reconnects are refused. */
+  private readonly cooldown = new Map<string, number>();
   readonly sessions = new Map<string, AgentSession>();
   private readonly pushTimers = new Map<string, NodeJS.Timeout>();
   private readonly lastPushAt = new Map<string, number>();
@@ -63,6 +71,7 @@ export class AgentHub {
     s.ctx.events.on('revoked', () => void this.dockerRoutes.recomputeAll());
     this.liveness = setInterval(() => this.checkLiveness(), Math.min(1000, opts.heartbeatSeconds * 500));
     this.liveness.unref();
+    s.ctx.health.onRecovered(() => void this.writer.flush());
   }
 
   attach(server: Server): void {
@@ -84,12 +93,22 @@ export class AgentHub {
     if (!m) return rejectUpgrade(socket, 401, 'agent_key_invalid', 'an agent key is required (Authorization: Bearer …)');
     let node;
     try {
-      node = await this.s.enrollment.nodeForAgentKey(m[1]!);
+      node = await this.s.enrollment.nodeForAgentKeyFrom(req.socket.remoteAddress ?? 'unknown', m[1]!);
     } catch (err) {
-      if (err instanceof AppError) return rejectUpgrade(socket, err.status, err.code, err.message);
+      if (err instanceof AppError) return rejectUpgrade(socket, err.status, err.code, err.message, err instanceof RateLimitedError ? err.retryAfterSeconds : undefined);
+      if (isDatabaseUnavailable(err)) {
+        this.s.ctx.health.observe(err);
+        return rejectUpgrade(socket, 503, 'database_unavailable', "the controller's database is unavailable; try again later");
+      }
       this.log.error({ err }, 'agent authentication failed');
       return rejectUpgrade(socket, 400, 'internal', 'authentication failed');
     }
+    const until = this.cooldown.get(node.id) ?? 0;
+    if (until > Date.now()) {
+      const wait = Math.ceil((until - Date.now()) / 1000);
+      return rejectUpgrade(socket, 429, 'rate_limited', `this node sent too many frames; reconnect in ${wait} s`, wait);
+    }
+    this.cooldown.delete(node.id);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node.id, node.name, node.agent_key_hash!, ws));
   }
 
@@ -130,6 +149,7 @@ export class AgentHub {
             caddy_modules: f.caddyModules ? JSON.stringify([...new Set(f.caddyModules)].sort()) : null,
             http_port: f.listeners?.http ?? null,
             https_port: f.listeners?.https ?? null,
+            layer4: f.capabilities.layer4 ? 1 : 0,
           },
           true,
         );
@@ -178,6 +198,17 @@ export class AgentHub {
       },
       ping: async (f) => session()?.send({ type: 'pong', t: f.t }),
       pong: async () => {},
+      rateLimited: () => {
+        this.log.warn({ node: nodeId }, 'agent exceeded its frame rate; closing it and refusing reconnects for a while');
+        this.cooldown.set(nodeId, Date.now() + RATE_LIMIT_COOLDOWN_MS);
+      },
+      failed: (err, frame) => {
+        if (!isDatabaseUnavailable(err)) return this.log.error({ err, node: nodeId, frame }, 'agent frame handler failed');
+        // What this frame carried is lost; reconnecting makes the agent say hello and publish everything again.
+        this.s.ctx.health.observe(err);
+        this.log.warn({ node: nodeId, frame }, 'database unavailable while handling an agent frame; asking the agent to reconnect');
+        session()?.close(CLOSE_CODES.tryAgainLater, "the controller's database is unavailable; reconnect later");
+      },
     };
   }
 

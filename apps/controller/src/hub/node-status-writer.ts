@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../db/availability';
 import type { NodeTable } from '../db/schema';
 import type { ServiceContext } from '../services/context';
 
@@ -18,6 +19,7 @@ type NodeUpdate = Partial<
     | 'https_port'
     | 'certificates'
     | 'certificates_at'
+    | 'layer4'
   >
 >;
 
@@ -31,11 +33,13 @@ export class NodeStatusWriter {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   flushCount = 0;
+  private closed = false;
 
   constructor(
     private readonly ctx: ServiceContext,
     private readonly log: Logger,
     private readonly intervalMs = 1000,
+    private readonly retryMs = 1000,
   ) {}
 
   update(nodeId: string, update: NodeUpdate, urgent = false): void {
@@ -52,7 +56,14 @@ export class NodeStatusWriter {
     if (batch.size === 0) return this.flushing;
     this.flushing = this.flushing
       .then(() => this.write(batch))
-      .catch((err: unknown) => this.log.error({ err, nodes: [...batch.keys()] }, 'could not write node status'));
+      .catch((err: unknown) => {
+        if (!isDatabaseUnavailable(err) || this.closed) return this.log.error({ err, nodes: [...batch.keys()] }, 'could not write node status');
+        // The database is away: keep the updates (newer ones queued meanwhile win) and try again, so the rows
+        // are right once it is back even if the agents have nothing new to say.
+        this.ctx.health.observe(err);
+        for (const [nodeId, update] of batch) this.pending.set(nodeId, { ...update, ...this.pending.get(nodeId) });
+        this.timer ??= setTimeout(() => void this.flush(), this.retryMs);
+      });
     return this.flushing;
   }
 
@@ -74,6 +85,9 @@ export class NodeStatusWriter {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
 }

@@ -1,4 +1,5 @@
-import type { Certificate, FleetNode, NodeDeleted, NodeStatus } from '@caddyfleet/protocol';
+import { sql } from 'kysely';
+import { LIMITS, type Certificate, type FleetNode, type NodeDeleted, type NodeStatus } from '@caddyfleet/protocol';
 import type { Db } from '../db/connect';
 import type { NodeTable } from '../db/schema';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
@@ -25,6 +26,7 @@ export function nodeToApi(row: NodeTable): FleetNode {
     revokedAt: row.revoked_at,
     caddyModules: parseJsonArray(row.caddy_modules),
     listeners: row.http_port !== null && row.https_port !== null ? { http: row.http_port, https: row.https_port } : null,
+    capabilities: row.layer4 === null ? null : { layer4: row.layer4 === 1 },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     sshHostKeySha256: row.ssh_host_key_sha256,
@@ -62,6 +64,7 @@ export function newNodeRow(fields: Pick<NodeTable, 'id' | 'site_id' | 'name' | '
     https_port: null,
     certificates: null,
     certificates_at: null,
+    layer4: null,
     created_at: now,
     updated_at: now,
   };
@@ -80,6 +83,24 @@ export async function bumpRevision(trx: Db, nodeId: string): Promise<number> {
     .executeTakeFirst();
   if (!row) throw new NotFoundError('node', nodeId);
   return row.desired_revision;
+}
+
+/** The node (other than `except`) whose name equals `name` ignoring case, if any. */
+export async function nodeNamed(trx: Db, name: string, except?: string): Promise<{ id: string } | undefined> {
+  let q = trx.selectFrom('nodes').select('id').where(sql<string>`lower(name)`, '=', name.toLowerCase());
+  if (except) q = q.where('id', '!=', except);
+  return q.executeTakeFirst();
+}
+
+/** `name`, or `name-2`, `name-3`, … when that is taken: node names stay unique, so tables can show them. */
+export async function freeNodeName(trx: Db, name: string): Promise<string> {
+  if (!(await nodeNamed(trx, name))) return name;
+  for (let n = 2; n < 10_000; n++) {
+    const suffix = `-${n}`;
+    const candidate = name.slice(0, LIMITS.name - suffix.length) + suffix;
+    if (!(await nodeNamed(trx, candidate))) return candidate;
+  }
+  throw new ConflictError('node_name_taken', `every variant of the node name ${name} is taken`);
 }
 
 export class NodeService {
@@ -115,7 +136,12 @@ export class NodeService {
     const node = await this.ctx.db.transaction().execute(async (trx) => {
       const before = await this.getRow(id, trx);
       const set: Partial<NodeTable> = {};
-      if (patch.name !== undefined && patch.name !== before.name) set.name = patch.name;
+      if (patch.name !== undefined && patch.name !== before.name) {
+        if (await nodeNamed(trx, patch.name, id)) {
+          throw new ConflictError('node_name_taken', `another node is already named ${patch.name}`, [{ path: 'name', message: 'is already taken by another node' }]);
+        }
+        set.name = patch.name;
+      }
       if (patch.siteId !== undefined && patch.siteId !== before.site_id) {
         const site = await trx.selectFrom('sites').select('id').where('id', '=', patch.siteId).executeTakeFirst();
         if (!site) throw new ValidationError(`site ${patch.siteId} does not exist`, [{ path: 'siteId', message: 'does not exist' }]);

@@ -3,13 +3,21 @@
  * it, and a stream's port is free there (not an HTTP listener, not taken by another stream on the same or no
  * TLS server name).
  */
-import { missingModule, requiredModules, type ModuleNeeds } from '@caddyfleet/caddy';
+import { NO_LAYER4_REASON, missingModule, requiredModules, type ModuleNeeds } from '@caddyfleet/caddy';
 import type { Db, Dialect } from '../db/connect';
 import type { NodeTable } from '../db/schema';
 import { ConflictError } from '../errors';
 import { parseJsonArray } from './node-service';
 
-export type NodeFacts = Pick<NodeTable, 'id' | 'name' | 'site_id' | 'caddy_modules' | 'http_port' | 'https_port'>;
+export type NodeFacts = Pick<NodeTable, 'id' | 'name' | 'site_id' | 'caddy_modules' | 'http_port' | 'https_port' | 'layer4'>;
+
+/**
+ * A problem known before the node reports it: a stream route on a node whose Caddy said it has no layer4 while its
+ * module list is unknown (an existing Caddy). The node's next ack confirms or clears it.
+ */
+export function knownProblem(kind: string, node: Pick<NodeTable, 'layer4'>): string | null {
+  return kind === 'stream' && node.layer4 === 0 ? NO_LAYER4_REASON : null;
+}
 
 /**
  * Refuses an enabled route whose rendering needs a module the node's Caddy lacks. A node that never reported its

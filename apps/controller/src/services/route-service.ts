@@ -1,4 +1,4 @@
-import { routeCreateSchema, type Route, type RouteCreate, type RouteKind, type RoutePatch } from '@caddyfleet/protocol';
+import { LIMITS, routeCreateSchema, type Route, type RouteCreate, type RouteKind, type RoutePatch } from '@caddyfleet/protocol';
 import type { Db } from '../db/connect';
 import type { RouteTable } from '../db/schema';
 import { newId } from '../crypto';
@@ -6,7 +6,7 @@ import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 import { audit } from './audit-service';
 import { LOCAL_NODE_ID, type Actor, type ServiceContext } from './context';
 import { bumpRevision } from './node-service';
-import { checkListen, checkModules, type NodeFacts } from './route-checks';
+import { checkListen, checkModules, knownProblem, type NodeFacts } from './route-checks';
 import { dbNodeId, routeToApi, routeToInput, specOf, type RouteSpec } from './route-mapping';
 
 export interface RouteQuery {
@@ -99,6 +99,7 @@ export class RouteService {
     if (input.scope === 'local_only') throw localOnly();
     const nodeId = dbNodeId(input.nodeId);
     const node = await this.requireNode(trx, nodeId, true);
+    await this.checkCapacity(trx, nodeId);
     const spec = specOf(input);
     checkModules(node, input);
     await this.checkConflicts(trx, node, spec, null);
@@ -115,7 +116,7 @@ export class RouteService {
       tls: input.tls,
       spec: JSON.stringify(spec),
       revision,
-      last_error: null,
+      last_error: knownProblem(input.kind, node),
       created_at: now,
       updated_at: now,
     };
@@ -145,6 +146,7 @@ export class RouteService {
       input.tls === beforeRow.tls;
     if (unchanged) return { value: before, bumped: [] };
     const node = await this.requireNode(trx, nodeId, nodeId !== beforeRow.node_id);
+    if (nodeId !== beforeRow.node_id) await this.checkCapacity(trx, nodeId);
     checkModules(node, input);
     await this.checkConflicts(trx, node, spec, id);
     const bumped: [string, number][] = [];
@@ -161,7 +163,7 @@ export class RouteService {
       revision,
       // A problem reported by the old node says nothing about the new one; the new node reports its own. A route
       // being enabled again is reported afresh too (a disabled one may carry a note such as a reassignment conflict).
-      last_error: nodeId === beforeRow.node_id && !(beforeRow.enabled === 0 && input.enabled) ? beforeRow.last_error : null,
+      last_error: nodeId === beforeRow.node_id && !(beforeRow.enabled === 0 && input.enabled) ? beforeRow.last_error : knownProblem(input.kind, node),
       updated_at: this.ctx.now().toISOString(),
     };
     await trx.updateTable('routes').set(row).where('id', '=', id).execute();
@@ -243,11 +245,24 @@ export class RouteService {
     }
     const node = await trx
       .selectFrom('nodes')
-      .select(['id', 'name', 'site_id', 'caddy_modules', 'http_port', 'https_port'])
+      .select(['id', 'name', 'site_id', 'caddy_modules', 'http_port', 'https_port', 'layer4'])
       .where('id', '=', nodeId)
       .executeTakeFirst();
     if (!node) throw new ValidationError(`node ${nodeId} does not exist`, [{ path: 'nodeId', message: 'does not exist' }]);
     return node;
+  }
+
+  /** A node holds at most `routesPerNode` central routes: what one host's Caddy is given stays bounded. */
+  private async checkCapacity(trx: Db, nodeId: string): Promise<void> {
+    const { n } = await trx
+      .selectFrom('routes')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('node_id', '=', nodeId)
+      .where('scope', '=', 'exclusive')
+      .executeTakeFirstOrThrow();
+    if (Number(n) >= LIMITS.routesPerNode) {
+      throw new ConflictError('too_many_routes', `node ${nodeId} already has ${LIMITS.routesPerNode} routes, the most one node may hold`, { limit: LIMITS.routesPerNode });
+    }
   }
 
   private async checkConflicts(trx: Db, node: NodeFacts, spec: RouteSpec, selfId: string | null): Promise<void> {

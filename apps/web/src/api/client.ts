@@ -55,7 +55,8 @@ export interface RequestOptions {
 }
 
 export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  // The controller refuses cookie-authenticated POSTs without a JSON body unless this header is there (CSRF).
+  const headers: Record<string, string> = { accept: 'application/json', 'x-requested-with': 'caddyfleet' };
   const init: RequestInit = { method, headers, credentials: 'same-origin', signal: opts.signal ?? null };
   // Endpoints without a body must not receive a JSON content-type with an empty body.
   if (opts.body !== undefined) {

@@ -3,7 +3,8 @@ import { api } from '../api/client';
 import type { Route, RouteKind } from '../api/types';
 import { useLiveNodes } from '../hooks/useLiveNodes';
 import { KIND_INFO, STATUS_LABEL, nodeLabel } from '../lib/format';
-import { createBody, initialState, newUpstream, patchBody, serverErrors, validate, type RouteErrors, type RouteFormState } from '../lib/routeForm';
+import { createBody, initialState, newUpstream, patchBody, serverErrors, splitDomains, validate, withDomains, type RouteErrors, type RouteFormState } from '../lib/routeForm';
+import { isPrivateName } from '@caddyfleet/protocol';
 import { Field, Switch } from './Field';
 import { Modal } from './Modal';
 import { ProxyOptionsFields } from './ProxyOptionsFields';
@@ -87,6 +88,8 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
   const [s, setS] = useState<RouteFormState>(() => initialState(kind, route, defaultNodeId));
   const [errors, setErrors] = useState<RouteErrors>({});
   const [busy, setBusy] = useState(false);
+  // An edited route keeps its TLS mode; a new one follows its domain names until the user picks one.
+  const [tlsChosen, setTlsChosen] = useState(route !== null);
   const formRef = useRef<HTMLFormElement>(null);
   const update = (patch: Partial<RouteFormState>) => setS((prev) => ({ ...prev, ...patch }));
   const info = KIND_INFO[kind];
@@ -122,7 +125,10 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
   };
 
   const localNode = nodes?.find((n) => n.isLocal);
-  const others = (nodes ?? []).filter((n) => !n.isLocal);
+  // A revoked server serves nothing new; it stays listed only when this route is already on it.
+  const others = (nodes ?? []).filter((n) => !n.isLocal && (!n.revokedAt || n.id === s.nodeId));
+  const domains = splitDomains(s.domainsText);
+  const privateNames = domains.length > 0 && domains.every(isPrivateName);
   const knownNode = !s.nodeId || others.some((n) => n.id === s.nodeId);
   // A server started with --no-local-node lists no local node: the first agent becomes the default target.
   const noLocal = nodes !== undefined && nodes !== null && !localNode;
@@ -148,7 +154,7 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
             {others.map((n) => (
               <option key={n.id} value={n.id}>
                 {n.name}
-                {n.status !== 'online' ? ` — ${STATUS_LABEL[n.status]}` : ''}
+                {n.revokedAt ? ' — revoked' : n.status !== 'online' ? ` — ${STATUS_LABEL[n.status]}` : ''}
               </option>
             ))}
             {!knownNode && <option value={s.nodeId}>{s.nodeId}</option>}
@@ -162,7 +168,10 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
               rows={3}
               value={s.domainsText}
               placeholder={'app.example.com\nwww.app.example.com'}
-              onChange={(e) => update({ domainsText: e.target.value })}
+              onChange={(e) => {
+                const text = e.target.value;
+                setS((prev) => withDomains(prev, text, tlsChosen));
+              }}
               autoCapitalize="off"
               spellCheck={false}
             />
@@ -232,8 +241,23 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
         )}
 
         {kind !== 'stream' && (
-          <Field label="TLS" error={errors.tls} hint="Automatic HTTPS needs the domain to point at the server and ports 80/443 reachable.">
-            <select name="tls" value={s.tls} onChange={(e) => update({ tls: e.target.value as RouteFormState['tls'] })}>
+          <Field
+            label="TLS"
+            error={errors.tls}
+            hint={
+              privateNames
+                ? 'No public certificate can be issued for these names (local, test or IP): plain HTTP unless you pick Caddy\'s internal CA.'
+                : 'Automatic HTTPS needs the domain to point at the server and ports 80/443 reachable.'
+            }
+          >
+            <select
+              name="tls"
+              value={s.tls}
+              onChange={(e) => {
+                setTlsChosen(true);
+                update({ tls: e.target.value as RouteFormState['tls'] });
+              }}
+            >
               <option value="auto">HTTPS with an automatic public certificate</option>
               <option value="internal">HTTPS with Caddy&apos;s internal CA (self-signed)</option>
               <option value="off">HTTP only, no TLS</option>

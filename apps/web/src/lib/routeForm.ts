@@ -2,7 +2,7 @@
  * Route form state ↔ the API's input shape. Validation uses `routeCreateSchema` from @caddyfleet/protocol,
  * the very schema the controller applies, and every issue (client or server) is placed on its field.
  */
-import { routeCreateSchema, type RouteCreate } from '@caddyfleet/protocol';
+import { routeCreateSchema, suggestedTls, type RouteCreate } from '@caddyfleet/protocol';
 import { ApiError } from '../api/client';
 import type { Route, RouteKind } from '../api/types';
 import { EMPTY_OPTIONS, optionsField, optionsInput, optionsState, type ProxyOptionsState } from './proxyOptionsForm';
@@ -74,6 +74,16 @@ export function initialState(kind: RouteKind, route: Route | null, defaultNodeId
   };
 }
 
+/**
+ * New domains typed into a new route's form: until the user picks a TLS mode, it follows the names (plain HTTP
+ * for names no public CA issues for, such as *.localhost, *.test or an IP address; automatic HTTPS otherwise).
+ */
+export function withDomains(s: RouteFormState, domainsText: string, tlsChosen: boolean): RouteFormState {
+  const next = { ...s, domainsText };
+  if (!tlsChosen) next.tls = suggestedTls(splitDomains(domainsText));
+  return next;
+}
+
 /** Domains typed one per line (commas and spaces also separate them). */
 export function splitDomains(text: string): string[] {
   return text
@@ -138,6 +148,7 @@ function add(errors: RouteErrors, key: FieldKey, message: string): void {
 
 function friendly(message: string, code: string, expected?: unknown): string {
   if (code === 'invalid_type' && expected === 'number') return 'enter a port (1–65535)';
+  if ((code === 'too_big' || code === 'too_small') && /expected number/i.test(message)) return 'enter a port (1–65535)';
   if (code === 'invalid_type' && expected === 'string') return 'required';
   return message;
 }

@@ -131,7 +131,7 @@ export function fleetRoutes(api: ApiRegistry, s: Services, publicUrlOf: (req: Fa
     body: enrollRequestSchema,
     response: enrollResponseSchema,
     status: 201,
-    handler: async ({ body }) => s.enrollment.enroll(body),
+    handler: async ({ body, req }) => s.enrollment.enrollFrom(req.ip, body),
   });
   api.add({
     method: 'GET',
