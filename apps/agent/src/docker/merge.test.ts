@@ -57,14 +57,14 @@ const docker = (name: string, domain: string, host: string): SourcedDockerEntry 
 
 describe('mergeRoutes with Docker routes', () => {
   it('renders Docker routes as origin docker, one route per domain set with every upstream', () => {
-    const { routes, conflicts } = mergeRoutes([], [], 'n1', [docker('a', 'app.test', '10.0.0.2'), docker('b', 'app.test', '10.0.0.3')]);
+    const { routes, conflicts } = mergeRoutes([], [], 'n1', [docker('a', 'app.test', '10.200.0.2'), docker('b', 'app.test', '10.200.0.3')]);
     expect(conflicts).toEqual([]);
     expect(routes).toHaveLength(1);
     expect(routes[0]).toMatchObject({
       id: dockerRouteId('n1', ['app.test']),
       origin: 'docker',
       scope: 'local_only',
-      upstreams: [{ host: '10.0.0.2', port: 80 }, { host: '10.0.0.3', port: 80 }],
+      upstreams: [{ host: '10.200.0.2', port: 80 }, { host: '10.200.0.3', port: 80 }],
       source: { containerName: 'a' },
     });
     expect(routes[0]!.sources!.map((s) => s.containerName)).toEqual(['a', 'b']);
@@ -72,9 +72,9 @@ describe('mergeRoutes with Docker routes', () => {
 
   it('lets central and local routes win a domain, and says so', () => {
     const { routes, conflicts } = mergeRoutes([central('rt_1', 'c.test')], [local('loc_1', 'l.test')], 'n1', [
-      docker('a', 'c.test', '10.0.0.2'),
-      docker('b', 'l.test', '10.0.0.3'),
-      docker('c', 'free.test', '10.0.0.4'),
+      docker('a', 'c.test', '10.200.0.2'),
+      docker('b', 'l.test', '10.200.0.3'),
+      docker('c', 'free.test', '10.200.0.4'),
     ]);
     expect(routes.map((r) => r.id)).toEqual(['rt_1', 'loc_1', dockerRouteId('n1', ['free.test'])]);
     expect(conflicts.map((c) => c.error).sort()).toEqual([
@@ -84,7 +84,7 @@ describe('mergeRoutes with Docker routes', () => {
   });
 
   it('does not let a disabled central route block a Docker route', () => {
-    const { routes, conflicts } = mergeRoutes([central('rt_1', 'c.test', false)], [], 'n1', [docker('a', 'c.test', '10.0.0.2')]);
+    const { routes, conflicts } = mergeRoutes([central('rt_1', 'c.test', false)], [], 'n1', [docker('a', 'c.test', '10.200.0.2')]);
     expect(conflicts).toEqual([]);
     expect(routes.filter((r) => r.origin === 'docker')).toHaveLength(1);
   });
