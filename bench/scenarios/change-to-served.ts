@@ -12,6 +12,7 @@ import { controllerFrameSchema, type Route } from '@caddyfleet/protocol';
 import { desiredState } from '../../apps/controller/src/hub/desired-state';
 import { mergeRoutes } from '../../apps/agent/src/merge';
 import { stableStringify } from '../../apps/agent/src/stable-json';
+import { recordFigure } from '../lib/figures';
 import { sampleProc } from '../lib/procstat';
 import { Cleanup, freePort, setupLoadedNode, startBareCaddy, UpstreamBank } from '../lib/fleet';
 import { HostTarget, pollServed, sleep, waitUntil } from '../lib/http';
@@ -195,6 +196,13 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       ['agent /load calls per change', loadsPerChange.toFixed(2), `${loadsAfter - loadsBefore} loads for ${warmup + measured} changes`],
       ['changes not served within 20 s', int(timeouts), ''],
     ]);
+    recordFigure({
+      name: `change-to-served / bare /load of the same config, ${finalRoutes.length.toLocaleString('en')} routes (p50)`,
+      value: all.p50 / bareSum.p50,
+      unit: '×',
+      goal: { op: '≤', value: 1.1 },
+      detail: `change → served p50 ${ms(all.p50)} (${served.length} changes) vs bare /load p50 ${ms(bareSum.p50)}`,
+    });
     return {
       metrics: { p50: all.p50, p99: all.p99, max: all.max, bareP50: bareSum.p50, bareP99: bareSum.p99, ratio: all.p50 / bareSum.p50, timeouts },
       summary: [
