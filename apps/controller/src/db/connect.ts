@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './schema';
+import { cachedSqlite, namedStatementPool } from './statement-cache';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -27,7 +28,7 @@ const pgTypes = {
 export function openDatabase(opts: { dataDir: string; databaseUrl?: string | undefined }): OpenDatabase {
   if (opts.databaseUrl) {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10, types: pgTypes as pg.CustomTypesConfig });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namedStatementPool(pool) }) });
     return { db, dialect: 'postgres', sqlitePath: null, close: () => db.destroy() };
   }
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -37,6 +38,6 @@ export function openDatabase(opts: { dataDir: string; databaseUrl?: string | und
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedSqlite(sqlite) }) });
   return { db, dialect: 'sqlite', sqlitePath: file, close: () => db.destroy() };
 }
