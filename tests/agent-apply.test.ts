@@ -100,6 +100,8 @@ describe.skipIf(!hasCaddy)('agent: applier and supervisor with a managed Caddy',
     expect(acks.at(-1)).toEqual({ type: 'ack', revision: 1, ok: true, routeErrors: [] });
     const res = await httpGet(httpPort, 'a.test', '/hello');
     expect(res).toEqual({ status: 200, body: 'A a.test/hello' });
+    // applied.json is written after the ack, in the background.
+    await applier.persisted();
     const applied = JSON.parse(await readFile(state.appliedFile, 'utf8')) as { revision: number; routes: unknown[] };
     expect(applied.revision).toBe(1);
     expect(applied.routes).toHaveLength(1);
@@ -114,6 +116,7 @@ describe.skipIf(!hasCaddy)('agent: applier and supervisor with a managed Caddy',
     expect(applier.loadCount).toBe(before);
     expect(acks.at(-1)).toMatchObject({ type: 'ack', revision: 2, ok: true });
     expect(applier.appliedRevision).toBe(2);
+    await applier.persisted();
     expect((await state.readApplied())?.revision).toBe(2);
     expect(logger.text()).toContain('load skipped: config unchanged');
   });
@@ -166,6 +169,7 @@ describe.skipIf(!hasCaddy)('agent: applier and supervisor with a managed Caddy',
     }
     expect(await caddy.admin.getConfig()).toEqual(applier.expectedConfig);
     expect(applier.appliedRevision).toBe(7);
+    await applier.persisted();
     expect((await state.readApplied())?.revision).toBe(7);
   });
 

@@ -261,13 +261,16 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     nodeId: identity.nodeId,
     log,
     backoff: new Backoff(opts.reconnectMinMs, opts.reconnectMaxMs),
-    hello: () => ({
-      protocolVersion: PROTOCOL_VERSION,
-      agentVersion: AGENT_VERSION,
-      caddyVersion: caddyInfo.version,
-      capabilities: { layer4: caddyInfo.layer4 },
-      appliedRevision: applier!.appliedRevision,
-    }),
+    hello: () => {
+      applier!.resetDesired();
+      return {
+        protocolVersion: PROTOCOL_VERSION,
+        agentVersion: AGENT_VERSION,
+        caddyVersion: caddyInfo.version,
+        capabilities: { layer4: caddyInfo.layer4 },
+        appliedRevision: applier!.appliedRevision,
+      };
+    },
     status: async () => ({
       routeCount: applier!.served,
       certCount: await refreshCerts(),
@@ -278,6 +281,15 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     localRoutes: () => localStore.list().map(({ createdAt: _c, updatedAt: _u, ...route }) => route),
     onSync: (frame) => {
       void applier!.applySync(frame).catch((err: unknown) => log.error({ err: errorMessage(err), revision: frame.revision }, 'sync failed'));
+    },
+    onDelta: (frame) => {
+      const applying = applier!.applyDelta(frame);
+      if (!applying) {
+        log.warn({ have: applier!.desiredRevision, base: frame.base, revision: frame.revision }, 'delta does not apply to the routes received so far; asking for a full sync');
+        connection?.send({ type: 'resync', revision: applier!.desiredRevision });
+        return;
+      }
+      void applying.catch((err: unknown) => log.error({ err: errorMessage(err), revision: frame.revision }, 'delta failed'));
     },
   });
   void connection.revoked.then(({ reason }) => finish(reason));
@@ -299,6 +311,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
         stopping = true;
         await drift.stop();
         await connection?.stop();
+        await applier!.persisted();
         await localApi?.close().catch(() => {});
         await releaseCaddy();
         log.info('agent stopped');

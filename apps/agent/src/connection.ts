@@ -36,6 +36,7 @@ type HelloFrame = Extract<AgentFrame, { type: 'hello' }>;
 type StatusFrame = Extract<AgentFrame, { type: 'status' }>;
 type LocalRoutesFrame = Extract<AgentFrame, { type: 'local-routes' }>;
 export type SyncFrame = Extract<ControllerFrame, { type: 'sync' }>;
+export type DeltaFrame = Extract<ControllerFrame, { type: 'delta' }>;
 
 export interface ConnectionDeps {
   controller: string;
@@ -47,6 +48,7 @@ export interface ConnectionDeps {
   status: () => Promise<Omit<StatusFrame, 'type'>>;
   localRoutes: () => LocalRoutesFrame['routes'];
   onSync: (frame: SyncFrame) => void;
+  onDelta: (frame: DeltaFrame) => void;
 }
 
 type Outcome =
@@ -91,6 +93,7 @@ export class ControllerConnection {
     this.handlers = {
       welcome: (f, s) => this.onWelcome(f, s),
       sync: (f) => this.deps.onSync(f),
+      delta: (f) => this.deps.onDelta(f),
       ping: (f, s) => this.sendOn(s, { type: 'pong', t: f.t }),
       pong: () => {},
     };

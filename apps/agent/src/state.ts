@@ -125,6 +125,11 @@ export class StateStore {
     return writeFileAtomic(this.appliedFile, JSON.stringify(state) + '\n', 0o600);
   }
 
+  /** applied.json from text the caller assembled (AppliedWriter reuses the config JSON it already has). */
+  writeAppliedText(text: string): Promise<void> {
+    return writeFileAtomic(this.appliedFile, text, 0o600);
+  }
+
   async readLocalRoutes(): Promise<StoredLocalRoute[]> {
     return (await readJson(this.localRoutesFile, localRoutesFileSchema))?.routes ?? [];
   }

@@ -1,9 +1,15 @@
 import { z } from 'zod';
 import { routeSchema, routeCreateSchema } from './routes';
+import { LIMITS } from './limits';
 import { nameSchema, hostnameProblem } from './validators';
 
-/** Bumped on any incompatible change to the frames below; negotiated in `hello`. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Bumped on any incompatible change to the frames below; negotiated in `hello`. 2 added `delta` (controller)
+ * and `resync` (agent). The controller still serves agents of every version from OLDEST_PROTOCOL_VERSION on:
+ * it answers `welcome` with the agent's version and sends version-1 agents full `sync` frames only.
+ */
+export const PROTOCOL_VERSION = 2;
+export const OLDEST_PROTOCOL_VERSION = 1;
 
 const agentHostnameSchema = z
   .string()
@@ -57,6 +63,8 @@ export const agentFrameSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('local-routes'), routes: z.array(localRouteSchema).max(10_000) }),
   z.strictObject({ type: z.literal('ping'), t: z.number() }),
   z.strictObject({ type: z.literal('pong'), t: z.number() }),
+  /** The agent could not apply a `delta` (its state is not the delta's base): it asks for a full `sync`. */
+  z.strictObject({ type: z.literal('resync'), revision }),
 ]);
 export type AgentFrame = z.infer<typeof agentFrameSchema>;
 export type AgentFrameType = AgentFrame['type'];
@@ -68,9 +76,22 @@ export const controllerFrameSchema = z.discriminatedUnion('type', [
     nodeId: z.string(),
     heartbeatSeconds: z.number().int().min(1).max(3600),
   }),
-  z.strictObject({ type: z.literal('sync'), revision, routes: z.array(routeSchema) }),
+  z.strictObject({ type: z.literal('sync'), revision, routes: z.array(routeSchema).max(LIMITS.routesPerSync) }),
   z.strictObject({ type: z.literal('ping'), t: z.number() }),
   z.strictObject({ type: z.literal('pong'), t: z.number() }),
+  /**
+   * The changes that take a node's routes from revision `base` to `revision` (protocol 2): routes to add or
+   * replace, and ids of routes to drop. Applies only on top of exactly `base`.
+   */
+  z
+    .strictObject({
+      type: z.literal('delta'),
+      base: revision,
+      revision,
+      upsert: z.array(routeSchema).max(LIMITS.routesPerDelta),
+      remove: z.array(z.string().min(1).max(64)).max(LIMITS.routesPerDelta),
+    })
+    .refine((f) => f.revision > f.base, { message: 'revision must be greater than base', path: ['revision'] }),
 ]);
 export type ControllerFrame = z.infer<typeof controllerFrameSchema>;
 export type ControllerFrameType = ControllerFrame['type'];

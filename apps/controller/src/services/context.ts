@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Db, Dialect } from '../db/connect';
-import type { UserRole } from '@caddyfleet/protocol';
+import type { Route, UserRole } from '@caddyfleet/protocol';
 
 /** Who is acting: written into the audit log and checked for write permission. */
 export interface Actor {
@@ -13,9 +13,19 @@ export interface Actor {
 
 export const SYSTEM_ACTOR: Actor = { kind: 'system', id: 'system', label: 'system', role: 'admin' };
 
+/** What one revision of a node changed: a central route added or replaced (`upsert`), or dropped (`remove`). */
+export interface RouteChange {
+  nodeId: string;
+  revision: number;
+  upsert?: Route;
+  remove?: string;
+}
+
 export interface FleetEvents {
   /** A node's desired revision moved; emitted after the transaction committed. */
   revision: [nodeId: string, revision: number];
+  /** The change behind each revision, emitted (after commit) before the `revision` events of the same write. */
+  'route-change': [change: RouteChange];
   /** A node's row changed (status, counts, …): for live dashboards. */
   node: [nodeId: string];
   /** Routes of a node changed without a new revision (problems reported by its agent, local routes). */

@@ -4,7 +4,7 @@ import type { RouteTable } from '../db/schema';
 import { newId } from '../crypto';
 import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError, isSerializationFailure, isUniqueViolation } from '../errors';
 import { audit } from './audit-service';
-import { LOCAL_NODE_ID, type Actor, type ServiceContext } from './context';
+import { LOCAL_NODE_ID, type Actor, type RouteChange, type ServiceContext } from './context';
 import { bumpRevision } from './node-service';
 import { dbNodeId, routeToApi, routeToInput, specOf, type RouteSpec } from './route-mapping';
 
@@ -14,10 +14,11 @@ export interface RouteQuery {
   kind?: RouteKind | undefined;
 }
 
-/** What a write did, and which node revisions it moved (announced once the transaction committed). */
+/** What a write did, and which node revisions it moved and how (announced once the transaction committed). */
 interface Written<T> {
   value: T;
   bumped: [string, number][];
+  changes: RouteChange[];
 }
 
 export interface RouteBatch {
@@ -71,11 +72,13 @@ export class RouteService {
   batch(actor: Actor, ops: RouteBatch): Promise<{ created: Route[]; updated: Route[]; deleted: string[] }> {
     return this.write(async (trx) => {
       const bumped: [string, number][] = [];
+      const changes: RouteChange[] = [];
       const out = { created: [] as Route[], updated: [] as Route[], deleted: [] as string[] };
       const step = async <T>(kind: string, index: number, fn: () => Promise<Written<T>>): Promise<T> => {
         try {
           const r = await fn();
           bumped.push(...r.bumped);
+          changes.push(...r.changes);
           return r.value;
         } catch (err) {
           if (err instanceof AppError) throw new AppError(err.status, err.code, `${kind}[${index}]: ${err.message}`, { op: kind, index, cause: err.details });
@@ -88,7 +91,7 @@ export class RouteService {
         await step('delete', i, () => this.removeIn(trx, actor, id));
         out.deleted.push(id);
       }
-      return { value: out, bumped };
+      return { value: out, bumped, changes };
     });
   }
 
@@ -119,7 +122,7 @@ export class RouteService {
     await this.indexRoute(trx, row.id, nodeId, spec);
     const created = routeToApi(row);
     await audit(trx, this.ctx, actor, 'create', 'route', row.id, null, created);
-    return { value: created, bumped: [[nodeId, revision]] };
+    return { value: created, bumped: [[nodeId, revision]], changes: [{ nodeId, revision, upsert: created }] };
   }
 
   private async patchIn(trx: Db, actor: Actor, id: string, patch: RoutePatch): Promise<Written<Route>> {
@@ -139,11 +142,16 @@ export class RouteService {
       JSON.stringify(spec) === beforeRow.spec &&
       (input.enabled ? 1 : 0) === beforeRow.enabled &&
       input.tls === beforeRow.tls;
-    if (unchanged) return { value: before, bumped: [] };
+    if (unchanged) return { value: before, bumped: [], changes: [] };
     const node = await this.requireNode(trx, nodeId, nodeId !== beforeRow.node_id);
     await this.checkConflicts(trx, nodeId, spec, id);
     const bumped: [string, number][] = [];
-    if (nodeId !== beforeRow.node_id) bumped.push([beforeRow.node_id, await bumpRevision(trx, beforeRow.node_id)]);
+    const changes: RouteChange[] = [];
+    if (nodeId !== beforeRow.node_id) {
+      const moved = await bumpRevision(trx, beforeRow.node_id);
+      bumped.push([beforeRow.node_id, moved]);
+      changes.push({ nodeId: beforeRow.node_id, revision: moved, remove: id });
+    }
     const revision = await bumpRevision(trx, nodeId);
     bumped.push([nodeId, revision]);
     const row: RouteTable = {
@@ -164,7 +172,8 @@ export class RouteService {
     await this.indexRoute(trx, id, nodeId, spec);
     const after = routeToApi(row);
     await audit(trx, this.ctx, actor, 'update', 'route', id, before, after);
-    return { value: after, bumped };
+    changes.push({ nodeId, revision, upsert: after });
+    return { value: after, bumped, changes };
   }
 
   private async removeIn(trx: Db, actor: Actor, id: string): Promise<Written<undefined>> {
@@ -173,7 +182,7 @@ export class RouteService {
     await trx.deleteFrom('routes').where('id', '=', id).execute();
     const revision = await bumpRevision(trx, row.node_id);
     await audit(trx, this.ctx, actor, 'delete', 'route', id, routeToApi(row), null);
-    return { value: undefined, bumped: [[row.node_id, revision]] };
+    return { value: undefined, bumped: [[row.node_id, revision]], changes: [{ nodeId: row.node_id, revision, remove: id }] };
   }
 
   async countByKind(): Promise<Record<string, number>> {
@@ -210,6 +219,7 @@ export class RouteService {
         throw err;
       }
     }
+    for (const change of result.changes) this.ctx.events.emit('route-change', change);
     for (const [nodeId, revision] of result.bumped) this.ctx.events.emit('revision', nodeId, revision);
     return result.value;
   }

@@ -1,0 +1,49 @@
+/**
+ * Writes applied.json in the background, after the ack went out: the apply (and the controller waiting for
+ * its ack) never waits for the file system. Writes never overlap; when several applies happen during one
+ * write, only the newest state is written next. The write itself stays atomic (temp file, fsync, rename).
+ */
+import type { Logger } from 'pino';
+import { errorMessage } from './errors';
+import type { AppliedState, StateStore } from './state';
+
+export class AppliedWriter {
+  private next: { state: AppliedState; configJson: string } | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly state: StateStore,
+    private readonly log: Logger,
+  ) {}
+
+  /** Queues `state` (whose config is already serialised as `configJson`) to be written. */
+  write(state: AppliedState, configJson: string): void {
+    this.next = { state, configJson };
+    this.running ??= this.drain();
+  }
+
+  /** Resolves once everything queued so far is on disk (or failed and was logged). */
+  flushed(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
+  private async drain(): Promise<void> {
+    // Let the caller send its ack first.
+    await new Promise((resolve) => setImmediate(resolve));
+    try {
+      while (this.next) {
+        const { state, configJson } = this.next;
+        this.next = null;
+        const text = `{"revision":${state.revision},"routes":${JSON.stringify(state.routes)},"config":${configJson}${state.appliedAt === undefined ? '' : `,"appliedAt":${JSON.stringify(state.appliedAt)}`}}\n`;
+        try {
+          await this.state.writeAppliedText(text);
+        } catch (err) {
+          // Caddy serves the config already; only a restart before the next successful write would lose it.
+          this.log.error({ err: errorMessage(err) }, 'could not write applied.json');
+        }
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+}
