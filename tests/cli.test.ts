@@ -337,10 +337,12 @@ describe('caddyfleet CLI against a controller', () => {
   it('creates a site enrollment token with the agent command line', async () => {
     // --url on the command line instead of CADDYFLEET_URL.
     const out = await ok(['sites', 'token', siteId, '--ttl', '600', '--url', controller.url], { CADDYFLEET_TOKEN: env.CADDYFLEET_TOKEN! });
-    const m = /^ {2}caddyfleet agent --controller (\S+) --token (\S+)$/m.exec(out);
+    const m = /^ {2}curl -fsSL (\S+)\/install\.sh \| CADDYFLEET_ENROLLMENT_TOKEN=(\S+) sh$/m.exec(out);
     expect(m, out).not.toBeNull();
     expect(m![1]).toBe(controller.url);
     expect(out).toMatch(new RegExp(`^Token: +${m![2]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+    // The test controller listens on 127.0.0.1: other hosts could not use this command.
+    expect(out).toContain('is a loopback address that other hosts cannot reach');
 
     const json = await okJson<{ id: string; token: string; expiresAt: string; siteId: string }>(['sites', 'token', siteId], env);
     expect(json.siteId).toBe(siteId);

@@ -132,9 +132,9 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     const token = await dialog.getByLabel('Enrollment token').inputValue();
     expect(token).toMatch(/\S{20,}/);
     const command = await dialog.getByLabel('Command').inputValue();
-    expect(command).toBe(
-      `npx caddyfleet agent --controller ${env.url} --token ${token} --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy`,
-    );
+    expect(command).toBe(`curl -fsSL ${env.url}/install.sh | CADDYFLEET_ENROLLMENT_TOKEN=${token} sh`);
+    // The test controller is on 127.0.0.1: the dialog says other servers cannot reach it.
+    await visible(dialog.getByTestId('loopback-warning'));
     await visible(dialog.getByText('Waiting for the agent to connect…'));
     await browser.screenshot('10-new-agent-token');
 

@@ -19,6 +19,10 @@ export const FLEET_ADMIN_PASSWORD = 'fleet-e2e-admin-password';
 export interface FleetControllerOptions {
   heartbeatSeconds?: number;
   offlineAfterMissed?: number;
+  /** Address to listen on (default 127.0.0.1), e.g. the host side of a test target's link. */
+  host?: string;
+  /** More controller options (flag names), e.g. { agentArtifact }. `publicUrl` defaults to the controller's URL. */
+  config?: Record<string, string>;
 }
 
 export interface ApiReply<T = any> {
@@ -47,8 +51,14 @@ export class FleetController {
 
   static async start(opts: FleetControllerOptions = {}): Promise<FleetController> {
     const dir = await tempDir('cf-fleet-ctl-');
-    const port = await freePort('127.0.0.1');
-    const ctl = new FleetController(dir, port, { heartbeatSeconds: opts.heartbeatSeconds ?? 1, offlineAfterMissed: opts.offlineAfterMissed ?? 3 });
+    const host = opts.host ?? '127.0.0.1';
+    const port = await freePort(host);
+    const ctl = new FleetController(dir, port, {
+      heartbeatSeconds: opts.heartbeatSeconds ?? 1,
+      offlineAfterMissed: opts.offlineAfterMissed ?? 3,
+      host,
+      config: opts.config ?? {},
+    });
     try {
       await ctl.start();
       const login = await fetch(`${ctl.url}/api/v1/auth/login`, {
@@ -79,9 +89,9 @@ export class FleetController {
     return join(this.dir.path, 'data');
   }
 
-  /** http://127.0.0.1:<port>, whether or not it is running right now. */
+  /** http://<host>:<port>, whether or not it is running right now. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.opts.host}:${this.port}`;
   }
 
   get isRunning(): boolean {
@@ -94,7 +104,9 @@ export class FleetController {
     const config = loadConfig(
       'server',
       {
-        listen: `127.0.0.1:${this.port}`,
+        listen: `${this.opts.host}:${this.port}`,
+        publicUrl: this.url,
+        ...this.opts.config,
         dataDir: this.dataDir,
         adminPassword: FLEET_ADMIN_PASSWORD,
         logLevel: 'silent',

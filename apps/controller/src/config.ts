@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /** Every controller option, its env variable and its default. The CLI and README are generated from this table. */
@@ -15,6 +16,8 @@ export const CONTROLLER_OPTIONS = {
   heartbeatSeconds: { env: 'CADDYFLEET_HEARTBEAT_SECONDS', describe: 'agent heartbeat interval' },
   offlineAfterMissed: { env: 'CADDYFLEET_OFFLINE_AFTER_MISSED', describe: 'missed heartbeats before a node is marked offline' },
   localNode: { env: 'CADDYFLEET_LOCAL_NODE', describe: 'server only: run the local node with its own managed Caddy (false = agents only; routes to it are refused)' },
+  publicUrl: { env: 'CADDYFLEET_PUBLIC_URL', describe: 'URL agents and browsers reach this controller at, e.g. https://fleet.example.com (used in install commands; default: the URL of each request)' },
+  agentArtifact: { env: 'CADDYFLEET_AGENT_ARTIFACT', describe: 'the agent executable served at /downloads/caddyfleet-agent-linux-x64 (default: dist/ of this repository, built by `npm run build`)' },
 } as const;
 export type ControllerOptionName = keyof typeof CONTROLLER_OPTIONS;
 
@@ -26,6 +29,33 @@ const listen = z
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must look like HOST:PORT, e.g. 127.0.0.1:8080')
   .refine((v) => !/:\d+$/.test(v) || Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Where `npm run build` puts the agent executable. */
+export const DEFAULT_AGENT_ARTIFACT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/caddyfleet-agent-linux-x64');
+
+/**
+ * An absolute http(s) URL without query, fragment or credentials, spelled without a trailing slash so paths can
+ * be appended. It is pasted into shell commands and scripts, so characters a shell would interpret are refused.
+ */
+export const SHELL_SAFE_URL = /^[A-Za-z0-9._~:/@%+,=[\]-]+$/;
+
+export const publicUrlSchema = z
+  .string()
+  .max(2048)
+  .superRefine((v, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an absolute URL such as https://fleet.example.com' });
+      return;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must use http or https' });
+    if (url.search || url.hash || v.includes('?') || v.includes('#')) ctx.addIssue({ code: 'custom', message: 'must not have a query or fragment' });
+    if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not contain credentials' });
+    if (!SHELL_SAFE_URL.test(v)) ctx.addIssue({ code: 'custom', message: 'must not contain spaces, quotes or characters a shell treats specially (& ; ( ) * ! $ …)' });
+  })
+  .transform((v) => v.replace(/\/+$/, ''));
 
 const configSchema = z.object({
   mode: z.enum(['standalone', 'server']),
@@ -44,6 +74,8 @@ const configSchema = z.object({
   heartbeatSeconds: int(1, 3600),
   offlineAfterMissed: int(1, 100),
   localNode: bool,
+  publicUrl: publicUrlSchema.optional(),
+  agentArtifact: z.string().min(1).transform((v) => path.resolve(v)),
 });
 export type ControllerConfig = z.infer<typeof configSchema>;
 
@@ -75,6 +107,8 @@ export function loadConfig(mode: 'standalone' | 'server', flags: Raw = {}, env: 
     offlineAfterMissed: pick('offlineAfterMissed') ?? '3',
     // Standalone is the controller plus its local node by definition; only a server may run without one.
     localNode: mode === 'standalone' ? 'true' : (pick('localNode') ?? 'true'),
+    publicUrl: pick('publicUrl'),
+    agentArtifact: pick('agentArtifact') ?? DEFAULT_AGENT_ARTIFACT,
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

@@ -49,7 +49,15 @@ export const nodeListQuerySchema = z.strictObject({ siteId: idSchema.optional() 
 export const enrollmentTokenCreateSchema = z.strictObject({
   ttlSeconds: z.number().int().min(60).max(30 * 24 * 3600).default(3600),
 });
-export const enrollmentTokenCreatedSchema = z.object({ id: z.string(), token: z.string(), expiresAt: z.string() });
+export const enrollmentTokenCreatedSchema = z.object({
+  id: z.string(),
+  token: z.string(),
+  expiresAt: z.string(),
+  /** The controller's URL for agents: --public-url, else the URL this request came in on. */
+  publicUrl: z.string(),
+  /** What to run as root on the new host: `curl -fsSL <publicUrl>/install.sh | CADDYFLEET_ENROLLMENT_TOKEN=<token> sh`. */
+  command: z.string(),
+});
 export const enrollmentTokenSchema = z.object({
   id: z.string(),
   siteId: z.string(),
@@ -60,3 +68,14 @@ export const enrollmentTokenSchema = z.object({
   revokedAt: z.string().nullable(),
   createdAt: z.string(),
 });
+
+/** True when other hosts cannot reach this URL: loopback addresses and `localhost` names. */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\./.test(host);
+}

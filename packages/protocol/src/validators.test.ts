@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { domainSchema, hostnameProblem, nameSchema, redirectUrlSchema, upstreamHostSchema } from './validators';
 import { routeCreateSchema } from './routes';
 import { agentFrameSchema, closeReason, controllerFrameSchema } from './agent';
+import { isLoopbackUrl } from './fleet';
 
 describe('hostnameProblem', () => {
   it.each([
@@ -110,5 +111,12 @@ describe('closeReason', () => {
       expect(r).not.toContain('\uFFFD');
       expect(r.endsWith('...')).toBe(true);
     }
+  });
+});
+
+describe('isLoopbackUrl', () => {
+  it('flags addresses other hosts cannot reach', () => {
+    for (const u of ['http://127.0.0.1:8080', 'http://localhost:8080', 'http://[::1]:8080', 'https://fleet.localhost', 'http://127.1.2.3']) expect(isLoopbackUrl(u), u).toBe(true);
+    for (const u of ['https://fleet.example.com', 'http://10.200.1.1:8080', 'http://[2001:db8::1]:80', 'not a url']) expect(isLoopbackUrl(u), u).toBe(false);
   });
 });

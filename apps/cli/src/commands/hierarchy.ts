@@ -1,6 +1,6 @@
 /** `caddyfleet tenants|orgs|sites …`: the tenant → organization → site hierarchy, and site enrollment tokens. */
 import { Command, Option } from 'commander';
-import type { Organization, Site, Tenant } from '@caddyfleet/protocol';
+import { isLoopbackUrl, type Organization, type Site, type Tenant } from '@caddyfleet/protocol';
 import { withApiOptions, type CliContext } from '../context';
 import { parsePositiveInt } from '../parse';
 import { renderKeyValue, renderTable } from '../output';
@@ -88,7 +88,7 @@ export function registerHierarchy(program: Command, ctx: CliContext): void {
     .action(async (siteId: string, opts: { ttl?: number }, cmd: Command) => {
       const { client, print } = ctx.api(cmd);
       const body = opts.ttl === undefined ? {} : { ttlSeconds: opts.ttl };
-      const created = await client.post<{ id: string; token: string; expiresAt: string }>(
+      const created = await client.post<{ id: string; token: string; expiresAt: string; command: string; publicUrl: string }>(
         `/sites/${encodeURIComponent(siteId)}/enrollment-tokens`,
         body,
       );
@@ -99,8 +99,11 @@ export function registerHierarchy(program: Command, ctx: CliContext): void {
           ['Site', siteId],
           ['Expires', created.expiresAt],
         ]) +
-          '\nThe token can be used once and is shown only now. On the new host, run:\n\n' +
-          `  caddyfleet agent --controller ${client.baseUrl} --token ${created.token}\n`,
+          '\nThe token can be used once and is shown only now. On the new host (Debian/Ubuntu, x86-64), run as root:\n\n' +
+          `  ${created.command}\n` +
+          (isLoopbackUrl(created.publicUrl)
+            ? `\nwarning: ${created.publicUrl} is a loopback address that other hosts cannot reach; start the controller with --public-url URL (the address agents use) and create a new token.\n`
+            : ''),
       );
     });
 }

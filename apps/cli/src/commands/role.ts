@@ -24,6 +24,8 @@ const METAVARS: Partial<Record<ControllerOptionName, string>> = {
   sessionTtlHours: '<hours>',
   heartbeatSeconds: '<seconds>',
   offlineAfterMissed: '<n>',
+  publicUrl: '<url>',
+  agentArtifact: '<file>',
 };
 
 /** The agent options that make sense for the controller's own local node in standalone mode. */

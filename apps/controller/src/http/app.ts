@@ -7,6 +7,7 @@ import type { Services } from '../services';
 import type { Actor } from '../services/context';
 import { ApiRegistry } from './api';
 import { SESSION_COOKIE, readCookie } from './cookies';
+import { agentDownloadRoutes, publicUrlFor } from './downloads';
 import { installErrorHandler } from './error-handler';
 import { HttpMetrics } from './metrics';
 import { buildOpenApi } from './openapi';
@@ -57,7 +58,7 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
 
   authRoutes(api, s, config.sessionTtlHours, resolve);
   hierarchyRoutes(api, s);
-  fleetRoutes(api, s);
+  fleetRoutes(api, s, (req) => publicUrlFor(config, req));
   routeRoutes(api, s);
   eventRoutes(app, s, resolve);
 
@@ -77,6 +78,7 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
     const [routesByKind, nodesByStatus] = await Promise.all([s.routes.countByKind(), s.nodes.countByStatus()]);
     return reply.type('text/plain; version=0.0.4').send(metrics.render({ routesByKind, nodesByStatus }));
   });
+  agentDownloadRoutes(app, config);
   serveDashboard(app);
   return { app, api, metrics };
 }

@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { enrollmentTokenCreateSchema } from '@caddyfleet/protocol';
+import { enrollmentTokenCreateSchema, isLoopbackUrl } from '@caddyfleet/protocol';
 import { api, errorMessage } from '../api/client';
 import { StatusBadge } from '../components/Badges';
 import { SecretBox } from '../components/CopyButton';
@@ -19,6 +19,9 @@ interface Issued {
   id: string;
   token: string;
   expiresAt: string;
+  /** The one line to run as root on the new host, from the API (it knows the controller's public URL). */
+  command: string;
+  publicUrl: string;
   siteId: string;
   sitePath: string;
 }
@@ -29,9 +32,6 @@ const TTLS = [
   { seconds: 7 * 24 * 3600, label: '7 days' },
 ];
 
-export function agentCommand(token: string): string {
-  return `npx caddyfleet agent --controller ${window.location.origin} --token ${token} --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy`;
-}
 
 /** Follows the issued token (SSE `node` events of new nodes in the site, plus a slow poll) until a node spends it. */
 function WaitForAgent({ issued }: { issued: Issued }) {
@@ -118,8 +118,11 @@ export function NewAgentDialog({ onClose, siteId: fixedSite, onIssued }: { onClo
     setBusy(true);
     setFormError(null);
     try {
-      const res = await api.post<{ id: string; token: string; expiresAt: string }>(`/sites/${encodeURIComponent(chosen)}/enrollment-tokens`, body.data);
-      setIssued({ id: res.id, token: res.token, expiresAt: res.expiresAt, siteId: chosen, sitePath: chosenPath });
+      const res = await api.post<{ id: string; token: string; expiresAt: string; command: string; publicUrl: string }>(
+        `/sites/${encodeURIComponent(chosen)}/enrollment-tokens`,
+        body.data,
+      );
+      setIssued({ ...res, siteId: chosen, sitePath: chosenPath });
       onIssued?.();
     } catch (err) {
       setFormError(errorMessage(err));
@@ -133,10 +136,18 @@ export function NewAgentDialog({ onClose, siteId: fixedSite, onIssued }: { onClo
       {issued ? (
         <div className="stack">
           <p>
-            Run this as root on the new server (it needs Node.js 20 and Caddy, and binds ports 80 and 443). The token works{' '}
-            <strong>once</strong> and expires {dateTime(issued.expiresAt)}; it is shown only now.
+            Run this one line as root on the new server (Debian or Ubuntu, x86-64). It downloads the agent from this controller, checks it,
+            installs Caddy when missing and a systemd service, and joins. The server binds ports 80 and 443. The token works <strong>once</strong>{' '}
+            and expires {dateTime(issued.expiresAt)}; it is shown only now.
           </p>
-          <SecretBox label="Command" value={agentCommand(issued.token)} multiline />
+          {isLoopbackUrl(issued.publicUrl) && (
+            <p className="alert alert-warn" role="alert" data-testid="loopback-warning">
+              This controller's address is {issued.publicUrl}, a loopback address: other servers cannot reach it. Start the controller with{' '}
+              <span className="mono">--public-url https://…</span> (the address agents use), or open the dashboard at that address, and create a
+              new token.
+            </p>
+          )}
+          <SecretBox label="Command" value={issued.command} multiline />
           <SecretBox label="Enrollment token" value={issued.token} />
           <p className="muted">
             The server will join the site {issued.sitePath}. Token id <span className="mono">{issued.id}</span>

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
   auditEntrySchema,
@@ -14,8 +15,10 @@ import {
 import { listAudit } from '../../services/audit-service';
 import type { Services } from '../../services';
 import { idParams, type ApiRegistry } from '../api';
+import { installCommand } from '../install-script';
 
-export function fleetRoutes(api: ApiRegistry, s: Services): void {
+/** `publicUrlOf`: the controller's URL for agents (--public-url, else the request's), used in the install command. */
+export function fleetRoutes(api: ApiRegistry, s: Services, publicUrlOf: (req: FastifyRequest) => string): void {
   api.add({
     method: 'GET',
     url: '/nodes',
@@ -70,14 +73,19 @@ export function fleetRoutes(api: ApiRegistry, s: Services): void {
   api.add({
     method: 'POST',
     url: '/sites/:id/enrollment-tokens',
-    summary: 'Create a single-use enrollment token for a new agent in this site; the secret is shown only here',
+    summary: 'Create a single-use enrollment token for a new agent in this site; the secret and the install command are shown only here',
     tag: 'fleet',
     access: 'write',
     params: idParams,
     body: enrollmentTokenCreateSchema,
     response: enrollmentTokenCreatedSchema,
     status: 201,
-    handler: async ({ actor, params, body }) => s.enrollment.createToken(actor, params.id, body.ttlSeconds),
+    handler: async ({ actor, params, body, req }) => {
+      // Before the token exists: a request whose URL cannot be used must not leave an unused token behind.
+      const publicUrl = publicUrlOf(req);
+      const created = await s.enrollment.createToken(actor, params.id, body.ttlSeconds);
+      return { ...created, publicUrl, command: installCommand(publicUrl, created.token) };
+    },
   });
   api.add({
     method: 'GET',
