@@ -10,5 +10,5 @@ export function currentShape(routes: Route[], opts: BuildOptions): BuildResult {
 }
 
 export function perRouteShape(routes: Route[], opts: BuildOptions): BuildResult {
-  return buildCaddyConfig(routes, opts);
+  return buildCaddyConfig(routes, { ...opts, hostRouting: 'per-route' });
 }
