@@ -91,7 +91,9 @@ export async function startSimFleet(
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const args = [CLI, 'server', '--no-local-node', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn'];
+  // BENCH_PROFILE_DIR=<dir>: the controller child writes a V8 CPU profile there when it exits.
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  const args = [...profile, CLI, 'server', '--no-local-node', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn'];
   if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
   const proc = spawnLogged(process.execPath, args, {
     cwd: REPO,

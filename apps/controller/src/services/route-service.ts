@@ -143,8 +143,10 @@ export class RouteService {
       (input.enabled ? 1 : 0) === beforeRow.enabled &&
       input.tls === beforeRow.tls;
     if (unchanged) return { value: before, bumped: [], changes: [] };
-    const node = await this.requireNode(trx, nodeId, nodeId !== beforeRow.node_id);
-    await this.checkConflicts(trx, nodeId, spec, id);
+    // The domain and port index is only touched when what it holds changes (an upstream edit leaves it alone).
+    const reindex = nodeId !== beforeRow.node_id || JSON.stringify(spec.domains) !== JSON.stringify(before.domains) || JSON.stringify(spec.listen) !== JSON.stringify(before.listen);
+    const siteId = nodeId === beforeRow.node_id ? beforeRow.site_id : (await this.requireNode(trx, nodeId, true)).site_id;
+    if (reindex) await this.checkConflicts(trx, nodeId, spec, id);
     const bumped: [string, number][] = [];
     const changes: RouteChange[] = [];
     if (nodeId !== beforeRow.node_id) {
@@ -157,7 +159,7 @@ export class RouteService {
     const row: RouteTable = {
       ...beforeRow,
       node_id: nodeId,
-      site_id: node.site_id,
+      site_id: siteId,
       enabled: input.enabled ? 1 : 0,
       tls: input.tls,
       spec: JSON.stringify(spec),
@@ -167,9 +169,11 @@ export class RouteService {
       updated_at: this.ctx.now().toISOString(),
     };
     await trx.updateTable('routes').set(row).where('id', '=', id).execute();
-    await trx.deleteFrom('route_domains').where('route_id', '=', id).execute();
-    await trx.deleteFrom('route_listens').where('route_id', '=', id).execute();
-    await this.indexRoute(trx, id, nodeId, spec);
+    if (reindex) {
+      await trx.deleteFrom('route_domains').where('route_id', '=', id).execute();
+      await trx.deleteFrom('route_listens').where('route_id', '=', id).execute();
+      await this.indexRoute(trx, id, nodeId, spec);
+    }
     const after = routeToApi(row);
     await audit(trx, this.ctx, actor, 'update', 'route', id, before, after);
     changes.push({ nodeId, revision, upsert: after });
