@@ -133,9 +133,12 @@ export async function startAgentNode(
   const httpPort = await freePort(opts.ip);
   let httpsPort = await freePort(opts.ip);
   for (let i = 0; i < 5 && httpsPort === httpPort; i++) httpsPort = await freePort(opts.ip);
+  // BENCH_PROFILE_DIR=<dir>: the agent writes a V8 CPU profile there when it exits.
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
   const proc = spawnLogged(
     process.execPath,
     [
+      ...profile,
       CLI,
       'agent',
       '--controller', opts.controllerUrl,

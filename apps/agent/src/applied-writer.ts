@@ -7,6 +7,14 @@ import type { Logger } from 'pino';
 import { errorMessage } from './errors';
 import type { AppliedState, StateStore } from './state';
 
+/** Each route's JSON, made once per route object (routes are never modified once received). */
+const routeJson = new WeakMap<object, string>();
+function jsonOf(route: object): string {
+  let json = routeJson.get(route);
+  if (json === undefined) routeJson.set(route, (json = JSON.stringify(route)));
+  return json;
+}
+
 export class AppliedWriter {
   private next: { state: AppliedState; configJson: string } | null = null;
   private running: Promise<void> | null = null;
@@ -34,7 +42,7 @@ export class AppliedWriter {
       while (this.next) {
         const { state, configJson } = this.next;
         this.next = null;
-        const text = `{"revision":${state.revision},"routes":${JSON.stringify(state.routes)},"config":${configJson}${state.appliedAt === undefined ? '' : `,"appliedAt":${JSON.stringify(state.appliedAt)}`}}\n`;
+        const text = `{"revision":${state.revision},"routes":[${state.routes.map(jsonOf).join(',')}],"config":${configJson}${state.appliedAt === undefined ? '' : `,"appliedAt":${JSON.stringify(state.appliedAt)}`}}\n`;
         try {
           await this.state.writeAppliedText(text);
         } catch (err) {

@@ -58,6 +58,18 @@ function httpHandlerFor(route: Route): { handler: HttpHandler } | { reason: stri
 }
 
 /**
+ * Handlers already made, by route object. A node's config is rendered again for every change, from mostly the
+ * same route objects; routes are never modified once received (and rendered handlers never modified either).
+ */
+const handlerCache = new WeakMap<Route, ReturnType<typeof httpHandlerFor>>();
+
+function cachedHandlerFor(route: Route): ReturnType<typeof httpHandlerFor> {
+  let result = handlerCache.get(route);
+  if (!result) handlerCache.set(route, (result = httpHandlerFor(route)));
+  return result;
+}
+
+/**
  * Renders the routes of one node as a complete Caddy config. Pure: the same routes and options always
  * give byte-identical JSON, which lets the agent skip `/load` when nothing changed.
  */
@@ -78,7 +90,7 @@ export function buildCaddyConfig(routes: Route[], opts: BuildOptions): BuildResu
       else unsupported.push({ routeId: route.id, reason: NO_LAYER4_REASON });
       continue;
     }
-    const result = httpHandlerFor(route);
+    const result = cachedHandlerFor(route);
     if ('reason' in result) {
       unsupported.push({ routeId: route.id, reason: result.reason });
       continue;

@@ -30,6 +30,14 @@ function wildcardOf(host: string): string | null {
   return dot < 0 ? null : `*${host.slice(dot)}`;
 }
 
+/** Grouping key of a handler: its JSON, made once per handler object (build-config reuses them). */
+const keys = new WeakMap<HttpHandler, string>();
+function keyOf(handler: HttpHandler): string {
+  let key = keys.get(handler);
+  if (key === undefined) keys.set(handler, (key = JSON.stringify(handler)));
+  return key;
+}
+
 function chunks(hosts: string[]): { host: string[] }[] {
   const out: { host: string[] }[] = [];
   for (let i = 0; i < hosts.length; i += MAX_HOSTS_PER_MATCHER) out.push({ host: hosts.slice(i, i + MAX_HOSTS_PER_MATCHER) });
@@ -49,7 +57,7 @@ export function groupedHostRoutes(entries: readonly HostEntry[]): HttpRoute[] {
     else groups.set(key, [host]);
   };
   for (const { domains, handler } of entries) {
-    const key = JSON.stringify(handler);
+    const key = keyOf(handler);
     if (!handlers.has(key)) handlers.set(key, handler);
     for (const host of domains) {
       if (seen.has(host)) continue; // an earlier route already matches it first

@@ -50,7 +50,10 @@ export class AgentHub {
     this.localRoutes = new LocalRouteService(s.ctx);
     this.pusher = new SyncPusher(new NodeRoutesCache(s.ctx), this.sessions, log, opts.pushTiming ?? DEFAULT_PUSH_TIMING);
     s.ctx.events.on('revision', (nodeId, revision) => this.pusher.changed(nodeId, revision));
-    s.ctx.events.on('revoked', (nodeId) => this.sessions.get(nodeId)?.close(CLOSE_CODES.revoked, 'agent key revoked by the controller'));
+    s.ctx.events.on('revoked', (nodeId) => {
+      this.sessions.get(nodeId)?.close(CLOSE_CODES.revoked, 'agent key revoked by the controller');
+      this.pusher.forget(nodeId);
+    });
     this.liveness = setInterval(() => {
       this.checkLiveness();
       this.pusher.repair();

@@ -1,5 +1,5 @@
 /**
- * The routes each connected node should serve, kept in memory: loaded from the database once when the node
+ * The routes each node should serve, kept in memory: loaded from the database once, when the node first
  * connects, then kept current by the write path's `route-change` events (one per revision a write produced),
  * so a change costs the hub the change and not a re-read of the node's routes. Each route's JSON is made once
  * and reused by every frame that carries it.
@@ -111,7 +111,7 @@ export class NodeRoutes {
   }
 }
 
-/** The cache for all connected nodes; a node's entry lives as long as its session. */
+/** The cache of every node that connected since the controller started, until the node is removed or revoked. */
 export class NodeRoutesCache {
   private readonly nodes = new Map<string, NodeRoutes>();
   private readonly loading = new Map<string, { promise: Promise<NodeRoutes | null>; held: RouteChange[] }>();

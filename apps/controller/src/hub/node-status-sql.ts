@@ -1,9 +1,10 @@
 /**
  * Node-row updates of many nodes as a few multi-row statements, the same SQL on SQLite and PostgreSQL:
  * `UPDATE nodes SET … FROM (VALUES …) AS v WHERE nodes.id = v.column1`. Rows are grouped by the set of columns
- * they change, and cut into chunks of a few fixed sizes, so the statement texts repeat and stay prepared.
+ * they change and cut into chunks of fixed sizes.
  */
 import { sql, type RawBuilder } from 'kysely';
+import { fixedChunks } from '../db/chunks';
 import type { NodeTable } from '../db/schema';
 
 type Column = 'status' | 'caddy_version' | 'agent_version' | 'last_seen_at' | 'route_count' | 'cert_count' | 'applied_revision' | 'last_error';
@@ -21,7 +22,6 @@ const TYPES: Record<Column, string> = {
   last_error: 'TEXT',
 };
 const ORDER = Object.keys(TYPES) as Column[];
-const CHUNKS = [500, 100, 20, 5, 1];
 
 function statement(columns: Column[], rows: [string, NodeStatusUpdate][], now: string): RawBuilder<unknown> {
   const values = rows.map(
@@ -42,14 +42,6 @@ export function updateNodesSql(batch: Map<string, NodeStatusUpdate>, now: string
     g.rows.push([id, update]);
   }
   const out: RawBuilder<unknown>[] = [];
-  for (const { columns, rows } of groups.values()) {
-    let at = 0;
-    for (const size of CHUNKS) {
-      while (rows.length - at >= size) {
-        out.push(statement(columns, rows.slice(at, at + size), now));
-        at += size;
-      }
-    }
-  }
+  for (const { columns, rows } of groups.values()) for (const chunk of fixedChunks(rows)) out.push(statement(columns, chunk, now));
   return out;
 }

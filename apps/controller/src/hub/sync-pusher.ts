@@ -114,11 +114,19 @@ export class SyncPusher {
     }
   }
 
+  /**
+   * The node's routes stay cached (and current): a node that reconnects gets its full sync without a read,
+   * from the JSON already made.
+   */
   disconnected(s: AgentSession): void {
     const st = this.states.get(s);
     if (st?.timer) clearTimeout(st.timer);
     if (st) st.timer = null;
-    if (this.sessions.get(s.nodeId) === undefined) this.cache.drop(s.nodeId);
+  }
+
+  /** A node that was removed or revoked: nothing of it is kept. */
+  forget(nodeId: string): void {
+    this.cache.drop(nodeId);
   }
 
   private arm(s: AgentSession, st: PushState): void {

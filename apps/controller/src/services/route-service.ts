@@ -6,6 +6,7 @@ import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 import { audit } from './audit-service';
 import { LOCAL_NODE_ID, type Actor, type RouteChange, type ServiceContext } from './context';
 import { bumpRevision } from './node-service';
+import { bulkPatch } from './route-bulk-patch';
 import { dbNodeId, routeToApi, routeToInput, specOf, type RouteSpec } from './route-mapping';
 
 export interface RouteQuery {
@@ -86,7 +87,14 @@ export class RouteService {
         }
       };
       for (const [i, input] of ops.create.entries()) out.created.push(await step('create', i, () => this.createIn(trx, actor, input)));
-      for (const [i, u] of ops.update.entries()) out.updated.push(await step('update', i, () => this.patchIn(trx, actor, u.id, u.patch)));
+      const bulk = await bulkPatch(trx, this.ctx, actor, ops.update, (before, patch) => this.merge(before, patch));
+      if (bulk) {
+        out.updated.push(...bulk.updated);
+        bumped.push(...bulk.bumped);
+        changes.push(...bulk.changes);
+      } else {
+        for (const [i, u] of ops.update.entries()) out.updated.push(await step('update', i, () => this.patchIn(trx, actor, u.id, u.patch)));
+      }
       for (const [i, id] of ops.delete.entries()) {
         await step('delete', i, () => this.removeIn(trx, actor, id));
         out.deleted.push(id);
