@@ -78,7 +78,7 @@ async function round(setup: LoadedNode, edits: number, pacing: number, offset: n
 async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const routeCount = ctx.quick ? 200 : 1000;
   const edits = ctx.quick ? 30 : 100;
-  const pacings = ctx.quick ? [0, 10] : [0, 10, 30];
+  const pacings = ctx.quick ? [0, 10] : [0, 10, 30, 60];
   const cleanup = new Cleanup();
   try {
     const setup = await setupLoadedNode(cleanup, { name: 'burst', ip: '127.0.0.4', routeCount, upstreams: 8 });
@@ -108,4 +108,4 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   }
 }
 
-export const burst: Scenario = { name: 'burst', title: '4. burst (100 edits in a row to one node with 1,000 routes, at 0/10/30 ms pacing; --quick: 30 edits, 200 routes)', run };
+export const burst: Scenario = { name: 'burst', title: '4. burst (100 edits in a row to one node with 1,000 routes, at 0/10/30/60 ms pacing; --quick: 30 edits, 200 routes)', run };

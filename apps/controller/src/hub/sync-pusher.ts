@@ -1,8 +1,9 @@
 /**
  * Decides when each connected node gets what. At most one sync is in flight per node: a change to an idle node
- * goes out at once; changes that arrive while one is in flight wait for its ack and then for a short quiet gap
- * (so a burst of edits reaches Caddy as one reload), but never longer than `maxDelayMs` after the first of them,
- * so a steady stream still reaches the node about every second. What goes out is a `delta` from the revision the
+ * goes out at once; changes that arrive while one is in flight, or soon after the last push, are gathered until
+ * no change came for a short quiet gap (so a burst of edits reaches Caddy as one reload, however it is paced,
+ * up to the gap), but never longer than `maxDelayMs` after the first of them, so a steady stream still reaches
+ * the node about every second. What goes out is a `delta` from the revision the
  * node has, or a full `sync` on (re)connect, on request (`resync`), for protocol-1 agents, and whenever the delta
  * would not be smaller.
  */
@@ -12,13 +13,15 @@ import type { AgentSession } from './agent-session';
 import type { NodeRoutesCache } from './node-routes';
 
 export interface PushTiming {
-  /** Changes after an ack wait until none came for this long… */
+  /** Gathered changes wait until none came for this long… */
   quietMs: number;
   /** …but at most this long after the first of them. */
   maxDelayMs: number;
+  /** A change within this long after the last push is taken as part of a burst and gathered. */
+  recentMs: number;
 }
 
-export const DEFAULT_PUSH_TIMING: PushTiming = { quietMs: 50, maxDelayMs: 1000 };
+export const DEFAULT_PUSH_TIMING: PushTiming = { quietMs: 80, maxDelayMs: 1000, recentMs: 100 };
 
 interface PushState {
   /** Set once the node's starting point (its applied revision) is known. */
@@ -32,6 +35,7 @@ interface PushState {
   /** Date.now() of the first change not sent yet (0: none), and of the latest. */
   pendingSince: number;
   lastChangeAt: number;
+  lastPushAt: number;
   timer: NodeJS.Timeout | null;
 }
 
@@ -51,7 +55,7 @@ export class SyncPusher {
   private state(s: AgentSession): PushState {
     let st = this.states.get(s);
     if (!st) {
-      st = { ready: false, sent: -1, inFlight: false, full: false, pushing: false, pendingSince: 0, lastChangeAt: 0, timer: null };
+      st = { ready: false, sent: -1, inFlight: false, full: false, pushing: false, pendingSince: 0, lastChangeAt: 0, lastPushAt: 0, timer: null };
       this.states.set(s, st);
     }
     return st;
@@ -81,7 +85,7 @@ export class SyncPusher {
     st.lastChangeAt = now;
     if (!st.pendingSince) st.pendingSince = now;
     if (st.inFlight || st.pushing) return;
-    if (st.timer) return this.arm(s, st);
+    if (st.timer || now - st.lastPushAt < this.timing.recentMs) return this.arm(s, st);
     void this.push(s);
   }
 
@@ -157,6 +161,7 @@ export class SyncPusher {
       st.inFlight = true;
       st.full = false;
       st.pendingSince = 0;
+      st.lastPushAt = Date.now();
       s.sendText(frame);
       routes.trim(st.sent);
     } catch (err) {
