@@ -119,7 +119,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       const res = await pollServed(target, route.domains[0]!, (r) => r.status === 200 && r.body === want, performance.now(), { intervalMs: 5, timeoutMs: 60_000 });
       if (!Number.isFinite(res.ms)) throw new Error(`resync ${k}: ${route.domains[0]} not served within 60 s`);
       const accepted = fwd.accepts.filter((a) => a >= opened)[0] ?? NaN;
-      const completed = CaddyLoadLog.firstAfter(log.completed, accepted);
+      // Caddy's log line may reach us a moment after the route answers.
+      const completed = await waitUntil('load complete logged', () => CaddyLoadLog.firstAfter(log.completed, accepted) || null, 10_000, 10);
       resyncMs.push(completed - accepted);
       await waitOnline(api, node);
       await sleep(1000);

@@ -49,6 +49,17 @@ describe('NodeRoutes', () => {
     expect(JSON.parse(n.deltaFrame(1, 100)!).upsert).toHaveLength(2);
   });
 
+  it('keeps the full sync frame only until the next change', () => {
+    const n = new NodeRoutes(1, [route('a')]);
+    expect(n.syncFrame()).toBe(n.syncFrame());
+    n.apply({ nodeId: 'n1', revision: 2, upsert: route('a', 99) });
+    expect(JSON.parse(n.syncFrame())).toEqual({ type: 'sync', revision: 2, routes: [route('a', 99)] });
+    n.apply({ nodeId: 'n1', revision: 3, upsert: route('0') });
+    expect(JSON.parse(n.syncFrame()).routes.map((r: Route) => r.id)).toEqual(['0', 'a']);
+    n.apply({ nodeId: 'n1', revision: 4, remove: '0' });
+    expect(JSON.parse(n.syncFrame()).routes.map((r: Route) => r.id)).toEqual(['a']);
+  });
+
   it('gives no delta when the changes are forgotten, too many, or nothing changed', () => {
     const n = new NodeRoutes(10, [route('a'), route('b'), route('c')]);
     expect(n.deltaFrame(9, 100), 'before what the cache knows').toBeNull();

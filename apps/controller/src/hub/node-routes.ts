@@ -24,6 +24,9 @@ export class NodeRoutes {
   private logFrom: number;
   /** Changes that arrived ahead of a missing revision, by revision. */
   private readonly held = new Map<number, RouteChange>();
+  /** The ids in order, and the last full sync frame, until a change makes them stale. */
+  private sortedIds: string[] | null = null;
+  private syncText: { revision: number; text: string } | null = null;
   /** Highest revision announced for this node; above `revision` while a change is missing. */
   known: number;
   gapSince = 0;
@@ -48,8 +51,13 @@ export class NodeRoutes {
     this.held.set(change.revision, change);
     for (let next = this.held.get(this.revision + 1); next; next = this.held.get(this.revision + 1)) {
       this.held.delete(next.revision);
-      if (next.upsert) this.routes.set(next.upsert.id, { route: next.upsert, json: null });
-      else if (next.remove) this.routes.delete(next.remove);
+      if (next.upsert) {
+        if (!this.routes.has(next.upsert.id)) this.sortedIds = null;
+        this.routes.set(next.upsert.id, { route: next.upsert, json: null });
+      } else if (next.remove) {
+        this.routes.delete(next.remove);
+        this.sortedIds = null;
+      }
       this.revision = next.revision;
       const id = next.upsert?.id ?? next.remove;
       if (id !== undefined) this.log.push({ revision: next.revision, id });
@@ -84,11 +92,14 @@ export class NodeRoutes {
     return [...this.routes.values()].map((e) => e.route).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /** The full `sync` frame as text. */
+  /** The full `sync` frame as text (kept until the next change: a fleet reconnecting gets it from memory). */
   syncFrame(): string {
-    const ids = [...this.routes.keys()].sort();
-    const parts = ids.map((id) => this.jsonOf(this.routes.get(id)!));
-    return `{"type":"sync","revision":${this.revision},"routes":[${parts.join(',')}]}`;
+    if (this.syncText?.revision === this.revision) return this.syncText.text;
+    this.sortedIds ??= [...this.routes.keys()].sort();
+    const parts = this.sortedIds.map((id) => this.jsonOf(this.routes.get(id)!));
+    const text = `{"type":"sync","revision":${this.revision},"routes":[${parts.join(',')}]}`;
+    this.syncText = { revision: this.revision, text };
+    return text;
   }
 
   /**
