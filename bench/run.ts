@@ -12,11 +12,14 @@ import { burst } from './scenarios/burst';
 import { fanOut } from './scenarios/fan-out';
 import { fanoutSim } from './scenarios/fanout-sim';
 import { scale } from './scenarios/scale';
+import { docker } from './scenarios/docker';
+import { agentLoad } from './scenarios/agent-load';
+import { reloadResets } from './scenarios/reload-resets';
 import { figureLines } from './lib/figures';
 import type { Scenario, ScenarioContext } from './lib/scenario';
 import { secs } from './lib/stats';
 
-const SCENARIOS: Scenario[] = [changeToServed, configShape, bigNode, burst, fanOut, fanoutSim, scale];
+const SCENARIOS: Scenario[] = [changeToServed, configShape, bigNode, burst, fanOut, fanoutSim, scale, docker, agentLoad, reloadResets];
 /** A scenario that takes longer than this is abandoned (its cleanup still runs when it unwinds). */
 const SCENARIO_LIMIT_MS = 10 * 60_000;
 

@@ -66,6 +66,7 @@ function inputsDigest() {
     path.join(ROOT, 'apps/agent/package.json'),
     path.join(ROOT, 'package-lock.json'),
     fileURLToPath(import.meta.url),
+    ...sourceFiles(path.join(ROOT, 'scripts/agent-bundle')),
   ];
   for (const file of files) hash.update(path.relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0');
   const node = statSync(process.execPath);
@@ -106,6 +107,13 @@ const result = await build({
     'process.env.WS_NO_UTF_8_VALIDATE': '"1"',
   },
   external: ['bufferutil', 'utf-8-validate'],
+  // dockerode's docker-modem brings ssh2 for ssh:// Docker hosts, which the agent refuses; ssh2's native add-ons
+  // cannot load in a single executable. Stubs keep it (and its .node files) and debug's optional supports-color
+  // out of the bundle, so the executable never asks its require() for a file it cannot load.
+  alias: {
+    ssh2: fileURLToPath(new URL('./agent-bundle/ssh2-stub.cjs', import.meta.url)),
+    'supports-color': fileURLToPath(new URL('./agent-bundle/supports-color-stub.cjs', import.meta.url)),
+  },
   minifySyntax: true,
   legalComments: 'none',
   logLevel: 'silent',

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start: installs what is missing (npm dependencies; Caddy from Debian's packages), builds the dashboard
 # once, then runs `caddyfleet standalone` — the controller with its own local node — on the embedded defaults.
-# Any argument is passed on, e.g. `bash scripts/start.sh --http-listen 127.0.0.1:8081`.
+# Any argument is passed on, e.g. `bash scripts/start.sh --http-listen 127.0.0.1:8081`; a first argument `server`
+# runs a fleet server instead (`bash scripts/start.sh server --public-url http://fleet.example.com:8080`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +32,14 @@ if [[ ! -f apps/web/dist/index.html ]] || [[ -n "$(find apps/web/src apps/web/in
   npm run build -w apps/web --silent
 fi
 
-exec node bin/caddyfleet.mjs standalone "$@"
+# The agent that /install.sh hands to new hosts; the build script skips itself when its inputs did not change.
+say "building the self-contained agent for other hosts (skipped when up to date)…"
+node scripts/build-agent.mjs >/dev/null
+
+# `bash scripts/start.sh server --public-url …` runs a fleet server instead of the standalone default.
+role=standalone
+if [[ ${1:-} == server || ${1:-} == standalone ]]; then
+  role=$1
+  shift
+fi
+exec node bin/caddyfleet.mjs "$role" "$@"

@@ -193,7 +193,12 @@ describe.skipIf(!hasCaddy)('agent ↔ controller protocol (fake controller, real
       caddyVersion: expect.stringMatching(/^v?2\.\d+/),
       capabilities: { layer4: false },
       appliedRevision: 0,
+      // `caddy list-modules` of Debian's Caddy, sorted, and the agent's own listener ports.
+      caddyModules: expect.arrayContaining(['http.handlers.reverse_proxy', 'tls']),
+      listeners: { http: httpPort, https: expect.any(Number) },
     });
+    expect(hello.caddyModules).not.toContain('layer4');
+    expect([...(hello.caddyModules ?? [])].sort()).toEqual(hello.caddyModules);
     expect(conn.frames[0]?.type).toBe('hello');
     expect(conn.invalid).toEqual([]);
   });

@@ -4,6 +4,7 @@
  * agent's Caddy, a local route mirrored to the controller, and revocation stopping the agent for good.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, startController, type RunningController } from '../apps/controller/src/index';
 import { loadAgentOptions, startAgent, type RunningAgent } from '@caddyfleet/agent';
@@ -25,7 +26,7 @@ describe.skipIf(!hasCaddy)('agent ↔ real controller', () => {
   async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const res = await fetch(`${controller.url}/api/v1${path}`, {
       method,
-      headers: { cookie, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: { cookie, 'x-requested-with': 'test', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     });
@@ -115,5 +116,45 @@ describe.skipIf(!hasCaddy)('agent ↔ real controller', () => {
     const done = await Promise.race([agent.done, sleep(10_000).then(() => null)]);
     expect(done?.reason).toBe('agent key revoked by the controller; enroll again with a new token');
     expect(route.id).toBeTruthy();
+  });
+
+  it('enrolls again on the same state dir when given a new token after its node was revoked', async () => {
+    await agent?.stop();
+    const stateDir = join(dir.path, 'agent');
+    const before = JSON.parse(readFileSync(join(stateDir, 'agent.json'), 'utf8')) as { nodeId: string };
+    const site = (await ok('GET', `/nodes/${before.nodeId}`)).siteId as string;
+    const { token } = await ok('POST', `/sites/${site}/enrollment-tokens`, {});
+    const logs = captureLogger();
+    const opts = loadAgentOptions(
+      {
+        controller: controller.url,
+        token,
+        stateDir,
+        caddyBin: CADDY,
+        name: 'e2e-node-again',
+        httpListen: `127.0.0.1:${httpPort}`,
+        httpsListen: `127.0.0.1:${await freePort()}`,
+        reconnectMinMs: 100,
+        reconnectMaxMs: 1000,
+      },
+      {},
+    );
+    agent = await startAgent(opts, { logger: logs.log });
+    const current = agent;
+    const nodeId = await waitFor(() => (current.nodeId !== before.nodeId ? current.nodeId : null), { timeoutMs: 15_000, description: 'enrolled again' });
+    await waitFor(async () => (await ok('GET', `/nodes/${nodeId}`)).status === 'online', { timeoutMs: 15_000, description: 'new node online' });
+    expect(JSON.parse(readFileSync(join(stateDir, 'agent.json'), 'utf8')).nodeId).toBe(nodeId);
+    // Its local routes come along under the new node.
+    await waitFor(async () => ((await ok('GET', `/routes?nodeId=${nodeId}`)) as { domains: string[] }[]).some((r) => r.domains.includes('local-e2e.test')), {
+      timeoutMs: 10_000,
+      description: 'local route under the new node',
+    });
+    // The revoked node's central route is gone: the new node has none yet.
+    await waitFor(async () => (await bodyOf(httpPort, 'e2e.test')) === null, { timeoutMs: 10_000, description: "the old node's route no longer served" });
+
+    // The token is spent now: a second refusal ends the agent.
+    await ok('DELETE', `/nodes/${nodeId}`);
+    const done = await Promise.race([current.done, sleep(10_000).then(() => null)]);
+    expect(done?.reason).toMatch(/agent key/);
   });
 });

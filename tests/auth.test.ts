@@ -40,7 +40,7 @@ describe('authentication', () => {
 
     const me = await t.request('GET', '/auth/me', { headers: { cookie: session } });
     expect(me.body).toMatchObject({ label: 'admin', role: 'admin' });
-    expect((await t.request('POST', '/auth/logout', { headers: { cookie: session } })).status).toBe(204);
+    expect((await t.request('POST', '/auth/logout', { headers: { cookie: session, 'x-requested-with': 'caddyfleet' } })).status).toBe(204);
     expect((await t.request('GET', '/auth/me', { headers: { cookie: session } })).status).toBe(401);
   });
 
@@ -55,17 +55,19 @@ describe('authentication', () => {
     expect(String(res.headers['set-cookie'])).toContain('Secure');
   });
 
-  it('rate-limits failed logins per user and per IP', async () => {
+  it('rate-limits failed logins per user and address with backoff, never locking the user out elsewhere', async () => {
     const t = await controller({ loginMaxAttempts: '3' });
     for (let i = 0; i < 3; i++) expect((await login(t, 'admin', `wrong-${i}`, '10.200.0.1')).statusCode).toBe(401);
-    const blocked = await login(t, 'admin', ADMIN_PASSWORD, '10.200.0.2');
-    expect(blocked.statusCode, 'the user is blocked even from another IP with the right password').toBe(429);
+    const blocked = await login(t, 'admin', ADMIN_PASSWORD, '10.200.0.1');
+    expect(blocked.statusCode, 'the address that guessed is blocked, even with the right password').toBe(429);
     expect(blocked.json().error.code).toBe('rate_limited');
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await login(t, 'admin', ADMIN_PASSWORD, '10.200.0.2')).statusCode, 'the real admin elsewhere signs in').toBe(200);
 
     await t.c.services.auth.createUser({ kind: 'system', id: 's', label: 'system', role: 'admin' }, { username: 'ops', password: 'ops-password-123', role: 'admin' });
-    for (let i = 0; i < 3; i++) expect((await login(t, `user${i}`, 'x', '10.200.0.9')).statusCode).toBe(401);
-    expect((await login(t, 'ops', 'ops-password-123', '10.200.0.9')).statusCode, 'the IP is blocked for every user').toBe(429);
+    // An address trying many users is blocked for all of them after four times the per-user count.
+    for (let i = 0; i < 12; i++) expect((await login(t, `user${i}`, 'x', '10.200.0.9')).statusCode).toBe(401);
+    expect((await login(t, 'ops', 'ops-password-123', '10.200.0.9')).statusCode, 'the address is blocked for every user').toBe(429);
     expect((await login(t, 'ops', 'ops-password-123', '10.200.0.10')).statusCode).toBe(200);
   });
 
@@ -127,6 +129,38 @@ describe('authentication', () => {
     expect((await t.request('GET', '/metrics')).status).toBe(401);
     expect((await t.request('GET', '/healthz')).status).toBe(200);
     expect((await t.request('POST', '/agent/enroll', { body: {} })).status).toBe(400);
+  });
+
+  it('refuses cookie-authenticated unsafe requests from another origin; bearer tokens are exempt', async () => {
+    const t = await controller();
+    const cookie = (await t.login()).cookie!;
+    const host = '127.0.0.1:8080';
+    const send = (method: 'POST' | 'PATCH' | 'DELETE', url: string, headers: Record<string, string>, payload?: object) =>
+      t.c.app.inject({ method, url: `/api/v1${url}`, headers: { host, ...headers }, ...(payload ? { payload } : {}) });
+    const tenant = (await t.client({ cookie }).post('/tenants', { name: 'csrf' })).body;
+    const refused = [
+      ['another port, same site', 'POST', `/tenants`, { cookie, origin: 'http://127.0.0.1:9999', 'sec-fetch-site': 'same-site' }, { name: 'x' }],
+      ['a sibling subdomain', 'PATCH', `/tenants/${tenant.id}`, { cookie, origin: 'http://evil.127.0.0.1.nip.io:8080' }, { name: 'x' }],
+      ['an opaque origin', 'POST', `/tenants`, { cookie, origin: 'null' }, { name: 'x' }],
+      ['a cross-site fetch without Origin', 'DELETE', `/tenants/${tenant.id}`, { cookie, 'sec-fetch-site': 'cross-site' }, undefined],
+      ['a body-less POST without X-Requested-With', 'POST', '/auth/logout', { cookie }, undefined],
+    ] as const;
+    for (const [why, method, url, headers, body] of refused) {
+      const res = await send(method, url, headers, body);
+      expect(res.statusCode, why).toBe(403);
+      expect(res.json().error.code, why).toBe('csrf_rejected');
+    }
+    expect((await t.client({ cookie }).get(`/tenants/${tenant.id}`)).body.name, 'nothing changed').toBe('csrf');
+
+    // The dashboard: same origin, same-origin fetch metadata, JSON bodies and the header on body-less POSTs.
+    const own = { cookie, origin: `http://${host}`, 'sec-fetch-site': 'same-origin' };
+    expect((await send('PATCH', `/tenants/${tenant.id}`, own, { name: 'renamed' })).statusCode).toBe(200);
+    // Non-browser clients send neither header.
+    expect((await send('POST', '/tenants', { cookie }, { name: 'script' })).statusCode).toBe(201);
+    // A bearer token is not sent by a browser on its own: no origin check.
+    const token = (await t.client({ cookie }).post('/tokens', { name: 'csrf' })).body.token;
+    expect((await send('POST', '/tenants', { authorization: `Bearer ${token}`, origin: 'http://127.0.0.1:9999', 'sec-fetch-site': 'cross-site' }, { name: 'bearer' })).statusCode).toBe(201);
+    expect((await send('POST', '/auth/logout', { ...own, 'x-requested-with': 'caddyfleet' })).statusCode).toBe(204);
   });
 
   it('generates and announces an admin password once when none is configured', async () => {

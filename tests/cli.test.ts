@@ -224,7 +224,7 @@ describe('caddyfleet CLI against a controller', () => {
         env,
       ),
     );
-    expect(proxy[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'STATUS']);
+    expect(proxy[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'PROBLEM', 'STATUS']);
     // No agent serves the local node of this in-process controller: the route must not look served.
     expect(proxy[1]!.slice(1)).toEqual([
       'proxy',
@@ -235,6 +235,7 @@ describe('caddyfleet CLI against a controller', () => {
       'yes',
       'exclusive',
       'central',
+      '-',
       'not served: local has never connected',
     ]);
     routeIds.proxy = proxy[1]![0]!;
@@ -288,8 +289,8 @@ describe('caddyfleet CLI against a controller', () => {
 
   it('lists routes as a table and as JSON', async () => {
     const table = parseTable(await ok(['routes', 'list'], env));
-    expect(table[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'STATUS']);
-    expect(table.slice(1).every((r) => r[9] === 'not served: local has never connected')).toBe(true);
+    expect(table[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'PROBLEM', 'STATUS']);
+    expect(table.slice(1).every((r) => r[10] === 'not served: local has never connected')).toBe(true);
     const byId = new Map(table.slice(1).map((r) => [r[0], r]));
     expect(byId.size).toBe(4);
     expect(byId.get(routeIds.redirect!)?.slice(1, 4)).toEqual(['redirect', 'a.example.com', '308 https://b.example.com (path dropped)']);
@@ -324,7 +325,7 @@ describe('caddyfleet CLI against a controller', () => {
 
   it('lists nodes: the local node is there', async () => {
     const table = parseTable(await ok(['nodes', 'list'], env));
-    expect(table[0]).toEqual(['ID', 'NAME', 'HOSTNAME', 'STATUS', 'CADDY', 'LAST SEEN', 'ROUTES', 'CERTS', 'IN SYNC']);
+    expect(table[0]).toEqual(['ID', 'NAME', 'HOSTNAME', 'STATUS', 'CADDY', 'LAST SEEN', 'ROUTES', 'CERTS', 'IN SYNC', 'PROBLEMS']);
     const local = table.find((r) => r[0] === 'local');
     expect(local, table.map((r) => r.join(' | ')).join('\n')).toBeDefined();
     expect(local![8]).toBe('never connected');

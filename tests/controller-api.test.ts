@@ -233,9 +233,13 @@ describe.each(STORES)('controller API on %s', (kind) => {
     expect(row.revoked_by).toBe('admin');
     expect((await api.post(`/nodes/${nodeId}/revoke`)).status).toBe(409);
 
-    await api.post('/routes', { kind: 'dead', nodeId, domains: ['n.example.com'] });
-    expect((await api.del(`/nodes/${nodeId}`)).status).toBe(204);
+    const kept = (await api.post('/routes', { kind: 'dead', nodeId, domains: ['n.example.com'] })).body;
+    const deleted = await api.del(`/nodes/${nodeId}`);
+    expect(deleted.status).toBe(200);
+    expect(deleted.body.reassignedRoutes).toEqual([expect.objectContaining({ id: kept.id, nodeId: null, enabled: true, lastError: null })]);
+    expect(deleted.body.uninstall).toContain('sudo caddyfleet-agent uninstall');
     expect((await api.get(`/routes?nodeId=${nodeId}`)).body).toEqual([]);
+    expect((await api.get(`/routes/${kept.id}`)).body).toMatchObject({ nodeId: null, domains: ['n.example.com'] });
   });
 
   it('spends enrollment tokens once and refuses revoked or expired ones', async () => {
@@ -325,6 +329,7 @@ describe.each(STORES)('controller API on %s', (kind) => {
       'post /sites/{id}/enrollment-tokens', 'delete /enrollment-tokens/{id}',
       'get /routes', 'post /routes', 'get /routes/{id}', 'patch /routes/{id}', 'delete /routes/{id}',
       'get /openapi.json', 'post /agent/enroll',
+      'post /nodes/provision', 'post /nodes/{id}/provision', 'get /nodes/{id}/provisioning',
     ];
     for (const entry of expected) {
       const [method, p] = entry.split(' ') as [string, string];
@@ -338,6 +343,19 @@ describe.each(STORES)('controller API on %s', (kind) => {
     expect(metrics.body).toMatch(/caddyfleet_nodes\{status="pending"\} \d+/);
     expect((await t.request('GET', '/metrics')).status).toBe(401);
     expect((await t.request('GET', '/healthz')).status).toBe(200);
+  });
+
+  it('marks every API answer nosniff, errors included', async () => {
+    const answers = [
+      await api.get('/routes'),
+      await t.request('GET', '/routes'),
+      await t.request('GET', '/api/v1/no-such-thing'),
+      await t.request('POST', '/routes', { payload: '{', headers: { ...(await t.login()), 'content-type': 'application/json' } }),
+      await t.request('GET', '/healthz'),
+      await t.request('GET', '/metrics', { headers: await t.login() }),
+      await t.request('GET', '/openapi.json', { headers: await t.login() }),
+    ];
+    for (const a of answers) expect(a.headers['x-content-type-options'], `${a.status} ${JSON.stringify(a.body).slice(0, 80)}`).toBe('nosniff');
   });
 
   it('keeps everything across a restart', async () => {

@@ -7,9 +7,13 @@
  * the site: a decoy enrolls in between) → the Sites page lists the site's enrollment tokens, issues one and revokes
  * it (enrolling with it then answers 401 enrollment_token_revoked) → a proxy host created through the form is served by the node's Caddy (checked
  * with a Host header against a real upstream on 127.0.0.1) → a duplicate domain shows the 409 on its field →
- * editing it (PATCH) and a redirection host (create, 308 served, delete) reach the node's Caddy → a stream the
- * node cannot serve shows its lastError live → an agent-local route appears and disappears live (SSE `routes`) →
- * the header's server selector filters the hosts list and survives a reload → stopping the agent turns the
+ * editing it (PATCH) and a redirection host (create, 308 served, delete) reach the node's Caddy → the stream form
+ * refuses a server whose Caddy lacks layer4 (409 node_lacks_module on the Server field), and a local route that
+ * clashes with a central one shows its lastError live → a proxy host with options from each group of the form
+ * (load balancing, a custom location, an IP deny list, a response header; then maintenance) is applied by the
+ * node's Caddy → an agent-local route appears and disappears live (SSE `routes`) →
+ * the header's server selector filters the hosts list and survives a reload → the server page lists the
+ * certificate its Caddy issued for a tls 'internal' host → stopping the agent turns the
  * node Offline live → revoke through the confirmation dialog → "Move to site" → every page again at phone width.
  *
  * Every page is screenshotted to test-results/screenshots/. Any browser console error or uncaught page error
@@ -19,6 +23,7 @@
  * Missing Chromium or Caddy: fails under CI=true, skips locally.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
 import type { Page } from 'playwright-core';
 import type { RunningAgent } from '@caddyfleet/agent';
 import { hasChromium, type BrowserSession } from './helpers/browser';
@@ -37,7 +42,21 @@ import {
   visible,
 } from './helpers/dashboard';
 import { requireCaddy } from './helpers/fleet-agent';
+import { httpGet } from './helpers/http-probe';
+import { startUpstream } from '../apps/agent/test-support/fixtures';
 import { waitFor } from './helpers/processes';
+
+/** GET from a chosen loopback source address (for the IP deny list). */
+function getFrom(source: string, ip: string, port: number, host: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: ip, port, localAddress: source, headers: { Host: host }, agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${host} from ${source} timed out`)));
+    req.on('error', reject);
+  });
+}
 
 const DOMAIN = 'app.e2e.test';
 const LOCAL_DOMAIN = 'local.e2e.test';
@@ -334,17 +353,104 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     browser.assertClean();
   });
 
-  it('shows a route the node could not serve with its lastError as a warning, live', async () => {
+  it("refuses a stream on the form for a server whose Caddy lacks layer4, and shows a route the node cannot serve with its lastError, live", async () => {
     await open(page, '/streams', 'Streams');
     await visible(page.getByText('No streams yet.'));
-    // Debian's Caddy has no layer4 module: the agent reports the stream as unsupported in its ack.
-    await env.api('POST', '/routes', { kind: 'stream', nodeId, listen: { port: 15432, protocol: 'tcp' }, upstreams: [{ host: '127.0.0.1', port: 9 }] });
-    const stream = page.locator('tbody tr').filter({ hasText: 'TCP port 15432' });
-    await visible(stream);
-    await visible(stream.getByRole('note'), 20_000);
-    await poll(() => text(stream.getByRole('note'))).toMatch(/layer4/);
-    await browser.screenshot('17-streams-last-error');
+    await page.getByRole('button', { name: 'Add stream' }).first().click();
+    const dialog = page.getByRole('dialog', { name: 'New stream' });
+    await dialog.getByLabel('Server', { exact: true }).selectOption(nodeId);
+    // The agent reported its Debian Caddy's modules: the form says so before the controller does.
+    await visible(dialog.getByText("This server's Caddy has no layer4 module, so it cannot serve streams."));
+    await dialog.getByLabel('Listen port').fill('15432');
+    await dialog.getByLabel('Host', { exact: true }).fill('127.0.0.1');
+    await dialog.getByLabel('Port', { exact: true }).fill('5432');
+    await dialog.getByLabel('TLS server names (SNI)').fill('db.e2e.test');
+    await dialog.getByLabel('PROXY protocol').selectOption('v2');
+    browser.expectHttpError(409, /^\/api\/v1\/routes$/);
+    await dialog.getByRole('button', { name: 'Create stream' }).click();
+    // 409 node_lacks_module, on the Server field.
+    await visible(dialog.getByText(/This server's Caddy has no layer4 module \(streams need a Caddy built with layer4\)/));
+    await browser.screenshot('17-stream-refused-no-layer4');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await hidden(dialog);
+    await visible(page.getByText('No streams yet.'));
+
+    // A local route claiming the central proxy host's domain is not served; the controller shows why, live.
+    await open(page, '/404-hosts', '404 hosts');
+    const clash = await agent!.localRoutes.add({ kind: 'dead', domains: [DOMAIN], tls: 'off' });
+    const local = page.locator('tbody tr').filter({ hasText: DOMAIN });
+    await visible(local.getByRole('note'), 20_000);
+    await poll(() => text(local.getByRole('note'))).toMatch(new RegExp(`domain ${DOMAIN.replace(/\./g, '\\.')} conflicts with route`));
+    await browser.screenshot('17b-local-route-last-error');
+    expect(await agent!.localRoutes.remove(clash.route.id)).toBe(true);
+    await hidden(local);
     browser.assertClean();
+  });
+
+  it("creates a proxy host with options through the form, one per group, and the node's Caddy applies them", async () => {
+    const api = await startUpstream('api-upstream');
+    try {
+      await open(page, '/proxy-hosts', 'Proxy hosts');
+      await page.getByRole('button', { name: 'Add proxy host' }).first().click();
+      const dialog = page.getByRole('dialog', { name: 'New proxy host' });
+      await dialog.getByLabel('Server', { exact: true }).selectOption(nodeId);
+      await dialog.getByLabel('Domain names').fill('opts.e2e.test');
+      await dialog.getByLabel('Host', { exact: true }).fill('127.0.0.1');
+      await dialog.getByLabel('Port', { exact: true }).fill(String(env.upstream.port));
+      await dialog.getByLabel('TLS').selectOption('off');
+      // Upstream group
+      await dialog.getByText('Upstream connection').click();
+      await dialog.getByLabel('Load balancing').selectOption('round_robin');
+      // Locations group: a malformed line first, refused on the field by the shared schema.
+      await dialog.getByText('Custom locations').click();
+      await dialog.getByLabel('Locations').fill('/api* = 127.0.0.1:1');
+      await dialog.getByRole('button', { name: 'Create proxy host' }).click();
+      await visible(dialog.getByText(/^line 1: must start with \//));
+      await dialog.getByLabel('Locations').fill(`/api = 127.0.0.1:${api.port}`);
+      // Security group
+      await dialog.getByText('Security and access').click();
+      await dialog.getByLabel('Deny').fill('127.0.0.9');
+      // Headers group
+      await dialog.getByText('Headers', { exact: true }).click();
+      await dialog.getByLabel('Response headers').fill('X-Served-By: caddyfleet');
+      await browser.screenshot('17c-proxy-form-options');
+      await dialog.getByRole('button', { name: 'Create proxy host' }).click();
+      await hidden(dialog);
+
+      const served = await waitFor(
+        async () => {
+          const r = await httpGet(env.caddyHttp.ip, env.caddyHttp.port, 'opts.e2e.test', '/').catch(() => null);
+          return r?.status === 200 ? r : null;
+        },
+        { timeoutMs: 20_000, description: 'opts.e2e.test served' },
+      );
+      expect(served.body).toBe('e2e-upstream opts.e2e.test/');
+      expect(served.headers['x-served-by']).toBe('caddyfleet');
+      expect((await httpGet(env.caddyHttp.ip, env.caddyHttp.port, 'opts.e2e.test', '/api/items')).body).toBe('api-upstream opts.e2e.test/api/items');
+      const denied = await getFrom('127.0.0.9', env.caddyHttp.ip, env.caddyHttp.port, 'opts.e2e.test');
+      expect(denied.status).toBe(403);
+
+      // The maintenance switch, through the edit form.
+      await page.getByRole('button', { name: 'Edit opts.e2e.test' }).click();
+      const edit = page.getByRole('dialog', { name: 'Edit proxy host' });
+      await poll(() => edit.getByLabel('Locations').inputValue()).toBe(`/api = 127.0.0.1:${api.port}`);
+      await edit.getByRole('switch', { name: 'Maintenance page' }).check();
+      await edit.getByRole('button', { name: 'Save changes' }).click();
+      await hidden(edit);
+      const maintenance = await waitFor(
+        async () => {
+          const r = await httpGet(env.caddyHttp.ip, env.caddyHttp.port, 'opts.e2e.test', '/').catch(() => null);
+          return r?.status === 503 ? r : null;
+        },
+        { timeoutMs: 20_000, description: 'opts.e2e.test in maintenance' },
+      );
+      expect(maintenance.body).toContain('Down for maintenance');
+      const route = ((await env.api('GET', `/routes?nodeId=${nodeId}`)) as { id: string; domains: string[] }[]).find((r) => r.domains.includes('opts.e2e.test'))!;
+      await env.api('DELETE', `/routes/${route.id}`);
+      browser.assertClean();
+    } finally {
+      await api.close();
+    }
   });
 
   it('shows an agent-local route appear and go live, on the server detail and the hosts list (SSE routes)', async () => {
@@ -411,6 +517,20 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await poll(() => text(page.getByRole('region', { name: 'Routes on this server' }))).toContain(DOMAIN);
     await poll(() => text(page.getByRole('region', { name: 'Recent events' }))).toContain('enrolled server e2e-node');
     await browser.screenshot('19-server-detail');
+
+    // A tls 'internal' host makes the node's Caddy issue a certificate from its local CA; the agent reports it.
+    const secure = (await env.api('POST', '/routes', { kind: 'proxy', nodeId, domains: ['secure.e2e.test'], upstreams: [{ host: '127.0.0.1', port: env.upstream.port }], tls: 'internal' })) as { id: string };
+    const certs = page.getByRole('table', { name: 'Certificates' });
+    await poll(() => text(certs), 30_000).toContain('secure.e2e.test');
+    const certRow = certs.locator('tbody tr').filter({ hasText: 'secure.e2e.test' });
+    await poll(() => text(certRow)).toMatch(/Caddy Local Authority/);
+    await poll(() => text(certRow)).toContain("Caddy's internal CA");
+    // Freshly issued (Caddy renews with a third of the lifetime left): not flagged.
+    await poll(() => certRow.getAttribute('data-expiry')).toBe('ok');
+    await poll(() => text(page.getByRole('region', { name: 'Details' }))).toMatch(/\d+ modules/);
+    await certs.scrollIntoViewIfNeeded();
+    await browser.screenshot('19b-server-certificates');
+    await env.api('DELETE', `/routes/${secure.id}`);
 
     await open(page, '/servers', 'Servers');
     const nodeRow = row(page, 'node-id', nodeId);

@@ -18,7 +18,9 @@ const proxy = (over: Record<string, unknown> = {}) => ({ kind: 'proxy', domains:
 
 const CASES: Case[] = [
   { name: 'empty body', body: '', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' },
-  { name: 'no body at all', status: 400, code: 'validation_failed' },
+  { name: 'no body at all', headers: { 'x-requested-with': 'caddyfleet' }, status: 400, code: 'validation_failed' },
+  { name: 'body-less cookie POST without X-Requested-With', method: 'POST', url: '/nodes/local/revoke', status: 403, code: 'csrf_rejected' },
+  { name: 'cookie POST from another port', headers: { origin: 'http://127.0.0.1:1', 'sec-fetch-site': 'same-site' }, body: proxy(), status: 403, code: 'csrf_rejected' },
   { name: '5 MB body', body: JSON.stringify(proxy({ pad: 'x'.repeat(5 * 1024 * 1024) })), headers: { 'content-type': 'application/json' }, status: 413, code: 'payload_too_large' },
   { name: 'malformed JSON', body: '{"kind": "proxy",', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' },
   { name: 'form-encoded body', body: 'kind=proxy', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, code: 'unsupported_media_type' },

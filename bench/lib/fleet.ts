@@ -127,7 +127,7 @@ export interface AgentNode {
  */
 export async function startAgentNode(
   cleanup: Cleanup,
-  opts: { controllerUrl: string; token: string; stateDir: string; ip: string; name: string; caddyAdmin?: string },
+  opts: { controllerUrl: string; token: string; stateDir: string; ip: string; name: string; caddyAdmin?: string; env?: Record<string, string> },
 ): Promise<AgentNode> {
   await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
   const httpPort = await freePort(opts.ip);
@@ -152,7 +152,7 @@ export async function startAgentNode(
       '--reconnect-min-ms', '100',
       '--reconnect-max-ms', '2000',
     ],
-    { cwd: REPO, env: childEnv(), name: `agent ${opts.name}` },
+    { cwd: REPO, env: childEnv(opts.env), name: `agent ${opts.name}` },
   );
   trackPid(proc.pid, `agent ${opts.name}`);
   const local = LocalApiClient.forStateDir(opts.stateDir, 10_000);

@@ -37,7 +37,7 @@ export class ApiClient {
   async req<T = any>(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
     const res = await fetch(`${this.baseUrl}/api/v1${path}`, {
       method,
-      headers: { cookie: this.cookie, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: { cookie: this.cookie, 'x-requested-with': 'bench', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });

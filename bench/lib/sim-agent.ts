@@ -33,7 +33,8 @@ export class SimAgent {
     private readonly agentKey: string,
   ) {}
 
-  private send(frame: AgentFrame): void {
+  /** Sends any frame as is (a hostile or a very large one, for the agent-load scenario). */
+  send(frame: AgentFrame): void {
     if (this.ws?.readyState !== WebSocket.OPEN) return;
     this.ws.send(JSON.stringify(frame));
     this.counters.framesSent++;

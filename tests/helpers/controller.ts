@@ -76,7 +76,9 @@ export class TestController {
     return { cookie };
   }
 
-  client(headers: Record<string, string>) {
+  /** Requests as the dashboard sends them (which marks its requests with X-Requested-With, see http/csrf.ts). */
+  client(session: Record<string, string>) {
+    const headers = { 'x-requested-with': 'caddyfleet', ...session };
     return {
       get: (url: string) => this.request('GET', url, { headers }),
       post: (url: string, body?: unknown) => this.request('POST', url, { headers, body }),

@@ -148,7 +148,7 @@ export class DashboardEnv {
   async api(method: string, path: string, body?: unknown): Promise<unknown> {
     const res = await fetch(`${this.url}/api/v1${path}`, {
       method,
-      headers: { cookie: this.apiCookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { cookie: this.apiCookie, 'x-requested-with': 'e2e', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();

@@ -41,6 +41,8 @@ export interface FleetAgentOptions {
   logLevel?: string;
   /** Passed as the agent's environment on top of a copy of ours without CADDYFLEET_*. */
   env?: Record<string, string>;
+  /** Caddy the agent manages (default Debian's, CADDY_BIN); e.g. the layer4 build from ./caddy-bins.ts. */
+  caddyBin?: string;
 }
 
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -139,7 +141,7 @@ export class FleetAgent {
       'agent',
       '--controller', this.controllerUrl,
       '--state-dir', this.stateDir,
-      '--caddy-bin', CADDY_BIN,
+      '--caddy-bin', o.caddyBin ?? CADDY_BIN,
       '--http-listen', `${o.ip}:${this.httpPort}`,
       '--https-listen', `${o.ip}:${this.httpsPort}`,
       '--name', o.name,

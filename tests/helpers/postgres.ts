@@ -50,6 +50,12 @@ export interface PostgresHandle {
   port: number;
   /** True when backed by CADDYFLEET_TEST_PG_URL rather than a cluster we started. */
   external: boolean;
+  /**
+   * Stops the server like an operator would (`pg_ctl stop -m fast`: open connections are terminated) but keeps
+   * its data; `resume()` starts it again on the same port. Not available with an external server.
+   */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
 }
 
 const PG_USER = 'caddyfleet';
@@ -214,9 +220,10 @@ export async function startPostgres(): Promise<PostgresHandle> {
     // The port is picked before the server binds it; retry on the (rare) collision.
     let port = 0;
     let lastErr: unknown;
+    let serverOpts = '';
     for (let attempt = 0; attempt < 3 && !started; attempt++) {
       port = await freePort('127.0.0.1');
-      const serverOpts = [
+      serverOpts = [
         `-p ${port}`,
         `-k ${root}`,
         '-c listen_addresses=127.0.0.1',
@@ -250,14 +257,23 @@ export async function startPostgres(): Promise<PostgresHandle> {
     await exec(adminUrl, `CREATE DATABASE ${quoteIdent(PG_DB)}`);
 
     let stopped: Promise<void> | undefined;
+    let paused = false;
     return {
       url: `postgres://${PG_USER}:${password}@127.0.0.1:${port}/${PG_DB}`,
       port,
       external: false,
+      async pause() {
+        await runPgTool(bins.pgCtl, ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '60'], 90_000);
+        paused = true;
+      },
+      async resume() {
+        await runPgTool(bins.pgCtl, ['-D', dataDir, '-l', logFile, '-o', serverOpts, '-w', '-t', '60', 'start'], 90_000);
+        paused = false;
+      },
       stop() {
         stopped ??= (async () => {
           try {
-            await runPgTool(bins.pgCtl, ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '60'], 90_000);
+            if (!paused) await runPgTool(bins.pgCtl, ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '60'], 90_000);
           } catch (err) {
             // fast shutdown failed (should not happen): do not leave a postmaster behind.
             await runPgTool(bins.pgCtl, ['-D', dataDir, 'stop', '-m', 'immediate', '-w', '-t', '30'], 60_000).catch(
@@ -292,6 +308,8 @@ async function startExternal(baseUrl: string): Promise<PostgresHandle> {
     url,
     port: Number(new URL(url).port || 5432),
     external: true,
+    pause: () => Promise.reject(new Error(`pause() needs a cluster started by the tests, not ${EXTERNAL_ENV}`)),
+    resume: () => Promise.reject(new Error(`resume() needs a cluster started by the tests, not ${EXTERNAL_ENV}`)),
     stop() {
       stopped ??= dropDatabase(baseUrl, name);
       return stopped;

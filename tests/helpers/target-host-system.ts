@@ -109,6 +109,9 @@ export async function claimSlot(dir: string): Promise<Slot> {
     try {
       await runOk('ip', ['addr', 'add', `${slot.hostAddress}/24`, 'dev', slot.hostIf]);
       await runOk('ip', ['link', 'set', slot.hostIf, 'up']);
+      // When the target stops, its end of the veth goes and takes the host end and its route along: the
+      // blackhole keeps anything still sent to the test subnet on this machine instead of the default route.
+      await runOk('ip', ['route', 'add', 'blackhole', slot.subnet, 'metric', '4000']);
     } catch (err) {
       await releaseSlot(slot);
       throw err;
@@ -135,6 +138,7 @@ export async function releaseSlot(slot: Slot): Promise<void> {
   if (del.code !== 0 && !/cannot find|does not exist/i.test(del.stderr)) {
     throw new Error(`ip link del ${slot.hostIf} failed: ${del.stderr.trim()}`);
   }
+  await run('ip', ['route', 'del', 'blackhole', slot.subnet, 'metric', '4000']);
 }
 
 export function linkExists(name: string): boolean {
@@ -199,10 +203,12 @@ export function teardownSync(record: SlotRecord, hostIf: string, graceMs: number
   }
   // The record goes first: once the link is deleted, another process may claim the slot and write its own.
   rmSync(join(REGISTRY, `${hostIf}.json`), { force: true });
-  try {
-    execFileSync('ip', ['link', 'del', hostIf], { stdio: 'ignore' });
-  } catch {
-    /* already gone */
+  for (const args of [['link', 'del', hostIf], ['route', 'del', 'blackhole', `10.200.${hostIf.replace(/^cfth/, '')}.0/24`, 'metric', '4000']]) {
+    try {
+      execFileSync('ip', args, { stdio: 'ignore' });
+    } catch {
+      /* already gone */
+    }
   }
   if (mountsUnder(record.dir).length === 0) rmSync(record.dir, { recursive: true, force: true });
 }

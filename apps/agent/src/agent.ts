@@ -4,15 +4,17 @@
  * config from disk, so the node serves before (and regardless of) reaching the controller; the controller
  * connection comes last.
  */
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { CaddyAdmin, parseAdminEndpoint, type BuildOptions } from '@caddyfleet/caddy';
-import { PROTOCOL_VERSION } from '@caddyfleet/protocol';
+import { CaddyAdmin, parseAdminEndpoint, parseListenAddress, type BuildOptions } from '@caddyfleet/caddy';
+import { PROTOCOL_VERSION, type Certificate } from '@caddyfleet/protocol';
 import { Applier, type AckFrame } from './apply';
 import { Backoff } from './backoff';
 import { ManagedCaddy } from './caddy-process';
-import { probeCaddy } from './caddy-probe';
-import { countCertificates } from './certs';
+import { probeAdminLayer4, probeCaddy } from './caddy-probe';
+import { CertificateScanner } from './certs';
 import { ControllerConnection } from './connection';
+import { DockerDiscovery } from './docker/discovery';
 import { DriftChecker } from './drift';
 import { enroll, reportableHostname } from './enroll';
 import { AgentConfigError, errorMessage } from './errors';
@@ -20,7 +22,7 @@ import { CaddyRejectedError, startLocalApi, type LocalApiServer } from './local-
 import { LocalRouteStore } from './local-routes';
 import { createLogger } from './logger';
 import { localToRoute } from './merge';
-import type { AgentOptions } from './options';
+import { dockerHostOf, type AgentOptions } from './options';
 import { StateStore, type AgentState, type StoredLocalRoute } from './state';
 import type { AgentStatusSnapshot, LocalRouteAddResult, LocalRouteView } from './status';
 import { AGENT_VERSION } from './version';
@@ -73,9 +75,14 @@ async function identify(opts: AgentOptions, state: StateStore, hooks: AgentHooks
     if (!opts.controller) throw new AgentConfigError('a controller URL is required with explicit credentials');
     return { controller: opts.controller, ...hooks.credentials };
   }
+  if (opts.nodeId && opts.agentKey) {
+    // Provisioned over SSH: the controller issued this identity; it wins over an older agent.json.
+    if (!opts.controller) throw new AgentConfigError('a controller URL (--controller) is required with --node-id and --agent-key');
+    return { controller: opts.controller, nodeId: opts.nodeId, agentKey: opts.agentKey };
+  }
   const saved = await state.readAgent();
   if (saved) {
-    if (opts.token) log.info({ nodeId: saved.nodeId }, `already enrolled as node ${saved.nodeId}; the enrollment token is not needed and was not used`);
+    if (opts.token) log.info({ nodeId: saved.nodeId }, `already enrolled as node ${saved.nodeId}; the enrollment token is used only if the controller refuses this node's key`);
     if (opts.controller && opts.controller !== saved.controller) {
       // Same key, new address (the controller moved): follow the operator and remember it.
       log.warn({ was: saved.controller, now: opts.controller }, 'controller URL differs from the one in agent.json; using and saving the new one');
@@ -91,11 +98,15 @@ async function identify(opts: AgentOptions, state: StateStore, hooks: AgentHooks
   if (!opts.token) {
     throw new AgentConfigError(`this agent is not enrolled yet (no ${state.agentFile}): --token (CADDYFLEET_ENROLLMENT_TOKEN) is required to enroll`);
   }
+  return enrollAndSave(opts, opts.controller, opts.token, state, log, stopped);
+}
+
+async function enrollAndSave(opts: AgentOptions, controller: string, token: string, state: StateStore, log: Logger, stopped: () => boolean): Promise<AgentState> {
   const enrolled = await enroll(
-    { controller: opts.controller, token: opts.token, name: opts.name, hostname: reportableHostname() },
+    { controller, token, name: opts.name, hostname: reportableHostname() },
     { log, backoff: new Backoff(opts.reconnectMinMs, opts.reconnectMaxMs), isStopped: stopped },
   );
-  const identity = { controller: opts.controller, ...enrolled };
+  const identity = { controller, ...enrolled };
   await state.writeAgent(identity);
   return identity;
 }
@@ -105,13 +116,14 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
   const state = new StateStore(opts.stateDir);
   await state.init();
   let stopping = false;
-  const identity = await identify(opts, state, hooks, log, () => stopping);
+  const enrolledBefore = hooks.credentials !== undefined || (await state.readAgent()) !== null;
+  let identity = await identify(opts, state, hooks, log, () => stopping);
   if (!isLoopbackUrl(identity.controller) && identity.controller.startsWith('http:')) {
     log.warn({ controller: identity.controller }, 'the controller URL is plain http: the agent key travels unencrypted');
   }
 
   // Caddy: managed (we start it, admin on a unix socket) or existing (we only talk to its admin API).
-  let caddyInfo = { version: null as string | null, layer4: false };
+  let caddyInfo = { version: null as string | null, layer4: false, modules: null as string[] | null };
   if (opts.caddyBin) {
     try {
       caddyInfo = await probeCaddy(opts.caddyBin);
@@ -143,6 +155,10 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     : null;
   const admin = managed ? managed.admin : new CaddyAdmin(opts.caddyAdmin!);
   const adminListen = managed ? managed.adminListen : adminListenOf(opts.caddyAdmin!);
+  if (!managed) {
+    caddyInfo.layer4 = await probeAdminLayer4(admin);
+    log.info({ admin: opts.caddyAdmin, layer4: caddyInfo.layer4 }, 'probed the existing Caddy for the layer4 app (its other modules stay unknown)');
+  }
 
   const build: BuildOptions = {
     httpListen: opts.httpListen,
@@ -154,11 +170,34 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
 
   const localStore = new LocalRouteStore(state);
   await localStore.load();
+
+  const dockerHost = dockerHostOf(opts, existsSync);
+  const discovery = dockerHost
+    ? new DockerDiscovery({
+        host: dockerHost,
+        prefix: opts.dockerLabelPrefix,
+        state,
+        log: log.child({ component: 'docker' }),
+        identity: () => ({ nodeId: identity.nodeId, nodeName: opts.name, hostIp: opts.hostIp ?? connection?.localAddress ?? null }),
+        onChange: () => {
+          connection?.publishDockerRoutes();
+          applier!.applyLocalChange().then(
+            (outcome) => {
+              if (!outcome.ok) log.warn({ error: outcome.error }, 'Docker routes changed, but the new config is not applied yet');
+            },
+            (err: unknown) => log.error({ err: errorMessage(err) }, 'applying Docker routes failed'),
+          );
+        },
+      })
+    : null;
+  await discovery?.init();
+
   applier = new Applier({
     admin,
     build,
     state,
     localRoutes: () => localStore.list(),
+    dockerEntries: () => discovery?.localEntries() ?? [],
     nodeId: identity.nodeId,
     log,
     onAck: (ack: AckFrame) => {
@@ -173,9 +212,19 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
   await applier.init();
   const drift = new DriftChecker(applier, opts.driftCheckSeconds, log);
 
+  // Only a managed Caddy's storage is known; an existing Caddy keeps its certificates where it was told to.
+  const scanner = managed ? new CertificateScanner(managed.storageDir) : null;
+  let certificates: Certificate[] = [];
   let certCount = 0;
+  let certsSent: { key: string; connects: number } | null = null;
+  /** Rescans the storage; sends the list to the controller when it changed or this connection has not had it. */
   const refreshCerts = async () => {
-    certCount = managed ? await countCertificates(managed.storageDir) : 0;
+    certificates = scanner ? await scanner.list() : [];
+    certCount = certificates.length;
+    const key = JSON.stringify(certificates);
+    if (connection?.connected && (certsSent?.key !== key || certsSent.connects !== connection.connects)) {
+      if (connection.send({ type: 'certificates', certificates })) certsSent = { key, connects: connection.connects };
+    }
     return certCount;
   };
 
@@ -228,6 +277,19 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     routeErrors: applier!.routeErrors,
     loadCount: applier!.loadCount,
     drift: { checks: drift.checks, repairs: drift.repairs, lastRepairAt: drift.lastRepairAt },
+    docker: discovery
+      ? {
+          ...discovery.status(),
+          routes: applier!.dockerRoutes.map((v) => ({
+            id: v.id,
+            domains: v.domains,
+            upstreams: v.upstreams,
+            served: v.served,
+            problems: v.problems,
+            containers: v.entries.map((e) => `${e.containerName}@${e.sourceNodeName}`),
+          })),
+        }
+      : null,
   });
 
   // --keep-caddy: an agent that is stopped leaves its Caddy serving for the next agent to adopt. One that ends
@@ -255,45 +317,72 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
   }
   await refreshCerts();
 
-  connection = new ControllerConnection({
-    controller: identity.controller,
-    agentKey: identity.agentKey,
-    nodeId: identity.nodeId,
-    log,
-    backoff: new Backoff(opts.reconnectMinMs, opts.reconnectMaxMs),
-    hello: () => {
-      applier!.resetDesired();
-      return {
-        protocolVersion: PROTOCOL_VERSION,
-        agentVersion: AGENT_VERSION,
+  const connect = () =>
+    new ControllerConnection({
+      controller: identity.controller,
+      agentKey: identity.agentKey,
+      nodeId: identity.nodeId,
+      log,
+      backoff: new Backoff(opts.reconnectMinMs, opts.reconnectMaxMs),
+      hello: () => {
+        applier!.resetDesired();
+        return {
+          protocolVersion: PROTOCOL_VERSION,
+          agentVersion: AGENT_VERSION,
+          caddyVersion: caddyInfo.version,
+          capabilities: { layer4: caddyInfo.layer4 },
+          appliedRevision: applier!.appliedRevision,
+          ...(caddyInfo.modules ? { caddyModules: caddyInfo.modules } : {}),
+          listeners: { http: parseListenAddress(opts.httpListen).port, https: parseListenAddress(opts.httpsListen).port },
+        };
+      },
+      status: async () => ({
+        routeCount: applier!.served,
+        certCount: await refreshCerts(),
         caddyVersion: caddyInfo.version,
-        capabilities: { layer4: caddyInfo.layer4 },
         appliedRevision: applier!.appliedRevision,
-      };
-    },
-    status: async () => ({
-      routeCount: applier!.served,
-      certCount: await refreshCerts(),
-      caddyVersion: caddyInfo.version,
-      appliedRevision: applier!.appliedRevision,
-      drift: drift.takeDriftFlag(),
-    }),
-    localRoutes: () => localStore.list().map(({ createdAt: _c, updatedAt: _u, ...route }) => route),
-    onSync: (frame) => {
-      void applier!.applySync(frame).catch((err: unknown) => log.error({ err: errorMessage(err), revision: frame.revision }, 'sync failed'));
-    },
-    onDelta: (frame) => {
-      const applying = applier!.applyDelta(frame);
-      if (!applying) {
-        log.warn({ have: applier!.desiredRevision, base: frame.base, revision: frame.revision }, 'delta does not apply to the routes received so far; asking for a full sync');
-        connection?.send({ type: 'resync', revision: applier!.desiredRevision });
-        return;
+        drift: drift.takeDriftFlag(),
+      }),
+      localRoutes: () => localStore.list().map(({ createdAt: _c, updatedAt: _u, ...route }) => route),
+      // With discovery off an empty list is published, so the controller drops what an earlier run reported.
+      dockerRoutes: () => (discovery ? discovery.entries() : []),
+      onSync: (frame) => {
+        void applier!.applySync(frame).catch((err: unknown) => log.error({ err: errorMessage(err), revision: frame.revision }, 'sync failed'));
+      },
+      onDelta: (frame) => {
+        const applying = applier!.applyDelta(frame);
+        if (!applying) {
+          log.warn({ have: applier!.desiredRevision, base: frame.base, revision: frame.revision }, 'delta does not apply to the routes received so far; asking for a full sync');
+          connection?.send({ type: 'resync', revision: applier!.desiredRevision });
+          return;
+        }
+        void applying.catch((err: unknown) => log.error({ err: errorMessage(err), revision: frame.revision }, 'delta failed'));
+      },
+    });
+  // A refused key ends the agent, unless an enrollment token was given: then it is spent once to enroll this
+  // host again (its node was deleted or revoked and the operator handed it a new token).
+  let reenrolled = !enrolledBefore; // a token that enrolled this run is spent
+  const watch = (conn: ControllerConnection) =>
+    void conn.revoked.then(async ({ reason }) => {
+      if (!opts.token || reenrolled || hooks.credentials || stopping) return finish(reason);
+      reenrolled = true;
+      log.warn({ nodeId: identity.nodeId, reason }, 'the controller refused this node\'s key; enrolling again with the given enrollment token');
+      try {
+        identity = await enrollAndSave(opts, identity.controller, opts.token, state, log, () => stopping);
+      } catch (err) {
+        return finish(`${reason}; enrolling again with the given token failed: ${errorMessage(err)}`);
       }
-      void applying.catch((err: unknown) => log.error({ err: errorMessage(err), revision: frame.revision }, 'delta failed'));
-    },
-  });
-  void connection.revoked.then(({ reason }) => finish(reason));
+      if (stopping) return;
+      applier!.nodeId = identity.nodeId;
+      await applier!.applyLocalChange();
+      connection = connect();
+      watch(connection);
+      connection.start();
+    });
+  connection = connect();
+  watch(connection);
   connection.start();
+  discovery?.start();
   drift.start();
   log.info(
     { nodeId: identity.nodeId, controller: identity.controller, caddy: caddyInfo.version ?? 'existing', http: opts.httpListen, https: opts.httpsListen },
@@ -302,14 +391,18 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
 
   let stopped: Promise<void> | null = null;
   return {
-    nodeId: identity.nodeId,
+    get nodeId() {
+      return identity.nodeId;
+    },
     status,
     localRoutes,
     done,
     stop() {
       stopped ??= (async () => {
         stopping = true;
+        managed?.prepareStop();
         await drift.stop();
+        await discovery?.stop();
         await connection?.stop();
         await applier!.persisted();
         await localApi?.close().catch(() => {});

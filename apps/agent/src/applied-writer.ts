@@ -42,7 +42,9 @@ export class AppliedWriter {
       while (this.next) {
         const { state, configJson } = this.next;
         this.next = null;
-        const text = `{"revision":${state.revision},"routes":[${state.routes.map(jsonOf).join(',')}],"config":${configJson}${state.appliedAt === undefined ? '' : `,"appliedAt":${JSON.stringify(state.appliedAt)}`}}\n`;
+        const appliedAt = state.appliedAt === undefined ? '' : `,"appliedAt":${JSON.stringify(state.appliedAt)}`;
+        const docker = state.dockerRoutes === undefined ? '' : `,"dockerRoutes":${JSON.stringify(state.dockerRoutes)}`;
+        const text = `{"revision":${state.revision},"routes":[${state.routes.map(jsonOf).join(',')}],"config":${configJson}${appliedAt}${docker}}\n`;
         try {
           await this.state.writeAppliedText(text);
         } catch (err) {

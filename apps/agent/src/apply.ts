@@ -5,9 +5,10 @@
  */
 import type { Logger } from 'pino';
 import { buildCaddyConfig, CaddyLoadError, type BuildOptions, type CaddyAdmin, type CaddyConfig } from '@caddyfleet/caddy';
-import type { AgentFrame, ControllerFrame, Route } from '@caddyfleet/protocol';
+import { MAX_ROUTE_ERRORS, type AgentFrame, type ControllerFrame, type DockerRouteView, type Route, type SourcedDockerEntry } from '@caddyfleet/protocol';
 import { AppliedWriter } from './applied-writer';
 import { DesiredRoutes, type DeltaFrame } from './desired-routes';
+import { streamPortsOf } from './stream-ports';
 import { errorMessage } from './errors';
 import { mergeRoutes, type RouteError } from './merge';
 import { stableStringify } from './stable-json';
@@ -19,7 +20,6 @@ export type AckFrame = Extract<AgentFrame, { type: 'ack' }>;
 /** Limits of the ack frame; Caddy's messages can be long (they quote the config). */
 const MAX_ERROR = 8192;
 const MAX_ROUTE_ERROR = 2048;
-const MAX_ROUTE_ERRORS = 10_000;
 
 export interface ApplyOutcome {
   ok: boolean;
@@ -42,6 +42,8 @@ export interface ApplierDeps {
   state: StateStore;
   /** The current local routes (read at every render). */
   localRoutes: () => StoredLocalRoute[];
+  /** The Docker sites this node found and serves itself (read at every render). */
+  dockerEntries?: () => SourcedDockerEntry[];
   nodeId: string | null;
   log: Logger;
   /** Where acks go (the controller connection); called for every sync outcome that is not superseded. */
@@ -62,6 +64,12 @@ export function isStartFailure(message: string): boolean {
 interface CentralRoutes {
   revision: number;
   routes: Route[];
+  /** Docker sites of other nodes this node serves (they come with the sync). */
+  docker: SourcedDockerEntry[];
+}
+
+function centralOf(applied: AppliedState | null): CentralRoutes {
+  return applied ? { revision: applied.revision, routes: applied.routes, docker: applied.dockerRoutes ?? [] } : { revision: 0, routes: [], docker: [] };
 }
 
 function truncate(text: string, max: number): string {
@@ -82,14 +90,17 @@ export class Applier {
    */
   private loadedJson: string | null = null;
   /** The central routes local edits are rendered against: the last applied sync, or a newer one still to retry. */
-  private central: CentralRoutes = { revision: 0, routes: [] };
+  private central: CentralRoutes = { revision: 0, routes: [], docker: [] };
   /**
    * An apply that failed for a transient reason (Caddy unreachable), retried by `retryPending` and `restore`;
    * 'sync' when a sync is among them, so its ack goes out once it works.
    */
   private pendingRetry: 'sync' | 'local' | null = null;
   private lastRouteErrors: RouteError[] = [];
+  private lastDocker: DockerRouteView[] = [];
   private lastServed = 0;
+  /** The stream ports last written for the host firewall; null: not written by this process yet. */
+  private lastStreamPorts: string | null = null;
   /** The controller's routes as received; renders are coalesced to the newest of them. */
   private readonly desired = new DesiredRoutes();
   private receipts = 0;
@@ -100,11 +111,19 @@ export class Applier {
     this.writer = new AppliedWriter(deps.state, deps.log);
   }
 
+  /** The node this agent is (it changes when the agent enrolls again); local routes are rendered under it. */
+  get nodeId(): string | null {
+    return this.deps.nodeId;
+  }
+  set nodeId(id: string | null) {
+    this.deps.nodeId = id;
+  }
+
   /** Reads applied.json; must run before anything else. */
   async init(): Promise<void> {
     this.applied = await this.deps.state.readApplied();
     if (this.applied) {
-      this.central = { revision: this.applied.revision, routes: this.applied.routes };
+      this.central = centralOf(this.applied);
       this.appliedJson = JSON.stringify(this.applied.config);
     }
     this.resetDesired();
@@ -115,7 +134,7 @@ export class Applier {
    * sends a full sync when that is not its current revision, and bases its deltas on it otherwise.
    */
   resetDesired(): void {
-    this.desired.reset(this.applied?.revision ?? 0, this.applied?.routes ?? []);
+    this.desired.reset(this.applied?.revision ?? 0, this.applied?.routes ?? [], this.applied?.dockerRoutes ?? []);
   }
 
   /** Revision of the controller's routes as last received (what a `resync` reports). */
@@ -137,6 +156,10 @@ export class Applier {
   get served(): number {
     return this.lastServed;
   }
+  /** Docker routes of the last render, served or not, with their problems. */
+  get dockerRoutes(): DockerRouteView[] {
+    return this.lastDocker;
+  }
   /** The config Caddy should be running (what drift checks compare against), or null before the first apply. */
   get expectedConfig(): CaddyConfig | null {
     return this.loadedJson === null ? null : (this.applied?.config ?? null);
@@ -148,7 +171,7 @@ export class Applier {
    * covering the ones before it.
    */
   applySync(frame: SyncFrame): Promise<ApplyOutcome | null> {
-    this.desired.reset(frame.revision, frame.routes);
+    this.desired.reset(frame.revision, frame.routes, frame.dockerRoutes ?? []);
     return this.applyDesired();
   }
 
@@ -165,7 +188,7 @@ export class Applier {
     const receipt = ++this.receipts;
     return this.exclusive(async () => {
       if (receipt !== this.receipts) return null;
-      const outcome = await this.render({ revision: this.desired.revision, routes: this.desired.list() }, 'sync');
+      const outcome = await this.render({ revision: this.desired.revision, routes: this.desired.list(), docker: this.desired.docker }, 'sync');
       this.deps.onAck?.(this.ackOf(outcome));
       return outcome;
     });
@@ -186,7 +209,11 @@ export class Applier {
   restore(): Promise<void> {
     return this.exclusive(async () => {
       this.loadedJson = null;
-      if (this.applied && this.appliedJson !== null) {
+      const foreign = this.applied ? this.foreignPaths(this.applied.config) : null;
+      if (foreign) {
+        // Loading it would move Caddy's admin endpoint (or storage) to another state dir: render it afresh.
+        this.deps.log.warn({ found: foreign, expected: { admin: this.deps.build.adminListen, storage: this.deps.build.storageDir ?? null } }, 'applied.json was written for another state dir or admin endpoint; rendering the config again instead of loading it');
+      } else if (this.applied && this.appliedJson !== null) {
         const json = this.appliedJson;
         let running: string | null = null;
         try {
@@ -213,6 +240,14 @@ export class Applier {
       const outcome = await this.render(this.central, retrying ?? 'local', false);
       if (retrying === 'sync' && (outcome.ok || outcome.rejected)) this.deps.onAck?.(this.ackOf(outcome));
     });
+  }
+
+  /** The admin endpoint or storage of a stored config when they are not this agent's, else null. */
+  private foreignPaths(config: CaddyConfig): { admin?: string; storage?: string } | null {
+    const out: { admin?: string; storage?: string } = {};
+    if (config.admin?.listen !== this.deps.build.adminListen) out.admin = config.admin?.listen ?? '(none)';
+    if ((config.storage?.root ?? undefined) !== this.deps.build.storageDir) out.storage = config.storage?.root ?? '(none)';
+    return Object.keys(out).length ? out : null;
   }
 
   /** Retries an apply that failed because Caddy could not be reached; a no-op otherwise. */
@@ -276,7 +311,9 @@ export class Applier {
 
   private async render(central: CentralRoutes, why: 'sync' | 'local', mayRestart = true): Promise<ApplyOutcome> {
     const started = performance.now();
-    const { routes, conflicts } = mergeRoutes(central.routes, this.deps.localRoutes(), this.deps.nodeId);
+    const dockerEntries = [...(this.deps.dockerEntries?.() ?? []), ...central.docker];
+    const { routes, conflicts, docker } = mergeRoutes(central.routes, this.deps.localRoutes(), this.deps.nodeId, dockerEntries);
+    this.lastDocker = docker;
     let built;
     try {
       built = buildCaddyConfig(routes, this.deps.build);
@@ -286,13 +323,14 @@ export class Applier {
       return { ok: false, revision: central.revision, error: errorMessage(err), routeErrors: conflicts, loaded: false, rejected: true, served: this.lastServed };
     }
     const routeErrors = [...built.unsupported.map((u) => ({ routeId: u.routeId, error: u.reason })), ...conflicts];
+    const streamPorts = streamPortsOf(routes, new Set(built.unsupported.map((u) => u.routeId)));
     const json = JSON.stringify(built.config);
     const base = { revision: central.revision, routeErrors, served: built.served };
 
     if (json === this.loadedJson) {
       this.deps.log.info({ revision: central.revision, why }, 'load skipped: config unchanged');
       this.pendingRetry = null;
-      this.commit(central, built.config, json, routeErrors, built.served);
+      await this.commit(central, built.config, json, routeErrors, built.served, streamPorts);
       return { ...base, ok: true, loaded: false, rejected: false };
     }
 
@@ -304,7 +342,7 @@ export class Applier {
         // Caddy's /load is atomic: it keeps running the previous config. Local edits keep rendering against
         // the last central routes Caddy accepted, not the rejected ones.
         this.pendingRetry = null;
-        this.central = this.applied ? { revision: this.applied.revision, routes: this.applied.routes } : { revision: 0, routes: [] };
+        this.central = centralOf(this.applied);
         this.deps.log.error({ revision: central.revision, why, error: message }, 'Caddy rejected the config; it keeps the previous one');
         if (mayRestart && isStartFailure(message) && this.deps.onStartFailure) {
           const hook = this.deps.onStartFailure;
@@ -321,19 +359,29 @@ export class Applier {
     }
     this.loadedJson = json;
     this.pendingRetry = null;
-    this.commit(central, built.config, json, routeErrors, built.served);
+    await this.commit(central, built.config, json, routeErrors, built.served, streamPorts);
     const ms = Math.round(performance.now() - started);
     this.deps.log.info({ revision: central.revision, why, routes: built.served, ms }, `${why === 'sync' ? 'sync' : 'local change'} applied (revision ${central.revision}) in ${ms} ms`);
     return { ...base, ok: true, loaded: true, rejected: false };
   }
 
   /** Records what Caddy now runs; applied.json is written in the background, after the ack. */
-  private commit(central: CentralRoutes, config: CaddyConfig, json: string, routeErrors: RouteError[], served: number): void {
+  private async commit(central: CentralRoutes, config: CaddyConfig, json: string, routeErrors: RouteError[], served: number, streamPorts: string[]): Promise<void> {
     this.central = central;
     this.lastRouteErrors = routeErrors;
     this.lastServed = served;
+    const portsKey = streamPorts.join(' ');
+    if (portsKey !== this.lastStreamPorts) {
+      try {
+        await this.deps.state.writeStreamPorts(streamPorts);
+        this.lastStreamPorts = portsKey;
+      } catch (err) {
+        this.deps.log.error({ err: errorMessage(err) }, 'could not write the stream ports file');
+      }
+    }
     if (this.applied !== null && this.applied.revision === central.revision && this.appliedJson === json) return;
     this.applied = { revision: central.revision, routes: central.routes, config, appliedAt: new Date().toISOString() };
+    if (central.docker.length) this.applied.dockerRoutes = central.docker;
     this.appliedJson = json;
     this.writer.write(this.applied, json);
   }

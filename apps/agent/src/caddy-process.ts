@@ -38,6 +38,12 @@ export interface ManagedCaddyOptions {
   logMaxBytes?: number;
 }
 
+/**
+ * How long an exit waits before it counts as a crash: when a service manager stops the whole unit, Caddy and
+ * the agent get their signal at the same moment, and the agent's own stop must get the chance to say so.
+ */
+const EXIT_SETTLE_MS = 300;
+
 export class ManagedCaddy {
   /** Caddy's own spelling of a unix admin address, as rendered into every config. */
   readonly adminListen: string;
@@ -108,6 +114,12 @@ export class ManagedCaddy {
     }
     this.supervising = true;
     await this.opts.onStarted(false);
+  }
+
+  /** The agent is stopping: an exit of Caddy from now on is expected and not restarted. */
+  prepareStop(): void {
+    this.stopping = true;
+    this.restartSleep?.cancel();
   }
 
   /** Stops Caddy (gracefully first) and supervising it: the agent stops and takes its Caddy with it. */
@@ -276,8 +288,15 @@ export class ManagedCaddy {
 
   private onExit(proc: CaddyHandle, info: ExitInfo | null): void {
     // The restart loop handles processes that die while it runs; it checks again when it ends.
-    if (this.proc !== proc || this.stopping || !this.supervising || this.restarting) return;
+    const expected = () => this.proc !== proc || this.stopping || !this.supervising || this.restarting;
+    if (expected()) return;
     const livedMs = Date.now() - this.startedAt;
+    setTimeout(() => {
+      if (!expected()) this.onCrash(proc, info, livedMs);
+    }, EXIT_SETTLE_MS);
+  }
+
+  private onCrash(proc: CaddyHandle, info: ExitInfo | null, livedMs: number): void {
     void this.outputTail(5).then((output) =>
       this.opts.log.error({ code: info?.code ?? null, signal: info?.signal ?? null, adopted: proc.adopted, livedMs, output }, 'Caddy exited unexpectedly; restarting it'),
     );

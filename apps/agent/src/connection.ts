@@ -31,10 +31,16 @@ const MISSED_HEARTBEATS = 3;
 /** A connection that stayed up this long resets the backoff even without a welcome. */
 const STABLE_CONNECTION_MS = 10_000;
 const MAX_ERROR_BODY = 64 * 1024;
+/**
+ * Local routes are published at most this often (changes in between go out together at its end): the
+ * controller closes an agent that sends more than one local-routes frame a second for long.
+ */
+export const LOCAL_ROUTES_MIN_INTERVAL_MS = 1500;
 
 type HelloFrame = Extract<AgentFrame, { type: 'hello' }>;
 type StatusFrame = Extract<AgentFrame, { type: 'status' }>;
 type LocalRoutesFrame = Extract<AgentFrame, { type: 'local-routes' }>;
+type DockerRoutesFrame = Extract<AgentFrame, { type: 'docker-routes' }>;
 export type SyncFrame = Extract<ControllerFrame, { type: 'sync' }>;
 export type DeltaFrame = Extract<ControllerFrame, { type: 'delta' }>;
 
@@ -47,6 +53,8 @@ export interface ConnectionDeps {
   hello: () => Omit<HelloFrame, 'type'>;
   status: () => Promise<Omit<StatusFrame, 'type'>>;
   localRoutes: () => LocalRoutesFrame['routes'];
+  /** This host's Docker sites; null while unknown (nothing is published then, so nothing is wiped). */
+  dockerRoutes?: () => DockerRoutesFrame['routes'] | null;
   onSync: (frame: SyncFrame) => void;
   onDelta: (frame: DeltaFrame) => void;
 }
@@ -66,6 +74,8 @@ interface Session {
   idle: NodeJS.Timeout | null;
   /** Set when the agent itself closes for a reason the reconnect policy must know about. */
   closingFor: Outcome | null;
+  /** This side's address of the TCP connection: the host's IP as the controller's network sees it. */
+  localAddress: string | null;
 }
 
 type FrameHandler<T extends ControllerFrameType> = (frame: Extract<ControllerFrame, { type: T }>, session: Session) => void;
@@ -86,6 +96,8 @@ export class ControllerConnection {
   private loop: Promise<void> | null = null;
   private readonly url: string;
   private readonly handlers: FrameHandlers;
+  private lastPublishAt = 0;
+  private publishTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: ConnectionDeps) {
     this.url = controllerUrl(deps.controller, CONNECT_PATH, 'ws');
@@ -111,6 +123,8 @@ export class ControllerConnection {
   async stop(): Promise<void> {
     this.stopped = true;
     this.sleep?.cancel();
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.publishTimer = null;
     const s = this.session;
     if (s && s.ws.readyState !== WebSocket.CLOSED) {
       s.ws.close(1000, 'agent stopping');
@@ -138,9 +152,33 @@ export class ControllerConnection {
     );
   }
 
-  /** Publishes the full list of local routes (after welcome and after each local change). */
+  /** Publishes the full list of local routes (after welcome and after each local change), at most every 1.5 s. */
   publishLocalRoutes(): void {
-    if (this.connected) this.send({ type: 'local-routes', routes: this.deps.localRoutes() });
+    if (!this.connected || this.publishTimer) return;
+    const wait = this.lastPublishAt + LOCAL_ROUTES_MIN_INTERVAL_MS - Date.now();
+    if (wait <= 0) return this.publishNow();
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = null;
+      if (this.connected) this.publishNow();
+    }, wait);
+  }
+
+  private publishNow(): void {
+    this.lastPublishAt = Date.now();
+    this.send({ type: 'local-routes', routes: this.deps.localRoutes() });
+  }
+
+  /** Publishes every Docker site of this host (after welcome and after each change), once they are known. */
+  publishDockerRoutes(): void {
+    if (!this.connected || !this.deps.dockerRoutes) return;
+    const routes = this.deps.dockerRoutes();
+    if (routes !== null) this.send({ type: 'docker-routes', routes });
+  }
+
+  /** The local address of the live connection to the controller (IPv4-mapped addresses unwrapped). */
+  get localAddress(): string | null {
+    const address = this.session?.localAddress ?? null;
+    return address?.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1') ?? null;
   }
 
   private sendOn(s: Session, frame: AgentFrame): boolean {
@@ -196,7 +234,10 @@ export class ControllerConnection {
         // Redirects would carry the agent key to wherever they point.
         followRedirects: false,
       });
-      const session: Session = { ws, welcomed: false, heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS, heartbeat: null, idle: null, closingFor: null };
+      const session: Session = { ws, welcomed: false, heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS, heartbeat: null, idle: null, closingFor: null, localAddress: null };
+      ws.on('upgrade', (res: IncomingMessage) => {
+        session.localAddress = res.socket.localAddress ?? null;
+      });
       this.session = session;
       let openedAt = 0;
       let lastError = '';
@@ -325,7 +366,11 @@ export class ControllerConnection {
       this.sendOn(s, { type: 'ping', t: Date.now() });
     }, f.heartbeatSeconds * 1000);
     void sendStatus();
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.publishTimer = null;
+    this.lastPublishAt = Date.now();
     this.sendOn(s, { type: 'local-routes', routes: this.deps.localRoutes() });
+    this.publishDockerRoutes();
   }
 }
 

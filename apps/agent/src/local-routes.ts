@@ -4,12 +4,13 @@
  * controller could mirror.
  */
 import { randomBytes } from 'node:crypto';
-import { routeCreateSchema } from '@caddyfleet/protocol';
+import { LIMITS, localDomainCount, routeCreateSchema } from '@caddyfleet/protocol';
 import { localDuplicate } from './merge';
 import type { StateStore, StoredLocalRoute } from './state';
 
-/** Same ceiling as the `local-routes` frame accepts. */
-export const MAX_LOCAL_ROUTES = 10_000;
+/** Same ceilings as the `local-routes` frame accepts. */
+export const MAX_LOCAL_ROUTES = LIMITS.localRoutesPerFrame;
+export const MAX_LOCAL_DOMAINS = LIMITS.localDomainsPerFrame;
 
 /** A request the local API answers with a 4xx: `status` and `code` go into `{error: {code, message}}`. */
 export class LocalRouteInputError extends Error {
@@ -64,6 +65,9 @@ export class LocalRouteStore {
       const details = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
       const first = details[0];
       throw new LocalRouteInputError(400, 'validation_failed', `invalid route: ${first ? `${first.path ? `${first.path}: ` : ''}${first.message}` : 'invalid input'}`, details);
+    }
+    if (localDomainCount(this.routes) + localDomainCount([parsed.data]) > MAX_LOCAL_DOMAINS) {
+      throw new LocalRouteInputError(409, 'too_many_routes', `a node's local routes have at most ${MAX_LOCAL_DOMAINS} domains in total`);
     }
     const at = this.now().toISOString();
     const route: StoredLocalRoute = { ...parsed.data, id: newLocalId(), createdAt: at, updatedAt: at };

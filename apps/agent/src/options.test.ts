@@ -136,4 +136,24 @@ describe('loadAgentOptions', () => {
     expect(envs).not.toContain('CADDYFLEET_TOKEN');
     expect(envs).not.toContain('CADDYFLEET_URL');
   });
+
+  it('reads the enrollment token from a file or from standard input, keeping it off the command line', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'cf-token-'));
+    try {
+      const file = join(dir, 'token');
+      writeFileSync(file, 'cfe_from_a_file_0123456789\n', { mode: 0o600 });
+      expect(loadAgentOptions({ ...base, tokenFile: file }, {}).token).toBe('cfe_from_a_file_0123456789');
+      expect(loadAgentOptions(base, { CADDYFLEET_ENROLLMENT_TOKEN_FILE: file }).token).toBe('cfe_from_a_file_0123456789');
+      expect(loadAgentOptions({ ...base, token: '-' }, {}, () => '  cfe_from_stdin_0123456789\n').token).toBe('cfe_from_stdin_0123456789');
+      expect(problems({ ...base, tokenFile: join(dir, 'missing') })).toMatch(/--token-file\): cannot read .*missing: ENOENT/);
+      expect(problems({ ...base, token: 'cfe_0123456789abcdef', tokenFile: file })).toMatch(/--token or --token-file, not both/);
+      writeFileSync(file, '\n');
+      expect(problems({ ...base, tokenFile: file })).toMatch(/is empty/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -41,6 +41,28 @@ describe('StateStore', () => {
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('keeps state-dir paths in applied.json relative, so a copied state dir points at itself', async () => {
+    const a = new StateStore(path.join(dir, 'a'));
+    await a.init();
+    const config = {
+      admin: { listen: `unix/${a.dir}/caddy/admin.sock` },
+      storage: { module: 'file_system' as const, root: `${a.dir}/caddy/data/caddy` },
+      apps: { http: { http_port: 80, servers: {} } },
+    };
+    await a.writeApplied({ revision: 1, routes: [], config });
+    const text = await readFile(a.appliedFile, 'utf8');
+    expect(text).not.toContain(a.dir);
+    expect(text).toContain('unix/$STATE_DIR/caddy/admin.sock');
+    expect((await a.readApplied())!.config).toEqual(config);
+
+    const b = new StateStore(path.join(dir, 'b'));
+    await b.init();
+    await writeFile(b.appliedFile, text);
+    const copied = (await b.readApplied())!.config;
+    expect(copied.admin.listen).toBe(`unix/${b.dir}/caddy/admin.sock`);
+    expect(copied.storage!.root).toBe(`${b.dir}/caddy/data/caddy`);
+  });
+
   it('writes applied.json and local-routes.json 0600 and reads them back', async () => {
     const store = new StateStore(dir);
     const config = { admin: { listen: 'unix//x' }, apps: { http: { http_port: 80, servers: {} } } };

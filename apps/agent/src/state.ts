@@ -8,7 +8,7 @@ import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises
 import path from 'node:path';
 import { z } from 'zod';
 import type { CaddyConfig } from '@caddyfleet/caddy';
-import { localRouteSchema, routeSchema } from '@caddyfleet/protocol';
+import { localRouteSchema, routeSchema, sourcedDockerEntrySchema } from '@caddyfleet/protocol';
 import { StateFileError } from './errors';
 
 export const agentStateSchema = z.object({
@@ -25,6 +25,8 @@ export const appliedStateSchema = z.object({
   // Caddy validates the config itself when it is loaded; here it only has to be a JSON object.
   config: z.custom<CaddyConfig>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object'),
   appliedAt: z.string().optional(),
+  /** Docker sites of other nodes that this node serves, as the controller sent them with that sync. */
+  dockerRoutes: z.array(sourcedDockerEntrySchema).optional(),
 });
 export type AppliedState = z.infer<typeof appliedStateSchema>;
 
@@ -35,6 +37,18 @@ export const storedLocalRouteSchema = z.intersection(
 );
 export type StoredLocalRoute = z.infer<typeof storedLocalRouteSchema>;
 const localRoutesFileSchema = z.object({ routes: z.array(storedLocalRouteSchema) });
+
+/** The labelled containers of the last Docker list, so a restarted agent serves them before Docker answers. */
+export const dockerContainerSchema = z.object({
+  id: z.string().regex(/^[0-9a-f]{12,64}$/),
+  name: z.string().max(255),
+  state: z.string().max(40),
+  labels: z.record(z.string(), z.string()),
+  networkMode: z.string().max(300),
+  networks: z.record(z.string(), z.string()),
+  ports: z.array(z.object({ ip: z.string(), privatePort: z.number().int(), publicPort: z.number().int().nullable(), type: z.string() })),
+});
+const dockerFileSchema = z.object({ containers: z.array(dockerContainerSchema) });
 
 /**
  * Writes `data` to `file` via a temp file in the same directory (rename is atomic only within a file system),
@@ -85,10 +99,26 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null
   return parsed.data;
 }
 
+/** Stands for the state dir in the paths applied.json keeps, so that a copied or moved state dir still works. */
+export const STATE_DIR_MARK = '$STATE_DIR';
+
+/** The config with `from` replaced by `to` in the only places that hold state-dir paths: admin socket, storage. */
+function withStateDir(config: CaddyConfig, from: string, to: string): CaddyConfig {
+  const swap = (v: string) => (v.includes(from) ? v.split(from).join(to) : v);
+  return {
+    ...config,
+    ...(config.admin ? { admin: { ...config.admin, listen: swap(config.admin.listen) } } : {}),
+    ...(config.storage ? { storage: { ...config.storage, root: swap(config.storage.root) } } : {}),
+  };
+}
+
 export class StateStore {
   readonly agentFile: string;
   readonly appliedFile: string;
   readonly localRoutesFile: string;
+  /** Stream listener ports, for the host firewall (see stream-ports.ts). */
+  readonly streamPortsFile: string;
+  readonly dockerFile: string;
   /** Managed Caddy's home: bootstrap config, admin socket, XDG config/data (certificates). */
   readonly caddyDir: string;
   readonly agentSocket: string;
@@ -97,6 +127,8 @@ export class StateStore {
     this.agentFile = path.join(dir, 'agent.json');
     this.appliedFile = path.join(dir, 'applied.json');
     this.localRoutesFile = path.join(dir, 'local-routes.json');
+    this.streamPortsFile = path.join(dir, 'stream-ports');
+    this.dockerFile = path.join(dir, 'docker.json');
     this.caddyDir = path.join(dir, 'caddy');
     this.agentSocket = path.join(dir, 'agent.sock');
   }
@@ -117,12 +149,15 @@ export class StateStore {
     return writeFileAtomic(this.agentFile, JSON.stringify(state, null, 2) + '\n', 0o600);
   }
 
-  readApplied(): Promise<AppliedState | null> {
-    return readJson(this.appliedFile, appliedStateSchema);
+  /** applied.json with its state-dir paths pointing into this state dir, wherever it was written. */
+  async readApplied(): Promise<AppliedState | null> {
+    const applied = await readJson(this.appliedFile, appliedStateSchema);
+    return applied && { ...applied, config: withStateDir(applied.config, STATE_DIR_MARK, this.dir) };
   }
 
   writeApplied(state: AppliedState): Promise<void> {
-    return writeFileAtomic(this.appliedFile, JSON.stringify(state) + '\n', 0o600);
+    const portable = { ...state, config: withStateDir(state.config, this.dir, STATE_DIR_MARK) };
+    return writeFileAtomic(this.appliedFile, JSON.stringify(portable) + '\n', 0o600);
   }
 
   /** applied.json from text the caller assembled (AppliedWriter reuses the config JSON it already has). */
@@ -134,7 +169,20 @@ export class StateStore {
     return (await readJson(this.localRoutesFile, localRoutesFileSchema))?.routes ?? [];
   }
 
+  writeStreamPorts(ports: string[]): Promise<void> {
+    return writeFileAtomic(this.streamPortsFile, ports.map((p) => `${p}\n`).join(''), 0o600);
+  }
+
   writeLocalRoutes(routes: StoredLocalRoute[]): Promise<void> {
     return writeFileAtomic(this.localRoutesFile, JSON.stringify({ routes }, null, 2) + '\n', 0o600);
+  }
+
+  /** The last Docker list, or null when there was none yet. */
+  async readDockerContainers(): Promise<z.infer<typeof dockerContainerSchema>[] | null> {
+    return (await readJson(this.dockerFile, dockerFileSchema))?.containers ?? null;
+  }
+
+  writeDockerContainers(containers: z.infer<typeof dockerContainerSchema>[]): Promise<void> {
+    return writeFileAtomic(this.dockerFile, JSON.stringify({ containers }) + '\n', 0o600);
   }
 }

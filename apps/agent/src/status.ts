@@ -1,5 +1,18 @@
 /** Shapes the agent reports about itself (`RunningAgent.status()`, `GET /status` of the local API). */
-import type { Route } from '@caddyfleet/protocol';
+import type { DockerEntry, Route } from '@caddyfleet/protocol';
+
+/** Docker discovery as the agent sees it: the daemon, what it publishes, and the routes it serves from labels. */
+export interface AgentDockerStatus {
+  host: string;
+  prefix: string;
+  connected: boolean;
+  lastError: string | null;
+  lastListAt: string | null;
+  containers: number;
+  entries: DockerEntry[];
+  /** Docker routes this node serves or would serve (its own and other nodes' `caddyfleet.node` ones). */
+  routes: { id: string; domains: string[]; upstreams: { host: string; port: number }[]; served: boolean; problems: string[]; containers: string[] }[];
+}
 
 export interface AgentStatusSnapshot {
   nodeId: string;
@@ -28,6 +41,8 @@ export interface AgentStatusSnapshot {
   /** `POST /load` calls made since start. */
   loadCount: number;
   drift: { checks: number; repairs: number; lastRepairAt: string | null };
+  /** Null when Docker discovery is off. */
+  docker?: AgentDockerStatus | null;
 }
 
 /** A local route as listed by the local API: a full Route, with `lastError` when it is not served. */

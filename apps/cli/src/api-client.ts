@@ -106,7 +106,8 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+    // X-Requested-With: the controller requires it on cookie-authenticated POSTs without a JSON body (CSRF).
+    const headers: Record<string, string> = { accept: 'application/json', 'x-requested-with': 'caddyfleet-cli', ...opts.headers };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (this.cookie) headers.cookie = this.cookie;
     let body: string | undefined;
@@ -146,8 +147,16 @@ export class ApiClient {
   async patch<T>(path: string, body: unknown): Promise<T> {
     return (await this.request<T>('PATCH', path, { body })).data;
   }
-  async delete(path: string): Promise<void> {
-    await this.request<unknown>('DELETE', path);
+  async delete<T = unknown>(path: string): Promise<T> {
+    return (await this.request<T>('DELETE', path)).data;
+  }
+
+  /** The credentials this client sends, for requests it does not make itself (event streams). */
+  authHeaders(): Record<string, string> {
+    const h: Record<string, string> = {};
+    if (this.token) h.authorization = `Bearer ${this.token}`;
+    if (this.cookie) h.cookie = this.cookie;
+    return h;
   }
 
   private toError(res: Response, data: unknown, text: string): ApiError {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderTable } from './output';
-import { collect, collectHostPort, formatHostPort, parseHostPort, parseListen } from './parse';
+import { collect, collectHostPort, formatHostPort, parseHostPort, parseListen, parseSshTarget } from './parse';
 
 describe('parseHostPort', () => {
   it('parses names, IPv4 and bracketed IPv6', () => {
@@ -47,5 +47,15 @@ describe('collect', () => {
 describe('renderTable', () => {
   it('aligns columns and does not pad the last one', () => {
     expect(renderTable(['ID', 'NAME'], [['a', 'x'], ['long-id', 'y']])).toBe('ID       NAME\na        x\nlong-id  y\n');
+  });
+});
+
+describe('parseSshTarget', () => {
+  it('reads USER@HOST[:PORT] and bracketed IPv6', () => {
+    expect(parseSshTarget('root@10.0.0.2')).toEqual({ user: 'root', host: '10.0.0.2' });
+    expect(parseSshTarget('ops@edge.example.com:2222')).toEqual({ user: 'ops', host: 'edge.example.com', port: 2222 });
+    expect(parseSshTarget('root@[2001:db8::7]:22')).toEqual({ user: 'root', host: '2001:db8::7', port: 22 });
+    expect(parseSshTarget('root@[2001:db8::7]')).toEqual({ user: 'root', host: '2001:db8::7' });
+    for (const bad of ['10.0.0.2', '@h', 'root@', 'root@h:x', 'root@2001:db8::7']) expect(() => parseSshTarget(bad)).toThrow();
   });
 });

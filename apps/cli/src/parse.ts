@@ -56,3 +56,24 @@ export function collect(value: string, previous: string[] | undefined): string[]
 export function collectHostPort(value: string, previous: HostPort[] | undefined): HostPort[] {
   return [...(previous ?? []), ...collect(value, undefined).map(parseHostPort)];
 }
+
+export interface SshTargetArg {
+  user: string;
+  host: string;
+  port?: number;
+}
+
+/** `USER@HOST`, `USER@HOST:PORT` or `USER@[v6]:PORT`, for `nodes provision --ssh`. */
+export function parseSshTarget(value: string): SshTargetArg {
+  const v = value.trim();
+  const at = v.indexOf('@');
+  if (at <= 0) throw new InvalidArgumentError(`expected USER@HOST[:PORT], e.g. root@203.0.113.7 (got ${JSON.stringify(v)})`);
+  const user = v.slice(0, at);
+  const rest = v.slice(at + 1);
+  if (rest === '') throw new InvalidArgumentError(`${JSON.stringify(v)} has no host; write USER@HOST[:PORT]`);
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(rest);
+  if (bracketed) return bracketed[2] === undefined ? { user, host: bracketed[1]! } : { user, host: bracketed[1]!, port: parsePort(bracketed[2], v) };
+  const parts = rest.split(':');
+  if (parts.length > 2) throw new InvalidArgumentError(`write IPv6 addresses in brackets, e.g. root@[2001:db8::7]:22 (got ${JSON.stringify(v)})`);
+  return parts.length === 2 ? { user, host: parts[0]!, port: parsePort(parts[1]!, v) } : { user, host: rest };
+}

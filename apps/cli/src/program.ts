@@ -12,6 +12,7 @@ import { registerAgent } from './commands/agent';
 import { registerRoleCommands } from './commands/role';
 import { registerRoutes } from './commands/routes';
 import { registerTokens } from './commands/tokens';
+import { registerUsers } from './commands/users';
 import { createContext, type CliIO } from './context';
 import { CliError } from './errors';
 
@@ -62,6 +63,7 @@ export function buildProgram(io: Partial<CliIO> = {}): Command {
   registerNodes(program, ctx);
   registerRoutes(program, ctx);
   registerTokens(program, ctx);
+  registerUsers(program, ctx);
 
   program.addHelpText(
     'after',
@@ -69,6 +71,7 @@ export function buildProgram(io: Partial<CliIO> = {}): Command {
 Environment:
   Every role option has a CADDYFLEET_* variable (see \`caddyfleet standalone --help\`);
   API commands read CADDYFLEET_URL, CADDYFLEET_TOKEN and CADDYFLEET_JSON.
+  CADDYFLEET_DEBUG=1 adds the stack trace to an error message.
 
 Examples:
   CADDYFLEET_ADMIN_PASSWORD=… caddyfleet standalone --data-dir ./data
@@ -80,8 +83,8 @@ Examples:
   return program;
 }
 
-/** Readable lines for an error, without a stack trace for the expected ones. */
-export function formatError(err: unknown): string {
+/** Readable lines for an error: its message only; the stack trace with CADDYFLEET_DEBUG=1. */
+export function formatError(err: unknown, debug = process.env.CADDYFLEET_DEBUG === '1'): string {
   if (err instanceof ApiError) {
     let out = `error (${err.status} ${err.code}): ${err.message}\n`;
     out += formatDetails(err.details, err.message);
@@ -89,7 +92,7 @@ export function formatError(err: unknown): string {
     return out;
   }
   if (err instanceof CliError) return `error: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`;
-  if (err instanceof Error) return `error: ${err.message}\n${err.stack ? err.stack.split('\n').slice(1).join('\n') + '\n' : ''}`;
+  if (err instanceof Error) return `error: ${err.message}\n${debug && err.stack ? err.stack.split('\n').slice(1).join('\n') + '\n' : ''}`;
   return `error: ${String(err)}\n`;
 }
 

@@ -10,14 +10,17 @@ export const CONTROLLER_OPTIONS = {
   adminPassword: { env: 'CADDYFLEET_ADMIN_PASSWORD', describe: 'password of the first `admin` user (generated and printed once when unset)' },
   logLevel: { env: 'CADDYFLEET_LOG_LEVEL', describe: 'fatal|error|warn|info|debug|trace|silent' },
   trustProxy: { env: 'CADDYFLEET_TRUST_PROXY', describe: 'trust X-Forwarded-* headers (true when behind a TLS-terminating proxy)' },
-  loginMaxAttempts: { env: 'CADDYFLEET_LOGIN_MAX_ATTEMPTS', describe: 'failed logins allowed per IP and per user within the window' },
+  loginMaxAttempts: { env: 'CADDYFLEET_LOGIN_MAX_ATTEMPTS', describe: 'failed logins per user and address before backoff (an address may fail 4× as often over all users)' },
   loginWindowSeconds: { env: 'CADDYFLEET_LOGIN_WINDOW_SECONDS', describe: 'login rate-limit window' },
   sessionTtlHours: { env: 'CADDYFLEET_SESSION_TTL_HOURS', describe: 'lifetime of a dashboard session' },
   heartbeatSeconds: { env: 'CADDYFLEET_HEARTBEAT_SECONDS', describe: 'agent heartbeat interval' },
   offlineAfterMissed: { env: 'CADDYFLEET_OFFLINE_AFTER_MISSED', describe: 'missed heartbeats before a node is marked offline' },
   localNode: { env: 'CADDYFLEET_LOCAL_NODE', describe: 'server only: run the local node with its own managed Caddy (false = agents only; routes to it are refused)' },
+  caddyArtifact: { env: 'CADDYFLEET_CADDY_ARTIFACT', describe: 'a Caddy binary (linux x86_64, e.g. built with the layer4 module) that SSH provisioning uploads instead of installing the OS package' },
   publicUrl: { env: 'CADDYFLEET_PUBLIC_URL', describe: 'URL agents and browsers reach this controller at, e.g. https://fleet.example.com (used in install commands; default: the URL of each request)' },
   agentArtifact: { env: 'CADDYFLEET_AGENT_ARTIFACT', describe: 'the agent executable served at /downloads/caddyfleet-agent-linux-x64 (default: dist/ of this repository, built by `npm run build`)' },
+  auditRetentionDays: { env: 'CADDYFLEET_AUDIT_RETENTION_DAYS', describe: 'audit log entries older than this many days are deleted' },
+  auditMaxRows: { env: 'CADDYFLEET_AUDIT_MAX_ROWS', describe: 'the audit log keeps at most this many entries (the oldest go first)' },
 } as const;
 export type ControllerOptionName = keyof typeof CONTROLLER_OPTIONS;
 
@@ -74,8 +77,15 @@ const configSchema = z.object({
   heartbeatSeconds: int(1, 3600),
   offlineAfterMissed: int(1, 100),
   localNode: bool,
+  caddyArtifact: z
+    .string()
+    .min(1)
+    .transform((v) => path.resolve(v))
+    .optional(),
   publicUrl: publicUrlSchema.optional(),
   agentArtifact: z.string().min(1).transform((v) => path.resolve(v)),
+  auditRetentionDays: int(1, 36_500),
+  auditMaxRows: int(1000, 1_000_000_000),
 });
 export type ControllerConfig = z.infer<typeof configSchema>;
 
@@ -107,8 +117,11 @@ export function loadConfig(mode: 'standalone' | 'server', flags: Raw = {}, env: 
     offlineAfterMissed: pick('offlineAfterMissed') ?? '3',
     // Standalone is the controller plus its local node by definition; only a server may run without one.
     localNode: mode === 'standalone' ? 'true' : (pick('localNode') ?? 'true'),
+    caddyArtifact: pick('caddyArtifact'),
     publicUrl: pick('publicUrl'),
     agentArtifact: pick('agentArtifact') ?? DEFAULT_AGENT_ARTIFACT,
+    auditRetentionDays: pick('auditRetentionDays') ?? '90',
+    auditMaxRows: pick('auditMaxRows') ?? '1000000',
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

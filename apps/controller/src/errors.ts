@@ -50,8 +50,26 @@ export class ForbiddenError extends AppError {
 }
 
 export class RateLimitedError extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(429, 'rate_limited', `too many attempts, retry in ${retryAfterSeconds} s`);
+  constructor(
+    readonly retryAfterSeconds: number,
+    message = `too many attempts, retry in ${retryAfterSeconds} s`,
+  ) {
+    super(429, 'rate_limited', message);
+  }
+}
+
+/** The database is away (restarting, unreachable); nothing was changed and the same request can be sent again. */
+export class DatabaseUnavailableError extends AppError {
+  readonly retryAfterSeconds = 2;
+  constructor() {
+    super(503, 'database_unavailable', 'the database is unavailable right now; nothing was changed, try again in a few seconds');
+  }
+}
+
+/** The disk (or the database's size limit) is full: nothing was changed. */
+export class StorageFullError extends AppError {
+  constructor() {
+    super(507, 'storage_full', "the controller's storage is full; nothing was changed. Free disk space on the controller's host and try again");
   }
 }
 

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { ensureLocalNode } from './bootstrap';
 import { splitListen, type ControllerConfig } from './config';
 import { openDatabase, type OpenDatabase } from './db/connect';
+import { DatabaseHealth } from './db/health';
 import { migrate } from './db/migrate';
 import { buildApp } from './http/app';
 import { AgentHub } from './hub/agent-hub';
@@ -32,23 +33,41 @@ export interface StartOptions {
 
 export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
   const log = pino({ level: config.logLevel, base: { svc: 'controller' } });
-  const store = openDatabase(config);
+  // Set once the health tracker exists; a connection breaking during migrations only needs to be logged.
+  let onConnectionError = (err: Error) => log.warn({ err: err.message }, 'database connection lost');
+  const store = openDatabase({ ...config, onConnectionError: (err) => onConnectionError(err), onNotice: (m) => log.warn(m) });
   try {
     await migrate(store, (m) => log.info(m));
   } catch (err) {
     await store.close();
     throw err;
   }
-  const ctx: ServiceContext = { db: store.db, dialect: store.dialect, events: new EventEmitter<FleetEvents>(), now: () => new Date(), localNodeEnabled: config.localNode };
+  const health = new DatabaseHealth(store, log);
+  onConnectionError = (err) => {
+    log.warn({ err: err.message }, 'database connection lost');
+    health.observe(err);
+  };
+  const ctx: ServiceContext = { db: store.db, dialect: store.dialect, events: new EventEmitter<FleetEvents>(), health, now: () => new Date(), localNodeEnabled: config.localNode };
   ctx.events.setMaxListeners(0);
-  const services = createServices(ctx, config);
+  const services = createServices(ctx, config, { publicUrl: config.publicUrl ?? null, agentArtifact: config.agentArtifact, caddyArtifact: config.caddyArtifact ?? null }, log);
   await ensureLocalNode(ctx);
+  await services.provisioning.init();
   const admin = await services.auth.ensureAdmin(config.adminPassword);
   if (admin.generatedPassword) {
     const announce = opts.announce ?? ((l: string) => process.stdout.write(l + '\n'));
     announce(`caddyfleet: created user "admin" with generated password: ${admin.generatedPassword}`);
     announce('caddyfleet: this password is shown only once; set CADDYFLEET_ADMIN_PASSWORD to choose your own on a fresh data dir.');
   }
+  const prune = () =>
+    services.auditRetention
+      .prune()
+      .then(({ expired, overCap }) => {
+        if (expired + overCap) log.info({ expired, overCap }, 'pruned the audit log');
+      })
+      .catch((err: unknown) => log.warn({ err }, 'could not prune the audit log'));
+  await prune();
+  const pruneTimer = setInterval(() => void prune(), 3_600_000);
+  pruneTimer.unref();
   const { app, metrics } = buildApp(services, config, log);
   const hub = new AgentHub(services, log, { heartbeatSeconds: config.heartbeatSeconds, offlineAfterMissed: config.offlineAfterMissed });
   await hub.resetStatuses();
@@ -73,6 +92,9 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     url,
     generatedAdminPassword: admin.generatedPassword,
     async close() {
+      await services.provisioning.close();
+      health.close();
+      clearInterval(pruneTimer);
       await hub.close();
       await app.close();
       await store.close();

@@ -69,6 +69,16 @@ export class CaddyAdmin {
     return JSON.parse(res.body) as unknown;
   }
 
+  /**
+   * Adapts a config (a Caddyfile by default) to JSON without loading it; throws CaddyAdminError with Caddy's
+   * message when it does not adapt. Safe to call on a Caddy serving traffic: nothing it runs changes.
+   */
+  async adapt(text: string, contentType = 'text/caddyfile'): Promise<unknown> {
+    const res = await this.request('POST', '/adapt', text, { 'Content-Type': contentType });
+    if (!ok(res.status)) throw new CaddyAdminError(`POST /adapt failed: ${errorText(res)}`, res.status);
+    return JSON.parse(res.body) as unknown;
+  }
+
   /** Asks Caddy to exit gracefully. */
   async stop(): Promise<void> {
     const res = await this.request('POST', '/stop');
@@ -89,7 +99,7 @@ export class CaddyAdmin {
     const where = describeEndpoint(this.endpoint);
     const allHeaders: Record<string, string> = { ...headers };
     if (body !== undefined) {
-      allHeaders['Content-Type'] = 'application/json';
+      allHeaders['Content-Type'] ??= 'application/json';
       allHeaders['Content-Length'] = String(Buffer.byteLength(body));
     }
     let target: http.RequestOptions;

@@ -288,7 +288,7 @@ describe('buildCaddyConfig: stream routes', () => {
     expect(NO_LAYER4_REASON).toBe('stream routes need the layer4 Caddy module, which this Caddy does not have');
   });
 
-  it('renders one layer4 server per stream route with tcp and udp listeners and proxy upstreams', () => {
+  it('renders one layer4 server per stream port with tcp and udp listeners and proxy upstreams', () => {
     const tcp = route('db', { kind: 'stream', domains: [], listen: { port: 5432, protocol: 'tcp' }, upstreams: [{ host: '127.0.0.19', port: 5432 }, { host: 'fd00::9', port: 5433 }], tls: 'off' });
     const udp = route('dns', { kind: 'stream', domains: [], listen: { port: 5353, protocol: 'udp' }, upstreams: [{ host: '127.0.0.53', port: 53 }], tls: 'off' });
     const { config, unsupported, served } = buildCaddyConfig([tcp, udp], { ...opts, layer4: true });
@@ -296,10 +296,20 @@ describe('buildCaddyConfig: stream routes', () => {
     expect(served).toBe(2);
     expect(config.apps.layer4).toEqual({
       servers: {
-        stream_dns: { listen: ['udp/:5353'], routes: [{ handle: [{ handler: 'proxy', upstreams: [{ dial: ['udp/127.0.0.53:53'] }] }] }] },
-        stream_db: {
+        stream_udp_5353: { listen: ['udp/:5353'], routes: [{ handle: [{ handler: 'proxy', upstreams: [{ dial: ['udp/127.0.0.53:53'] }] }] }] },
+        stream_tcp_5432: {
           listen: ['tcp/:5432'],
-          routes: [{ handle: [{ handler: 'proxy', upstreams: [{ dial: ['127.0.0.19:5432'] }, { dial: ['[fd00::9]:5433'] }] }] }],
+          routes: [
+            {
+              handle: [
+                {
+                  handler: 'proxy',
+                  upstreams: [{ dial: ['127.0.0.19:5432'] }, { dial: ['[fd00::9]:5433'] }],
+                  load_balancing: { selection: { policy: 'round_robin' } },
+                },
+              ],
+            },
+          ],
         },
       },
     });
@@ -307,16 +317,16 @@ describe('buildCaddyConfig: stream routes', () => {
 
   it('binds stream listeners to the host of httpListen', () => {
     const { config } = buildCaddyConfig([stream('s', 5432)], { ...opts, layer4: true, httpListen: '127.0.0.2:18080', httpsListen: '127.0.0.2:18443' });
-    expect(config.apps.layer4?.servers.stream_s?.listen).toEqual(['tcp/127.0.0.2:5432']);
+    expect(config.apps.layer4?.servers.stream_tcp_5432?.listen).toEqual(['tcp/127.0.0.2:5432']);
     const v6 = buildCaddyConfig([stream('s', 5432, 'udp')], { ...opts, layer4: true, httpListen: '[::1]:8080', httpsListen: '[::1]:8443' });
-    expect(v6.config.apps.layer4?.servers.stream_s?.listen).toEqual(['udp/[::1]:5432']);
+    expect(v6.config.apps.layer4?.servers.stream_udp_5432?.listen).toEqual(['udp/[::1]:5432']);
   });
 
   it('reports stream routes whose port is already taken instead of breaking the whole config', () => {
     const routes = [stream('a', 5432), stream('b', 5432), stream('c', 5432, 'udp'), stream('d', 80), stream('e', 443, 'udp'), stream('f', 2019)];
     const { config, unsupported, served } = buildCaddyConfig(routes, { ...opts, layer4: true, adminListen: '127.0.0.1:2019' });
     expect(served).toBe(2);
-    expect(Object.keys(config.apps.layer4?.servers ?? {})).toEqual(['stream_a', 'stream_c']);
+    expect(Object.keys(config.apps.layer4?.servers ?? {})).toEqual(['stream_tcp_5432', 'stream_udp_5432']);
     expect(unsupported).toEqual([
       { routeId: 'b', reason: 'tcp port 5432 is already used by route a' },
       { routeId: 'd', reason: 'tcp port 80 is already used by the HTTP server' },
@@ -325,8 +335,65 @@ describe('buildCaddyConfig: stream routes', () => {
     ]);
   });
 
+  it('routes several streams on one tcp port by TLS server name, in route id order', () => {
+    const sni = (id: string, names: string[], extra: Partial<Route> = {}) => route(id, { ...stream(id, 8443), sni: names, ...extra });
+    const { config, unsupported, served } = buildCaddyConfig(
+      [sni('b', ['b.example.com']), sni('a', ['a.example.com', '*.a.example.com'], { proxyProtocol: 'v2' })],
+      { ...opts, layer4: true },
+    );
+    expect(unsupported).toEqual([]);
+    expect(served).toBe(2);
+    expect(config.apps.layer4).toEqual({
+      servers: {
+        stream_tcp_8443: {
+          listen: ['tcp/:8443'],
+          routes: [
+            {
+              match: [{ tls: { sni: ['a.example.com', '*.a.example.com'] } }],
+              handle: [{ handler: 'proxy', upstreams: [{ dial: ['127.0.0.19:5432'] }], proxy_protocol: 'v2' }],
+            },
+            { match: [{ tls: { sni: ['b.example.com'] } }], handle: [{ handler: 'proxy', upstreams: [{ dial: ['127.0.0.19:5432'] }] }] },
+          ],
+        },
+      },
+    });
+  });
+
+  it('sends a PROXY protocol header when asked, and not otherwise', () => {
+    const { config } = buildCaddyConfig([route('p1', { ...stream('p1', 7000), proxyProtocol: 'v1' }), stream('p0', 7001)], { ...opts, layer4: true });
+    expect(config.apps.layer4?.servers.stream_tcp_7000?.routes[0]?.handle[0]?.proxy_protocol).toBe('v1');
+    expect(config.apps.layer4?.servers.stream_tcp_7001?.routes[0]?.handle[0]).not.toHaveProperty('proxy_protocol');
+  });
+
+  it('reports a stream that repeats a server name, or takes a port that streams share by name, or the reverse', () => {
+    const named = (id: string, port: number, names: string[]) => route(id, { ...stream(id, port), sni: names });
+    const routes = [named('a', 9000, ['x.test']), named('b', 9000, ['y.test', 'x.test']), stream('c', 9000), stream('d', 9001), named('e', 9001, ['z.test'])];
+    const { config, unsupported, served } = buildCaddyConfig(routes, { ...opts, layer4: true });
+    expect(served).toBe(2);
+    expect(Object.keys(config.apps.layer4?.servers ?? {})).toEqual(['stream_tcp_9000', 'stream_tcp_9001']);
+    expect(unsupported).toEqual([
+      { routeId: 'b', reason: 'server name x.test on tcp port 9000 is already used by route a' },
+      { routeId: 'c', reason: 'tcp port 9000 is already used by route a (routed by server name)' },
+      { routeId: 'e', reason: 'tcp port 9001 is already used by route d' },
+    ]);
+  });
+
+  it('ignores server names on udp streams (the API refuses them)', () => {
+    const { config } = buildCaddyConfig([route('u', { ...stream('u', 5300, 'udp'), sni: ['x.test'] })], { ...opts, layer4: true });
+    expect(config.apps.layer4?.servers.stream_udp_5300?.routes[0]).not.toHaveProperty('match');
+  });
+
   it('omits the layer4 app when layer4 is available but no stream route is rendered', () => {
     expect(buildCaddyConfig([route('p')], { ...opts, layer4: true }).config.apps).not.toHaveProperty('layer4');
+  });
+});
+
+describe('buildCaddyConfig: proxy host options', () => {
+  it('serves a TLS host on the HTTP server too when force HTTPS is off, before the catch-all', () => {
+    const { config } = buildCaddyConfig([route('both', { tls: 'internal', options: { forceHttps: false } }), route('forced', { tls: 'internal' })], opts);
+    const plain = servers(config).srv_http!.routes;
+    expect(plain.map((r) => r.match?.[0]?.host ?? null)).toEqual([['both.example.com'], null]);
+    expect(servers(config).srv_https!.routes.map((r) => r.match?.[0]?.host ?? null)).toEqual([['both.example.com'], ['forced.example.com'], null]);
   });
 });
 

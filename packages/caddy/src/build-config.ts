@@ -2,7 +2,8 @@ import type { Route } from '@caddyfleet/protocol';
 import { adminTcpPort, parseListenAddress } from './addresses';
 import type { CaddyConfig, HttpHandler, HttpRoute, HttpServer } from './caddy-json';
 import { groupedHostRoutes, type HostEntry } from './host-map';
-import { catchAllRoute, deadHandler, hostRoute, proxyHandler, redirectHandler } from './http-handlers';
+import { catchAllRoute, deadHandler, hostRoute, redirectHandler } from './http-handlers';
+import { proxyHostHandler } from './proxy-host';
 import { buildLayer4, NO_LAYER4_REASON } from './layer4';
 
 export interface BuildOptions {
@@ -47,7 +48,7 @@ function httpHandlerFor(route: Route): { handler: HttpHandler } | { reason: stri
   if (route.domains.length === 0) return { reason: `${route.kind} route has no domains` };
   switch (route.kind) {
     case 'proxy':
-      return route.upstreams.length > 0 ? { handler: proxyHandler(route.upstreams) } : { reason: 'proxy route has no upstreams' };
+      return route.upstreams.length > 0 ? { handler: proxyHostHandler(route) } : { reason: 'proxy route has no upstreams' };
     case 'redirect':
       return route.redirect ? { handler: redirectHandler(route.redirect) } : { reason: 'redirect route has no redirect target' };
     case 'dead':
@@ -100,6 +101,8 @@ export function buildCaddyConfig(routes: Route[], opts: BuildOptions): BuildResu
       plainRoutes.push(rendered);
     } else {
       tlsRoutes.push(rendered);
+      // Caddy adds its HTTP->HTTPS redirects after the HTTP server's host routes, so this one wins over them.
+      if (route.kind === 'proxy' && route.options?.forceHttps === false) plainRoutes.push(rendered);
       if (route.tls === 'internal') for (const d of route.domains) internalSubjects.add(d);
     }
   }

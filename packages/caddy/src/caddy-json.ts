@@ -39,7 +39,13 @@ export interface PkiApp {
 }
 
 export interface Layer4Route {
-  handle: { handler: 'proxy'; upstreams: { dial: string[] }[] }[];
+  match?: { tls: { sni: string[] } }[];
+  handle: {
+    handler: 'proxy';
+    upstreams: { dial: string[] }[];
+    load_balancing?: { selection: { policy: string } };
+    proxy_protocol?: 'v1' | 'v2';
+  }[];
 }
 
 export interface Layer4App {

@@ -1,5 +1,4 @@
 import type { Route } from '@caddyfleet/protocol';
-import { joinHostPort } from './addresses';
 import type { HttpHandler, HttpRoute } from './caddy-json';
 
 /** The only placeholder this package ever writes; user strings are validated to contain no braces. */
@@ -16,11 +15,6 @@ function notFound(text: string): HttpHandler {
     headers: { 'Content-Type': ['text/html; charset=utf-8'] },
     body: htmlPage('404 Not Found', text),
   };
-}
-
-export function proxyHandler(upstreams: Route['upstreams']): HttpHandler {
-  // Caddy's reverse_proxy passes WebSocket upgrades through by itself; nothing to configure.
-  return { handler: 'reverse_proxy', upstreams: upstreams.map((u) => ({ dial: joinHostPort(u.host, u.port) })) };
 }
 
 export function redirectHandler(redirect: NonNullable<Route['redirect']>): HttpHandler {

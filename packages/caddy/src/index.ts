@@ -1,8 +1,10 @@
 export { buildCaddyConfig, HTTP_SERVER, HTTPS_SERVER } from './build-config';
 export type { BuildOptions, BuildResult, UnsupportedRoute } from './build-config';
 export { NO_LAYER4_REASON } from './layer4';
+export { requiredModules, missingModule, type ModuleNeeds } from './modules';
 export { CaddyAdmin, CaddyAdminError, CaddyLoadError } from './admin-client';
 export type { CaddyAdminOptions } from './admin-client';
 export { parseAdminEndpoint } from './admin-endpoint';
+export { parseListenAddress } from './addresses';
 export type { CaddyAdminEndpoint } from './admin-endpoint';
 export type * from './caddy-json';

@@ -39,10 +39,32 @@ export const nodeSchema = z.object({
   lastError: z.string().nullable(),
   /** Set when the node's agent key was revoked; the node cannot connect again. */
   revokedAt: z.string().nullable(),
+  /** Modules of the node's Caddy as its agent last reported them; null when unknown (never connected, or an existing Caddy). */
+  caddyModules: z.array(z.string()).nullable(),
+  /** The node's HTTP and HTTPS listener ports as its agent last reported them; null when unknown. */
+  listeners: z.object({ http: z.number().int(), https: z.number().int() }).nullable(),
+  /** Whether the node's Caddy has layer4, as its agent last said (probed also for an existing Caddy whose modules stay unknown); null before its first hello. */
+  capabilities: z.object({ layer4: z.boolean() }).nullable().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
+  /** SSH host key remembered from provisioning (trust on first use); null for nodes that enrolled with a token. */
+  sshHostKeySha256: z.string().nullable(),
 });
 export type FleetNode = z.infer<typeof nodeSchema>;
+/** `GET /nodes/:id/certificates`: what the node's Caddy holds, soonest expiry first. */
+export const nodeCertificateSchema = z.object({
+  subjects: z.array(z.string()),
+  issuer: z.string(),
+  notBefore: z.string(),
+  notAfter: z.string(),
+  kind: z.enum(['managed', 'internal']),
+});
+export const nodeCertificatesSchema = z.object({
+  nodeId: z.string(),
+  /** When the agent last reported them; null when it never did. */
+  reportedAt: z.string().nullable(),
+  certificates: z.array(nodeCertificateSchema),
+});
 export const nodePatchSchema = z.strictObject({ name: nameSchema.optional(), siteId: idSchema.optional() });
 export const nodeListQuerySchema = z.strictObject({ siteId: idSchema.optional() });
 

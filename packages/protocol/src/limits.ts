@@ -4,6 +4,16 @@ export const LIMITS = {
   apiBodyBytes: 256 * 1024,
   /** Largest WebSocket frame either side accepts. A full sync of a large node fits comfortably. */
   wsFrameBytes: 16 * 1024 * 1024,
+  /**
+   * Largest frame the controller takes from an agent. Agents only send small frames and their local routes,
+   * and one agent must not be able to hand the controller more work than a real host has.
+   */
+  agentFrameBytes: 4 * 1024 * 1024,
+  /** Central routes one node may hold (a large host has hundreds). */
+  routesPerNode: 2000,
+  /** Routes one agent may publish as its own (local_only), and the domains they may have in total. */
+  localRoutesPerFrame: 2000,
+  localDomainsPerFrame: 10_000,
   name: 100,
   domainsPerRoute: 100,
   upstreamsPerRoute: 50,

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { LIMITS } from './limits';
+import { dockerSourceSchema } from './docker-source';
+import { proxyOptionsProblems, proxyOptionsSchema } from './proxy-options';
 import { domainSchema, idSchema, portSchema, redirectUrlSchema, upstreamHostSchema } from './validators';
 
 export const ROUTE_KINDS = ['proxy', 'redirect', 'stream', 'dead'] as const;
@@ -34,6 +36,19 @@ export const redirectSpecSchema = z.strictObject({
   preservePath: z.boolean().default(true),
 });
 export const listenSchema = z.strictObject({ port: portSchema, protocol: streamProtocolSchema.default('tcp') });
+/** PROXY protocol header version a stream sends to its upstream (the upstream then sees the client's address). */
+export const proxyProtocolSchema = z.enum(['v1', 'v2']);
+/** TLS server names a stream answers (TLS passthrough routed by SNI): several streams can then share one TCP port. */
+const sniSchema = z
+  .array(domainSchema)
+  .max(LIMITS.domainsPerRoute)
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    for (const d of list) {
+      if (seen.has(d)) ctx.addIssue({ code: 'custom', message: `server name ${d} is listed twice` });
+      seen.add(d);
+    }
+  });
 
 /** Fields every route kind accepts from an API client. `origin` is always set by the server. */
 const common = {
@@ -42,13 +57,19 @@ const common = {
   enabled: z.boolean().default(true),
 };
 
-export const proxyRouteInput = z.strictObject({
-  kind: z.literal('proxy'),
-  ...common,
-  domains: domainsSchema,
-  upstreams: upstreamsSchema,
-  tls: tlsModeSchema.default('auto'),
-});
+export const proxyRouteInput = z
+  .strictObject({
+    kind: z.literal('proxy'),
+    ...common,
+    domains: domainsSchema,
+    upstreams: upstreamsSchema,
+    tls: tlsModeSchema.default('auto'),
+    options: proxyOptionsSchema.nullable().optional().describe('Upstream TLS, load balancing, locations, HSTS, headers, basic auth, access lists, maintenance'),
+  })
+  .superRefine((r, ctx) => {
+    if (!r.options) return;
+    for (const p of proxyOptionsProblems(r.options, r.tls)) ctx.addIssue({ code: 'custom', path: ['options', ...p.path], message: p.message });
+  });
 export const redirectRouteInput = z.strictObject({
   kind: z.literal('redirect'),
   ...common,
@@ -56,13 +77,21 @@ export const redirectRouteInput = z.strictObject({
   redirect: redirectSpecSchema,
   tls: tlsModeSchema.default('auto'),
 });
-export const streamRouteInput = z.strictObject({
-  kind: z.literal('stream'),
-  ...common,
-  listen: listenSchema,
-  upstreams: upstreamsSchema,
-  tls: z.literal('off').default('off'),
-});
+export const streamRouteInput = z
+  .strictObject({
+    kind: z.literal('stream'),
+    ...common,
+    listen: listenSchema,
+    upstreams: upstreamsSchema,
+    tls: z.literal('off').default('off'),
+    sni: sniSchema.optional().describe('Route TLS connections by server name (TCP only); empty or absent: every connection on the port'),
+    proxyProtocol: proxyProtocolSchema.nullable().optional().describe('Send a PROXY protocol header of this version to the upstream'),
+  })
+  .superRefine((r, ctx) => {
+    if (r.sni?.length && r.listen.protocol === 'udp') {
+      ctx.addIssue({ code: 'custom', path: ['sni'], message: 'server names (TLS SNI) need a tcp listener' });
+    }
+  });
 export const deadRouteInput = z.strictObject({
   kind: z.literal('dead'),
   ...common,
@@ -88,6 +117,9 @@ export const routePatchSchema = z.strictObject({
   redirect: z.unknown().optional(),
   listen: z.unknown().optional(),
   tls: tlsModeSchema.optional(),
+  sni: z.array(z.string().max(LIMITS.hostname + 2)).max(LIMITS.domainsPerRoute).optional(),
+  proxyProtocol: proxyProtocolSchema.nullable().optional(),
+  options: z.unknown().optional(),
 });
 export type RoutePatch = z.infer<typeof routePatchSchema>;
 
@@ -109,6 +141,16 @@ export const routeSchema = z.object({
   revision: z.number().int(),
   /** Why the node could not serve this route (unsupported there, or a conflict with a central route), if so. */
   lastError: z.string().nullable(),
+  /** Docker routes: the container it comes from (the first one when several containers share the route). */
+  source: dockerSourceSchema.nullable().optional(),
+  /** Docker routes: every container behind the route, one per upstream group. */
+  sources: z.array(dockerSourceSchema).optional(),
+  /** Stream only, when set: TLS server names this stream is routed by. */
+  sni: z.array(z.string()).optional(),
+  /** Stream only, when set: PROXY protocol version sent to the upstream. */
+  proxyProtocol: proxyProtocolSchema.optional(),
+  /** Proxy only, when set: the proxy host's options. */
+  options: proxyOptionsSchema.optional(),
 });
 export type Route = z.infer<typeof routeSchema>;
 
@@ -116,6 +158,7 @@ export const routeListQuerySchema = z.strictObject({
   nodeId: z.string().max(64).optional().describe('A node id, or "local" for the controller\'s local node'),
   siteId: idSchema.optional(),
   kind: routeKindSchema.optional(),
+  origin: routeOriginSchema.optional(),
 });
 
 /** Body of `POST /routes/batch`: creates, patches and deletes applied in one transaction, all or nothing. */

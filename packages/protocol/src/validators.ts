@@ -62,7 +62,11 @@ export const upstreamHostSchema = z
     if (problem) ctx.addIssue({ code: 'custom', message: `host ${problem}` });
   });
 
-export const portSchema = z.number().int().min(1).max(65535);
+export const portSchema = z
+  .number({ error: 'enter a port (1–65535)' })
+  .int('enter a port (1–65535)')
+  .min(1, 'enter a port (1–65535)')
+  .max(65535, 'enter a port (1–65535)');
 
 /** An absolute http(s) URL to redirect to. */
 export const redirectUrlSchema = z

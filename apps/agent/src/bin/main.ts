@@ -36,10 +36,15 @@ function buildProgram(): Command {
       'Example:\n  CADDYFLEET_ENROLLMENT_TOKEN=cfe_… caddyfleet-agent install --controller https://fleet.example.com\n');
   addAgentOptions(installCmd, ['controller', 'token', 'caddyBin', 'name', 'httpListen', 'httpsListen'])
     .addOption(new Option('--token-stdin', 'read the enrollment token from stdin'))
+    .addOption(new Option('--node-id <id>', 'SSH provisioning: the node id the controller created (with --agent-key-stdin, instead of a token)'))
+    .addOption(new Option('--agent-key-stdin', "read that node's pre-shared agent key from stdin"))
+    .addOption(new Option('--no-start', 'write the binary, config and unit, but do not start the service'))
     .addOption(new Option('--wait <seconds>', 'how long to wait for the agent to connect').default('60'))
-    .action(async (opts: { controller?: string; token?: string; tokenStdin?: boolean; caddyBin?: string; name?: string; httpListen?: string; httpsListen?: string; wait: string }) => {
+    .action(async (opts: { controller?: string; token?: string; tokenStdin?: boolean; name?: string; httpListen?: string; httpsListen?: string; wait: string; nodeId?: string; agentKeyStdin?: boolean; caddyBin?: string; start: boolean }) => {
       const say = createSay();
       if (opts.token && opts.tokenStdin) throw new CommanderError(2, 'usage', 'give the token with --token (or CADDYFLEET_ENROLLMENT_TOKEN) or --token-stdin, not both');
+      if ((opts.nodeId === undefined) !== (opts.agentKeyStdin !== true)) throw new CommanderError(2, 'usage', '--node-id and --agent-key-stdin go together');
+      if (opts.nodeId && (opts.token || opts.tokenStdin)) throw new CommanderError(2, 'usage', 'give an enrollment token or --node-id with --agent-key-stdin, not both');
       if (opts.token && installCmd.getOptionValueSource('token') === 'cli') {
         say('warning: --token is visible in the process list; prefer CADDYFLEET_ENROLLMENT_TOKEN or --token-stdin');
       }
@@ -55,6 +60,9 @@ function buildProgram(): Command {
           httpListen: opts.httpListen,
           httpsListen: opts.httpsListen,
           waitSeconds: wait,
+          nodeId: opts.nodeId,
+          readAgentKey: opts.agentKeyStdin ? () => readTokenFrom(process.stdin) : undefined,
+          start: opts.start,
         },
         say,
       );

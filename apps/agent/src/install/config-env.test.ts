@@ -40,7 +40,15 @@ describe('renderConfigEnv', () => {
 
 describe('previousSettings', () => {
   it('recovers what an earlier install wrote, so a re-run keeps it', () => {
-    expect(previousSettings(renderConfigEnv(settings))).toEqual(settings);
+    expect(previousSettings(renderConfigEnv(settings))).toEqual({ ...settings, caddyBin: '/usr/bin/caddy' });
+  });
+
+  it('keeps an identity issued by the controller (SSH provisioning), which the agent then runs with', () => {
+    const identity = { nodeId: 'node_0123456789abcdef', agentKey: `cfa_${'k'.repeat(43)}` };
+    const text = renderConfigEnv({ ...settings, caddyBin: '/usr/local/bin/caddy', identity });
+    expect(text).toContain(`CADDYFLEET_AGENT_KEY="${identity.agentKey}"`);
+    expect(previousSettings(text)).toEqual({ ...settings, caddyBin: '/usr/local/bin/caddy', identity });
+    expect(loadAgentOptions({}, parseConfigEnv(text))).toMatchObject({ nodeId: identity.nodeId, agentKey: identity.agentKey, caddyBin: '/usr/local/bin/caddy' });
   });
 
   it('is empty without a file and ignores unknown or empty lines', () => {

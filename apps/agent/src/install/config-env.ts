@@ -12,6 +12,8 @@ export interface InstallSettings {
   name: string;
   httpListen: string;
   httpsListen: string;
+  /** Set when the controller issued the identity (SSH provisioning) instead of an enrollment. */
+  identity?: { nodeId: string; agentKey: string };
 }
 
 /**
@@ -43,9 +45,12 @@ export function renderConfigEnv(s: InstallSettings): string {
     // `systemctl restart` and upgrades leave Caddy serving; the next agent adopts it (the unit has KillMode=process).
     [AGENT_OPTIONS.keepCaddy.env, 'true'],
   ];
+  if (s.identity) entries.push([AGENT_OPTIONS.nodeId.env, s.identity.nodeId], [AGENT_OPTIONS.agentKey.env, s.identity.agentKey]);
   return [
     '# Written by `caddyfleet-agent install`; running it again rewrites this file (it keeps values not given).',
-    '# The agent enrolled during install: no enrollment token is stored here or anywhere else.',
+    s.identity
+      ? '# The node id and key were issued by the controller (SSH provisioning): this file is the agent\'s credential.'
+      : '# The agent enrolled during install: no enrollment token is stored here or anywhere else.',
     ...entries.map(([env, value]) => line(env, value)),
     '',
   ].join('\n');
@@ -80,5 +85,8 @@ export function previousSettings(text: string | null): Partial<InstallSettings> 
   if (name) out.name = name;
   if (httpListen) out.httpListen = httpListen;
   if (httpsListen) out.httpsListen = httpsListen;
+  const nodeId = pick(AGENT_OPTIONS.nodeId.env);
+  const agentKey = pick(AGENT_OPTIONS.agentKey.env);
+  if (nodeId && agentKey) out.identity = { nodeId, agentKey };
   return out;
 }

@@ -5,7 +5,7 @@
  * again without a new token. Each step says what it did; running it again upgrades and keeps the identity.
  */
 import { accessSync, constants, existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isSea } from 'node:sea';
 import { Backoff } from '../backoff';
@@ -35,6 +35,11 @@ export interface InstallRequest {
   httpListen?: string;
   httpsListen?: string;
   waitSeconds?: number;
+  /** SSH provisioning: the node id the controller created, with its key read by `readAgentKey` (never argv). */
+  nodeId?: string;
+  readAgentKey?: () => Promise<string>;
+  /** False: write everything but do not start the service (the provisioner starts it itself). */
+  start?: boolean;
 }
 
 export async function readOptional(file: string): Promise<string | null> {
@@ -71,11 +76,14 @@ export function resolveSettings(req: InstallRequest, previous: Partial<InstallSe
       httpsListen: req.httpsListen ?? previous.httpsListen,
       stateDir: INSTALL.stateDir,
       caddyBin: req.caddyBin ?? previous.caddyBin ?? INSTALL.caddyBin,
+      nodeId: previous.identity?.nodeId,
+      agentKey: previous.identity?.agentKey,
     },
     {},
   );
   const caddyBin = path.resolve(opts.caddyBin!);
-  const settings = { controller: opts.controller!, caddyBin, name: opts.name, httpListen: opts.httpListen, httpsListen: opts.httpsListen };
+  const settings: InstallSettings = { controller: opts.controller!, caddyBin, name: opts.name, httpListen: opts.httpListen, httpsListen: opts.httpsListen };
+  if (previous.identity) settings.identity = previous.identity;
   return { ...settings, configEnv: renderConfigEnv(settings) };
 }
 
@@ -140,6 +148,12 @@ async function ensureUser(say: Say): Promise<{ uid: number; gid: number }> {
 /** Enrolls now (the token is spent here and stored nowhere), or keeps the identity already in the state dir. */
 async function ensureIdentity(req: InstallRequest, settings: InstallSettings, say: Say): Promise<string> {
   const state = new StateStore(INSTALL.stateDir);
+  if (settings.identity) {
+    // Issued by the controller: config.env carries it, and an identity left from an earlier enrollment must go.
+    await rm(state.agentFile, { force: true });
+    say(`node ${settings.identity.nodeId}: using the key issued by the controller`);
+    return settings.identity.nodeId;
+  }
   const saved = await state.readAgent();
   if (saved) {
     say(`already enrolled as node ${saved.nodeId}: keeping this identity${req.token ? ' (the enrollment token was not used)' : ''}`);
@@ -169,6 +183,13 @@ export async function install(req: InstallRequest, say: Say): Promise<void> {
   const previousConfig = await readOptional(INSTALL.configFile);
   const settings = resolveSettings(req, previousSettings(previousConfig));
   checkOwnCaddy(settings.caddyBin);
+  if (req.nodeId !== undefined) {
+    const agentKey = (await req.readAgentKey?.())?.trim() ?? '';
+    // Validated like every agent option: a bad id or key stops here, before anything changes.
+    loadAgentOptions({ controller: settings.controller, stateDir: INSTALL.stateDir, caddyBin: settings.caddyBin, nodeId: req.nodeId, agentKey }, {});
+    settings.identity = { nodeId: req.nodeId, agentKey };
+    settings.configEnv = renderConfigEnv(settings);
+  }
   say(`caddyfleet-agent ${AGENT_VERSION}: ${previousConfig === null ? 'installing' : 'upgrading'} on ${osName}`);
 
   const nodeId = await ensureIdentity(req, settings, say);
@@ -194,12 +215,20 @@ export async function install(req: InstallRequest, say: Say): Promise<void> {
 
   const unitExisted = existsSync(INSTALL.unitFile);
   await writeOwnedFile(INSTALL.unitFile, renderUnit(), 0o644);
+  if (req.start === false) {
+    say(`wrote ${INSTALL.unitFile}; not started (--no-start)`);
+    return;
+  }
   await mustRun('systemctl', ['daemon-reload']);
   await mustRun('systemctl', ['enable', '--quiet', INSTALL.unitName]);
   await mustRun('systemctl', ['restart', INSTALL.unitName]);
   say(`${unitExisted ? 'restarted' : 'enabled and started'} ${INSTALL.unitName}`);
 
   const waitSeconds = req.waitSeconds ?? 60;
+  if (waitSeconds === 0) {
+    say(`not waiting for the agent to connect (--wait 0): see \`systemctl status ${INSTALL.unitName}\``);
+    return;
+  }
   say(`waiting up to ${waitSeconds} s for the agent to connect to ${settings.controller}`);
   const status = await waitForConnected(INSTALL.stateDir, waitSeconds * 1000);
   if (!status.connected) {

@@ -4,7 +4,8 @@
  */
 import { Command, Option } from 'commander';
 import type { Route } from '@caddyfleet/protocol';
-import { AGENT_OPTIONS, loadAgentOptions, type AgentFlags, type AgentOptionName } from '@caddyfleet/agent/options';
+import { loadAgentOptions } from '@caddyfleet/agent/options';
+import { addAgentOptions, agentFlags, agentOption } from '@caddyfleet/agent/flags';
 import { AgentConfigError } from '@caddyfleet/agent/errors';
 import { LocalApiClient, LocalApiError } from '@caddyfleet/agent/local-api-client';
 import type { CliContext } from '../context';
@@ -13,31 +14,18 @@ import { Printer, renderTable } from '../output';
 import { registerAddKinds } from './route-add';
 import { ROUTE_HEADERS, routeRow } from './routes';
 
-const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-
-/** Switches: `--keep-caddy` alone means true; `--keep-caddy false` is accepted too. */
-const SWITCHES: ReadonlySet<AgentOptionName> = new Set(['keepCaddy']);
-
-export function agentFlags(opts: Record<string, unknown>): AgentFlags {
-  const flags: AgentFlags = {};
-  for (const name of Object.keys(AGENT_OPTIONS) as AgentOptionName[]) {
-    const v = opts[name];
-    if (typeof v === 'string') flags[name] = v;
-    else if (v === true) flags[name] = 'true';
-  }
-  return flags;
-}
+export { agentFlags, agentOption };
 
 export function registerAgent(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('agent')
     .description('run an agent on this host: enroll once, then keep the local Caddy serving this node\'s routes');
-  for (const [name, spec] of Object.entries(AGENT_OPTIONS) as [AgentOptionName, { env: string; describe: string }][]) {
-    cmd.addOption(new Option(`--${kebab(name)} ${SWITCHES.has(name) ? '[bool]' : '<value>'}`, spec.describe).env(spec.env));
-  }
+  addAgentOptions(cmd);
   cmd.addHelpText(
     'after',
-    '\nExample:\n  caddyfleet agent --controller http://fleet.example.com:8080 --token cfe_… --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy\n',
+    '\nExample (the token is read from a file or standard input, so that it never shows in the process list):\n' +
+      '  caddyfleet agent --controller https://fleet.example.com --token-file /root/enrollment-token --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy\n' +
+      '  printf %s "$TOKEN" | caddyfleet agent --controller https://fleet.example.com --token - --state-dir /var/lib/caddyfleet-agent --caddy-bin /usr/bin/caddy\n',
   );
   cmd.action(async (opts: Record<string, unknown>) => {
     const shutdown = ctx.io.waitForShutdown();
@@ -82,7 +70,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .action(async (_o: unknown, c: Command) => {
       const { client, print } = local(c);
       const list = await wrap(() => client.list());
-      print.list(list, [...ROUTE_HEADERS, 'PROBLEM'], (r: Route) => [...routeRow(r), r.lastError ?? ''], 'no local routes');
+      print.list(list, ROUTE_HEADERS, (r: Route) => routeRow(r), 'no local routes');
     });
   routes
     .command('rm')

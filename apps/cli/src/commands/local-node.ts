@@ -12,13 +12,30 @@ export interface LocalNodeFlags {
   caddyBin?: string;
   httpListen?: string;
   httpsListen?: string;
+  dockerHost?: string;
+  noDocker?: string;
+  dockerLabelPrefix?: string;
+  hostIp?: string;
 }
 
 export interface LocalNodePlan {
   caddyBin: string;
   httpListen: string;
   httpsListen: string;
+  /** Docker discovery flags, checked by the agent's option loader. */
+  docker?: Pick<LocalNodeFlags, 'dockerHost' | 'noDocker' | 'dockerLabelPrefix' | 'hostIp'>;
 }
+
+/** The variables the local node's Docker discovery reads besides its flags (the rest of the env is not its own). */
+const LOCAL_NODE_ENV = [
+  'CADDYFLEET_NO_DOCKER',
+  'CADDYFLEET_DOCKER_HOST',
+  'CADDYFLEET_DOCKER_LABEL_PREFIX',
+  'CADDYFLEET_HOST_IP',
+  'DOCKER_HOST',
+  'DOCKER_LABEL_PREFIX',
+  'HOST_IP',
+];
 
 function onPath(name: string): string | null {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
@@ -52,7 +69,9 @@ export function checkLocalNode(flags: LocalNodeFlags, mode: 'standalone' | 'serv
   } catch {
     throw new CliError(`${caddyBin} does not run (\`${caddyBin} version\` failed)`, 3);
   }
-  return { caddyBin, httpListen: flags.httpListen ?? ':80', httpsListen: flags.httpsListen ?? ':443' };
+  const { dockerHost, noDocker, dockerLabelPrefix, hostIp } = flags;
+  const docker = Object.fromEntries(Object.entries({ dockerHost, noDocker, dockerLabelPrefix, hostIp }).filter(([, v]) => v !== undefined));
+  return { caddyBin, httpListen: flags.httpListen ?? ':80', httpsListen: flags.httpsListen ?? ':443', docker };
 }
 
 export async function startLocalNode(controller: RunningController, plan: LocalNodePlan) {
@@ -71,8 +90,9 @@ export async function startLocalNode(controller: RunningController, plan: LocalN
       httpsListen: plan.httpsListen,
       name: 'local',
       logLevel: controller.config.logLevel,
+      ...plan.docker,
     },
-    {},
+    Object.fromEntries(LOCAL_NODE_ENV.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]])),
   );
   const agent = await startAgent(options, { credentials: { nodeId: LOCAL_NODE_ID, agentKey } });
   return { agent, caddyVersion: agent.status().caddy.version, stop: () => agent.stop() };

@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 // API commands do not pay for loading Fastify and the database drivers.
 import { CONTROLLER_OPTIONS, ConfigError, loadConfig, type ControllerOptionName } from '@caddyfleet/controller/config';
 import { AGENT_OPTIONS } from '@caddyfleet/agent/options';
+import { agentFlags, agentOption } from '@caddyfleet/agent/flags';
 import type { CliContext } from '../context';
 import { startLocalNode, type LocalNodeFlags } from './local-node';
 import { CliError } from '../errors';
@@ -26,10 +27,14 @@ const METAVARS: Partial<Record<ControllerOptionName, string>> = {
   offlineAfterMissed: '<n>',
   publicUrl: '<url>',
   agentArtifact: '<file>',
+  auditRetentionDays: '<days>',
+  auditMaxRows: '<n>',
 };
 
 /** The agent options that make sense for the controller's own local node in standalone mode. */
 const LOCAL_NODE_OPTIONS = ['caddyBin', 'httpListen', 'httpsListen'] as const;
+/** Docker discovery of the local node. */
+const LOCAL_NODE_DOCKER_OPTIONS = ['dockerHost', 'noDocker', 'dockerLabelPrefix', 'hostIp'] as const;
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
@@ -56,6 +61,7 @@ export function registerRoleCommands(program: Command, ctx: CliContext): void {
       const spec = AGENT_OPTIONS[name];
       cmd.addOption(new Option(`--${kebab(name)} <value>`, `local node: ${spec.describe}`).env(spec.env));
     }
+    for (const name of LOCAL_NODE_DOCKER_OPTIONS) cmd.addOption(agentOption(name, `local node: ${AGENT_OPTIONS[name].describe}`));
     cmd.action(async (opts: Record<string, string | boolean | undefined>) => runController(ctx, mode, opts));
   }
 }
@@ -83,6 +89,8 @@ async function runController(ctx: CliContext, mode: 'standalone' | 'server', opt
   const { startController } = await import('@caddyfleet/controller');
   const localFlags: LocalNodeFlags = {};
   for (const name of LOCAL_NODE_OPTIONS) if (typeof opts[name] === 'string') localFlags[name] = opts[name];
+  const dockerFlags = agentFlags(opts);
+  for (const name of LOCAL_NODE_DOCKER_OPTIONS) if (dockerFlags[name] !== undefined) localFlags[name] = String(dockerFlags[name]);
   const local = config.localNode ? await import('./local-node').then((m) => m.checkLocalNode(localFlags, mode)) : null;
   let controller;
   try {

@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { collect, collectHostPort, parseListen, type HostPort } from '../parse';
+import { addProxyOptionFlags, proxyOptionsFrom, type ProxyOptionFlags } from './proxy-options';
 
 const nodeOption = () =>
   new Option('--node <id>', 'node that serves the route: a node id, or "local" for the controller\'s local node (default)');
@@ -37,15 +38,19 @@ export function registerAddKinds(add: Command, prefix: string, withNode: boolean
     const cmd = add.command(name).description(description);
     return withNode ? cmd.addOption(nodeOption()) : cmd;
   };
-  kind('proxy', 'reverse-proxy domains to upstreams')
-    .addOption(domainOption())
-    .addOption(upstreamOption('127.0.0.1:3000'))
-    .addOption(tlsOption())
-    .addOption(disabledOption())
-    .addHelpText('after', `\nExample:\n  ${prefix} add proxy --domain app.example.com --upstream 127.0.0.1:3000 --upstream 127.0.0.1:3001\n`)
-    .action(async (opts: CommonAdd & { domain: string[]; upstream: HostPort[] }, cmd: Command) =>
-      create(cmd, { kind: 'proxy', domains: opts.domain, upstreams: opts.upstream, ...common(opts) }),
-    );
+  addProxyOptionFlags(
+    kind('proxy', 'reverse-proxy domains to upstreams').addOption(domainOption()).addOption(upstreamOption('127.0.0.1:3000')).addOption(tlsOption()).addOption(disabledOption()),
+  )
+    .addHelpText(
+      'after',
+      `\nExamples:\n  ${prefix} add proxy --domain app.example.com --upstream 127.0.0.1:3000 --upstream 127.0.0.1:3001 --lb least_conn\n` +
+        `  ${prefix} add proxy --domain admin.example.com --upstream 127.0.0.1:8443 --upstream-https --skip-verify \\\n` +
+        `      --basic-auth "alice:$(caddy hash-password --plaintext 'a long password')" --allow 10.0.0.0/8 --hsts\n`,
+    )
+    .action(async (opts: CommonAdd & ProxyOptionFlags & { domain: string[]; upstream: HostPort[] }, cmd: Command) => {
+      const options = proxyOptionsFrom(opts);
+      await create(cmd, { kind: 'proxy', domains: opts.domain, upstreams: opts.upstream, ...(options ? { options } : {}), ...common(opts) });
+    });
 
   kind('redirect', 'redirect domains to a URL')
     .addOption(domainOption())
@@ -62,13 +67,28 @@ export function registerAddKinds(add: Command, prefix: string, withNode: boolean
       await create(cmd, { kind: 'redirect', domains: opts.domain, redirect, ...common(opts) });
     });
 
-  kind('stream', 'forward a TCP or UDP port to upstreams (layer 4)')
+  kind('stream', 'forward a TCP or UDP port to upstreams (layer 4; needs Caddy with the layer4 module)')
     .addOption(new Option('--listen <port[/proto]>', 'port to listen on, with optional protocol: 5432, 5432/tcp or 53/udp').argParser(parseListen).makeOptionMandatory())
     .addOption(upstreamOption('db.internal:5432'))
+    .addOption(
+      new Option('--sni <name>', 'TCP only: take only TLS connections for this server name (repeatable); streams with different names share a port').argParser(collect),
+    )
+    .addOption(new Option('--proxy-protocol <version>', "send a PROXY protocol header with the client's address to the upstream").choices(['v1', 'v2']))
     .addOption(disabledOption())
-    .addHelpText('after', `\nExample:\n  ${prefix} add stream --listen 5432/tcp --upstream 10.0.0.5:5432\n`)
-    .action(async (opts: CommonAdd & { listen: ReturnType<typeof parseListen>; upstream: HostPort[] }, cmd: Command) =>
-      create(cmd, { kind: 'stream', listen: opts.listen, upstreams: opts.upstream, ...common(opts) }),
+    .addHelpText(
+      'after',
+      `\nExamples:\n  ${prefix} add stream --listen 5432/tcp --upstream 10.0.0.5:5432\n` +
+        `  ${prefix} add stream --listen 443 --sni git.example.com --upstream 10.0.0.7:443 --proxy-protocol v2\n`,
+    )
+    .action(async (opts: CommonAdd & { listen: ReturnType<typeof parseListen>; upstream: HostPort[]; sni?: string[]; proxyProtocol?: string }, cmd: Command) =>
+      create(cmd, {
+        kind: 'stream',
+        listen: opts.listen,
+        upstreams: opts.upstream,
+        ...(opts.sni ? { sni: opts.sni } : {}),
+        ...(opts.proxyProtocol ? { proxyProtocol: opts.proxyProtocol } : {}),
+        ...common(opts),
+      }),
     );
 
   kind('dead', 'answer requests for domains with a 404 page (a parked or retired domain)')

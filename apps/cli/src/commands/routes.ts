@@ -1,33 +1,43 @@
 /** `caddyfleet routes …`: proxy, redirect, stream and dead routes. */
 import { Command, Option } from 'commander';
 import { ROUTE_KINDS, routeServing, type FleetNode, type Route } from '@caddyfleet/protocol';
+import type { ApiClient } from '../api-client';
+import { optionPairs } from './proxy-options';
 import { registerAddKinds } from './route-add';
 import { withApiOptions, type CliContext } from '../context';
+import { UsageError } from '../errors';
 import { formatHostPort } from '../parse';
 import { dash, renderKeyValue, renderTable, yesNo } from '../output';
 
-export const ROUTE_HEADERS = ['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN'];
+export const ROUTE_HEADERS = ['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'PROBLEM'];
 /** The API's listing adds whether each route is really served, which needs the nodes. */
 export const SERVED_ROUTE_HEADERS = [...ROUTE_HEADERS, 'STATUS'];
 
 type NodesById = Map<string, FleetNode>;
 
-async function nodesById(client: { get<T>(path: string): Promise<T> }): Promise<NodesById> {
+async function nodesById(client: ApiClient): Promise<NodesById> {
   return new Map((await client.get<FleetNode[]>('/nodes')).map((n) => [n.id, n]));
+}
+
+/** Node id → name, for tables (ids are for scripts; people read names). */
+export async function nodeNames(client: ApiClient): Promise<Map<string, string>> {
+  return new Map([...(await nodesById(client))].map(([id, n]) => [id, n.name]));
 }
 
 function servedRow(r: Route, nodes: NodesById): string[] {
   const node = nodes.get(r.nodeId ?? 'local');
-  const row = routeRow(r);
-  if (node) row[4] = node.isLocal ? 'local' : node.name;
-  return [...row, routeServing(r, node).text];
+  const serving = routeServing(r, node);
+  const names = new Map([...nodes].map(([id, n]) => [id, n.name]));
+  // The reason of a problem is in PROBLEM already.
+  return [...routeRow(r, names), serving.state === 'problem' ? 'not served' : serving.text];
 }
 
 const listenText = (l: Route['listen']) => (l ? `${l.port}/${l.protocol}` : '');
 const redirectText = (r: Route['redirect']) => (r ? `${r.status} ${r.to}${r.preservePath ? '' : ' (path dropped)'}` : '');
 
 function where(r: Route): string {
-  return r.kind === 'stream' ? listenText(r.listen) : r.domains.join(',');
+  if (r.kind === 'stream') return r.sni?.length ? `${listenText(r.listen)} sni=${r.sni.join(',')}` : listenText(r.listen);
+  return r.domains.join(',');
 }
 function target(r: Route): string {
   if (r.kind === 'redirect') return redirectText(r.redirect);
@@ -35,8 +45,14 @@ function target(r: Route): string {
   return r.upstreams.map(formatHostPort).join(',');
 }
 
-export function routeRow(r: Route): string[] {
-  return [r.id, r.kind, dash(where(r)), dash(target(r)), r.nodeId ?? 'local', r.tls, yesNo(r.enabled), r.scope, r.origin];
+export function routeRow(r: Route, names: Map<string, string> = new Map()): string[] {
+  const node = r.nodeId === null ? (names.get('local') ?? 'local') : (names.get(r.nodeId) ?? r.nodeId);
+  return [r.id, r.kind, dash(where(r)), dash(target(r)), node, r.tls, yesNo(r.enabled), r.scope, r.origin, dash(r.lastError)];
+}
+
+/** A route the node cannot serve says so when it is created or changed, not only in a later listing. */
+function withWarning(r: Route, table: string): string {
+  return r.lastError ? `${table}warning: ${r.lastError}\n` : table;
 }
 
 function routeDetails(r: Route): string {
@@ -44,14 +60,16 @@ function routeDetails(r: Route): string {
     ['ID', r.id],
     ['Kind', r.kind],
   ];
-  if (r.kind === 'stream') pairs.push(['Listen', listenText(r.listen)]);
+  if (r.kind === 'stream') pairs.push(['Listen', listenText(r.listen)], ['TLS server names', r.sni?.join(', ') || 'any (whole port)'], ['PROXY protocol', r.proxyProtocol ?? 'off']);
   else pairs.push(['Domains', r.domains.join(', ')]);
   if (r.kind === 'proxy' || r.kind === 'stream') pairs.push(['Upstreams', r.upstreams.map(formatHostPort).join(', ')]);
+  if (r.kind === 'proxy') pairs.push(...optionPairs(r.options));
   if (r.kind === 'redirect' && r.redirect) {
     pairs.push(['Redirect to', r.redirect.to], ['Status', String(r.redirect.status)], ['Preserve path', yesNo(r.redirect.preservePath)]);
   }
   pairs.push(
     ['Node', r.nodeId ?? 'local'],
+    ['Problem', dash(r.lastError)],
     ['Site', r.siteId],
     ['TLS', r.tls],
     ['Enabled', yesNo(r.enabled)],
@@ -70,8 +88,8 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
   const create = async (cmd: Command, body: Record<string, unknown>) => {
     const { client, print } = ctx.api(cmd);
     const route = await client.post<Route>('/routes', body);
-    const nodes = await nodesById(client);
-    print.result(route, () => renderTable(SERVED_ROUTE_HEADERS, [servedRow(route, nodes)]));
+    const nodes = print.json ? new Map() : await nodesById(client);
+    print.result(route, () => withWarning(route, renderTable(SERVED_ROUTE_HEADERS, [servedRow(route, nodes)])));
   };
 
   group
@@ -85,7 +103,7 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
       const { client, print } = ctx.api(cmd);
       const [routes, nodes] = await Promise.all([
         client.get<Route[]>('/routes', { nodeId: opts.node, siteId: opts.site, kind: opts.kind }),
-        nodesById(client),
+        print.json ? new Map<string, FleetNode>() : nodesById(client),
       ]);
       print.list(routes, SERVED_ROUTE_HEADERS, (r: Route) => servedRow(r, nodes), 'no routes');
     });
@@ -122,10 +140,26 @@ export function registerRoutes(program: Command, ctx: CliContext): void {
       .action(async (id: string, _opts: unknown, cmd: Command) => {
         const { client, print } = ctx.api(cmd);
         const route = await client.patch<Route>(`/routes/${encodeURIComponent(id)}`, { enabled });
-        const nodes = await nodesById(client);
-        print.result(route, () => renderTable(SERVED_ROUTE_HEADERS, [servedRow(route, nodes)]));
+        const nodes = print.json ? new Map() : await nodesById(client);
+        print.result(route, () => withWarning(route, renderTable(SERVED_ROUTE_HEADERS, [servedRow(route, nodes)])));
       });
   }
+
+  group
+    .command('maintenance')
+    .description('switch the maintenance page (503) of a proxy host on or off')
+    .argument('<id>', 'route id')
+    .argument('<state>', 'on or off')
+    .action(async (id: string, state: string, _opts: unknown, cmd: Command) => {
+      if (state !== 'on' && state !== 'off') throw new UsageError(`state must be on or off, got ${JSON.stringify(state)}`);
+      const { client, print } = ctx.api(cmd);
+      const path = `/routes/${encodeURIComponent(id)}`;
+      const current = await client.get<Route>(path);
+      const { maintenance: _m, ...rest } = current.options ?? {};
+      const options = state === 'on' ? { ...rest, maintenance: true } : Object.keys(rest).length ? rest : null;
+      const route = await client.patch<Route>(path, { options });
+      print.result(route, () => renderTable(ROUTE_HEADERS, [routeRow(route)]));
+    });
 
   const add = group.command('add').description('create a route: add proxy|redirect|stream|dead [options]');
   registerAddKinds(add, 'caddyfleet routes', true, create);

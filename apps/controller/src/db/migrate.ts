@@ -1,12 +1,21 @@
+import { chmod } from 'node:fs/promises';
 import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { OpenDatabase } from './connect';
 import { initial } from './migrations/001-initial';
 import { nodeRevokedAt } from './migrations/002-node-revoked-at';
+import { provisioning } from './migrations/004-provisioning';
+import { dockerDiscovery } from './migrations/003-docker';
+import { nodeCapabilities } from './migrations/003-node-capabilities';
+import { nodeLayer4 } from './migrations/003-node-layer4';
 
 function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '001-initial': initial(dialect),
     '002-node-revoked-at': nodeRevokedAt,
+    '004-provisioning': provisioning,
+    '003-docker': dockerDiscovery,
+    '003-node-capabilities': nodeCapabilities,
+    '003-node-layer4': nodeLayer4,
   };
   return { getMigrations: async () => migrations };
 }
@@ -23,6 +32,8 @@ export async function migrate(store: OpenDatabase, log: (msg: string) => void): 
   if (store.sqlitePath && (await hasTables(store))) {
     backup = `${store.sqlitePath}.bak-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     await sql`VACUUM INTO ${sql.lit(backup)}`.execute(store.db);
+    // A copy of the whole database: as private as the database itself.
+    await chmod(backup, 0o600);
     log(`backed up ${store.sqlitePath} to ${backup} before migrating`);
   }
   const { error, results } = await migrator.migrateToLatest();

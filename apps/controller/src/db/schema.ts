@@ -22,6 +22,17 @@ export interface NodeTable {
   last_error: string | null;
   agent_key_hash: string | null;
   revoked_at: string | null;
+  /** Host key seen when the node was first provisioned over SSH (trust on first use). */
+  ssh_host_key_sha256: string | null;
+  /** JSON array of the Caddy module ids the agent reported; null = unknown. */
+  caddy_modules: string | null;
+  http_port: number | null;
+  https_port: number | null;
+  /** JSON array of the certificates the agent reported (protocol `certificateSchema`). */
+  certificates: string | null;
+  certificates_at: string | null;
+  /** 1/0 once the agent said whether its Caddy has layer4 (probed even for an existing Caddy); null before. */
+  layer4: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -41,11 +52,24 @@ export interface RouteTable {
   last_error: string | null;
   created_at: string;
   updated_at: string;
+  /** Docker routes: JSON array of the containers behind it (DockerSource); null otherwise. */
+  source?: string | null;
+}
+
+/** One site found in a container's labels by the agent of `source_node_id` (the entry JSON as it published it). */
+export interface DockerEntryTable {
+  source_node_id: string;
+  entry_key: string;
+  target_node_id: string | null;
+  local: number;
+  entry: string;
+  updated_at: string;
 }
 
 /** One row per served domain, so a unique index refuses the same domain twice on one node even under races. */
 export interface RouteDomainTable { route_id: string; node_id: string; domain: string }
-export interface RouteListenTable { route_id: string; node_id: string; port: number; protocol: string }
+/** One row per TLS server name of a stream routed by SNI, or one row with `sni` '' for a stream taking the whole port. */
+export interface RouteListenTable { route_id: string; node_id: string; port: number; protocol: string; sni: Generated<string> }
 
 export interface EnrollmentTokenTable {
   id: string;
@@ -86,12 +110,29 @@ export interface AuditTable {
   after_json: string | null;
 }
 
+/** One provisioning run; `steps` is JSON, `log` the capped output. Never any credential. */
+export interface ProvisioningJobTable {
+  id: string;
+  node_id: string;
+  kind: string;
+  status: string;
+  steps: string;
+  log: string;
+  target: string;
+  host_key_sha256: string | null;
+  error: string | null;
+  started_at: string;
+  ended_at: string | null;
+  created_by: string;
+}
+
 export interface Database {
   tenants: TenantTable;
   organizations: OrganizationTable;
   sites: SiteTable;
   nodes: NodeTable;
   routes: RouteTable;
+  docker_entries: DockerEntryTable;
   route_domains: RouteDomainTable;
   route_listens: RouteListenTable;
   enrollment_tokens: EnrollmentTokenTable;
@@ -100,4 +141,5 @@ export interface Database {
   api_tokens: ApiTokenTable;
   sessions: SessionTable;
   audit_log: AuditTable;
+  provisioning_jobs: ProvisioningJobTable;
 }

@@ -21,7 +21,7 @@ export interface Endpoint<B extends z.ZodType, Q extends z.ZodType, P extends z.
   params?: P;
   response?: z.ZodType;
   /** Success status; 204 sends no body. */
-  status?: 200 | 201 | 204;
+  status?: 200 | 201 | 202 | 204;
   handler: (input: {
     body: z.output<B>;
     query: z.output<Q>;

@@ -8,16 +8,19 @@ import type { Actor } from '../services/context';
 import { ApiRegistry } from './api';
 import { SESSION_COOKIE, readCookie } from './cookies';
 import { agentDownloadRoutes, publicUrlFor } from './downloads';
+import { assertSameOrigin } from './csrf';
 import { installErrorHandler } from './error-handler';
 import { HttpMetrics } from './metrics';
 import { buildOpenApi } from './openapi';
 import { API_PREFIX, VERSION } from './constants';
 import { eventRoutes } from './routes/event-routes';
 import { serveDashboard } from './static';
+import { accountRoutes } from './routes/account-routes';
 import { authRoutes } from './routes/auth-routes';
 import { fleetRoutes } from './routes/fleet-routes';
 import { hierarchyRoutes } from './routes/hierarchy-routes';
 import { routeRoutes } from './routes/route-routes';
+import { provisioningRoutes, provisioningStreamRoute } from './routes/provisioning-routes';
 
 export { API_PREFIX, VERSION } from './constants';
 
@@ -32,7 +35,9 @@ function actorResolver(s: Services) {
       return actor;
     }
     const session = readCookie(req.headers.cookie, SESSION_COOKIE);
-    return session ? s.auth.actorFromSession(session) : null;
+    if (!session) return null;
+    assertSameOrigin(req);
+    return s.auth.actorFromSession(session);
   };
 }
 
@@ -50,17 +55,24 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
   });
   // JSON only: a text/plain body (what a cross-origin form can send without a preflight) is refused with 415.
   app.removeContentTypeParser('text/plain');
-  installErrorHandler(app);
+  installErrorHandler(app, { onDatabaseUnavailable: (err) => s.ctx.health.observe(err) });
+  // Browsers must take every answer for the type it says it is (JSON, text), errors included.
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+  });
   const metrics = new HttpMetrics();
   metrics.install(app);
   const resolve = actorResolver(s);
   const api = new ApiRegistry(app, API_PREFIX, resolve);
 
   authRoutes(api, s, config.sessionTtlHours, resolve);
+  accountRoutes(api, s);
   hierarchyRoutes(api, s);
   fleetRoutes(api, s, (req) => publicUrlFor(config, req));
   routeRoutes(api, s);
   eventRoutes(app, s, resolve);
+  provisioningRoutes(api, s);
+  provisioningStreamRoute(app, s, resolve);
 
   let openapi: Record<string, unknown> | null = null;
   api.add({
@@ -72,7 +84,12 @@ export function buildApp(s: Services, config: ControllerConfig, logger: Logger):
     handler: async () => (openapi ??= buildOpenApi(api.endpoints, API_PREFIX, VERSION)),
   });
 
-  app.get('/healthz', async () => ({ status: 'ok', version: VERSION }));
+  // 200 while the database answers, 503 while it is away; agents keep their sessions either way.
+  app.get('/healthz', async (_req, reply) => {
+    const database = await s.ctx.health.check();
+    if (database === 'ok') return { status: 'ok', version: VERSION, database };
+    return reply.code(503).send({ status: 'unavailable', version: VERSION, database, error: s.ctx.health.lastError, since: s.ctx.health.since.toISOString() });
+  });
   app.get('/metrics', async (req, reply) => {
     if (!(await resolve(req))) throw new UnauthorizedError();
     const [routesByKind, nodesByStatus] = await Promise.all([s.routes.countByKind(), s.nodes.countByStatus()]);

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AppError, RateLimitedError } from '../errors';
+import { isDatabaseUnavailable, isStorageFull } from '../db/availability';
+import { AppError, DatabaseUnavailableError, RateLimitedError, StorageFullError } from '../errors';
 
 /** Fastify's own request errors, given stable codes of ours. */
 const FASTIFY_CODES: Record<string, { status: number; code: string; message?: string }> = {
@@ -10,10 +11,22 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; message?: st
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request', message: 'content-length does not match the body' },
 };
 
-export function installErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, req, reply) => {
+/** Errors of the store that have a meaning for the client, as our own errors; anything else is left as it is. */
+export function translateStoreError(err: unknown): unknown {
+  if (err instanceof AppError) return err;
+  if (isDatabaseUnavailable(err)) return new DatabaseUnavailableError();
+  if (isStorageFull(err)) return new StorageFullError();
+  return err;
+}
+
+export function installErrorHandler(app: FastifyInstance, hooks: { onDatabaseUnavailable?: (err: unknown) => void } = {}): void {
+  app.setErrorHandler((raw: FastifyError, req, reply) => {
+    const translated = translateStoreError(raw);
+    if (translated instanceof DatabaseUnavailableError && !(raw instanceof AppError)) hooks.onDatabaseUnavailable?.(raw);
+    if (translated instanceof StorageFullError && !(raw instanceof AppError)) req.log.error({ err: raw }, 'storage full');
+    const err = translated as FastifyError;
     if (err instanceof AppError) {
-      if (err instanceof RateLimitedError) reply.header('retry-after', String(err.retryAfterSeconds));
+      if (err instanceof RateLimitedError || err instanceof DatabaseUnavailableError) reply.header('retry-after', String(err.retryAfterSeconds));
       const body: { code: string; message: string; details?: unknown } = { code: err.code, message: err.message };
       if (err.details !== undefined) body.details = err.details;
       return reply.code(err.status).send({ error: body });

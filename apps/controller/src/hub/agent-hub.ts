@@ -3,8 +3,10 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, LIMITS } from '@caddyfleet/protocol';
-import { AppError } from '../errors';
+import { isDatabaseUnavailable } from '../db/availability';
+import { AppError, RateLimitedError } from '../errors';
 import type { Services } from '../services';
+import { DockerRouteService } from '../services/docker-route-service';
 import { LocalRouteService } from '../services/local-route-service';
 import { AgentSession, type AgentHandlers } from './agent-session';
 import { NodeRoutesCache } from './node-routes';
@@ -13,6 +15,9 @@ import { DEFAULT_PUSH_TIMING, SyncPusher, type PushTiming } from './sync-pusher'
 
 export const AGENT_CONNECT_PATH = '/api/v1/agent/connect';
 
+/** How long an agent closed for flooding is refused before it may connect again. */
+const RATE_LIMIT_COOLDOWN_MS = 10_000;
+
 export interface HubOptions {
   heartbeatSeconds: number;
   offlineAfterMissed: number;
@@ -20,24 +25,29 @@ export interface HubOptions {
   pushTiming?: PushTiming;
 }
 
-function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+function rejectUpgrade(socket: Duplex, status: number, code: string, message: string, retryAfterSeconds?: number): void {
   const body = JSON.stringify({ error: { code, message } });
-  const text = status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Bad Request';
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const retry = retryAfterSeconds ? `Retry-After: ${retryAfterSeconds}\r\n` : '';
+  const texts: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+  const text = texts[status] ?? 'Bad Request';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`);
 }
 
 /**
  * Keeps one WebSocket per connected node and pushes each node the changes to its desired state (SyncPusher).
- * The desired state lives in the database; the hub only caches it for connected nodes, so nothing here is
- * needed to recover after a restart: a node that reconnects is compared by revision and gets a full sync if
- * it is behind.
+ * The desired state lives in the database; the hub only caches it, so nothing here is needed to recover after a
+ * restart: a node that reconnects is compared by revision and gets a full sync if it is behind.
  */
 export class AgentHub {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsFrameBytes });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.agentFrameBytes });
+  /** Nodes closed for sending too many frames, and until when their reconnects are refused. */
+  private readonly cooldown = new Map<string, number>();
   readonly sessions = new Map<string, AgentSession>();
   private readonly routeErrorsSeen = new Map<string, string>();
   private readonly writer: NodeStatusWriter;
   private readonly localRoutes: LocalRouteService;
+  readonly dockerRoutes: DockerRouteService;
+  private checkingStale: Promise<void> | null = null;
   private readonly liveness: NodeJS.Timeout;
   private readonly pusher: SyncPusher;
 
@@ -48,17 +58,23 @@ export class AgentHub {
   ) {
     this.writer = new NodeStatusWriter(s.ctx, log);
     this.localRoutes = new LocalRouteService(s.ctx);
+    this.dockerRoutes = new DockerRouteService(s.ctx, log, { staleAfterMs: opts.heartbeatSeconds * opts.offlineAfterMissed * 1000 });
     this.pusher = new SyncPusher(new NodeRoutesCache(s.ctx), this.sessions, log, opts.pushTiming ?? DEFAULT_PUSH_TIMING);
     s.ctx.events.on('revision', (nodeId, revision) => this.pusher.changed(nodeId, revision));
+    // A central route added or removed there may take a domain from (or give it back to) a Docker route.
+    s.ctx.events.on('revision', (nodeId) => this.dockerRoutes.schedule(nodeId));
     s.ctx.events.on('revoked', (nodeId) => {
       this.sessions.get(nodeId)?.close(CLOSE_CODES.revoked, 'agent key revoked by the controller');
       this.pusher.forget(nodeId);
     });
+    // A deleted node's Docker sites are gone (and the routes other nodes served for it).
+    s.ctx.events.on('revoked', () => void this.dockerRoutes.recomputeAll());
     this.liveness = setInterval(() => {
       this.checkLiveness();
       this.pusher.repair();
     }, Math.min(1000, opts.heartbeatSeconds * 500));
     this.liveness.unref();
+    s.ctx.health.onRecovered(() => void this.writer.flush());
   }
 
   attach(server: Server): void {
@@ -80,12 +96,22 @@ export class AgentHub {
     if (!m) return rejectUpgrade(socket, 401, 'agent_key_invalid', 'an agent key is required (Authorization: Bearer …)');
     let node;
     try {
-      node = await this.s.enrollment.nodeForAgentKey(m[1]!);
+      node = await this.s.enrollment.nodeForAgentKeyFrom(req.socket.remoteAddress ?? 'unknown', m[1]!);
     } catch (err) {
-      if (err instanceof AppError) return rejectUpgrade(socket, err.status, err.code, err.message);
+      if (err instanceof AppError) return rejectUpgrade(socket, err.status, err.code, err.message, err instanceof RateLimitedError ? err.retryAfterSeconds : undefined);
+      if (isDatabaseUnavailable(err)) {
+        this.s.ctx.health.observe(err);
+        return rejectUpgrade(socket, 503, 'database_unavailable', "the controller's database is unavailable; try again later");
+      }
       this.log.error({ err }, 'agent authentication failed');
       return rejectUpgrade(socket, 400, 'internal', 'authentication failed');
     }
+    const until = this.cooldown.get(node.id) ?? 0;
+    if (until > Date.now()) {
+      const wait = Math.ceil((until - Date.now()) / 1000);
+      return rejectUpgrade(socket, 429, 'rate_limited', `this node sent too many frames; reconnect in ${wait} s`, wait);
+    }
+    this.cooldown.delete(node.id);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(node.id, node.name, node.agent_key_hash!, ws));
   }
 
@@ -116,9 +142,21 @@ export class AgentHub {
         const now = new Date().toISOString();
         this.writer.update(
           nodeId,
-          { status: 'online', caddy_version: f.caddyVersion, agent_version: f.agentVersion, last_seen_at: now, applied_revision: f.appliedRevision },
+          {
+            status: 'online',
+            caddy_version: f.caddyVersion,
+            agent_version: f.agentVersion,
+            last_seen_at: now,
+            applied_revision: f.appliedRevision,
+            // Absent means the agent cannot tell (an existing Caddy): unknown again, never a stale list.
+            caddy_modules: f.caddyModules ? JSON.stringify([...new Set(f.caddyModules)].sort()) : null,
+            http_port: f.listeners?.http ?? null,
+            https_port: f.listeners?.https ?? null,
+            layer4: f.capabilities.layer4 ? 1 : 0,
+          },
           true,
         );
+        void this.writer.flush().then(() => this.s.ctx.events.emit('connected', nodeId));
         s.send({ type: 'welcome', protocolVersion: s.protocolVersion, nodeId, heartbeatSeconds: this.opts.heartbeatSeconds });
         this.log.info({ node: nodeId, agent: f.agentVersion, protocol: f.protocolVersion, caddy: f.caddyVersion, applied: f.appliedRevision }, 'agent connected');
         await this.pusher.connected(s, f.appliedRevision);
@@ -155,9 +193,28 @@ export class AgentHub {
       'local-routes': async (f) => {
         const { conflicts } = await this.localRoutes.replace(nodeId, `agent ${nodeName}`, f.routes);
         if (conflicts) this.log.warn({ node: nodeId, conflicts }, 'local routes conflict with central routes');
+        this.dockerRoutes.schedule(nodeId);
+      },
+      'docker-routes': async (f) => {
+        await this.dockerRoutes.replace(nodeId, `agent ${nodeName}`, f.routes);
+      },
+      certificates: async (f) => {
+        const sorted = [...f.certificates].sort((a, b) => (a.notAfter < b.notAfter ? -1 : a.notAfter > b.notAfter ? 1 : 0));
+        this.writer.update(nodeId, { certificates: JSON.stringify(sorted), certificates_at: new Date().toISOString(), cert_count: sorted.length });
       },
       ping: async (f) => session()?.send({ type: 'pong', t: f.t }),
       pong: async () => {},
+      rateLimited: () => {
+        this.log.warn({ node: nodeId }, 'agent exceeded its frame rate; closing it and refusing reconnects for a while');
+        this.cooldown.set(nodeId, Date.now() + RATE_LIMIT_COOLDOWN_MS);
+      },
+      failed: (err, frame) => {
+        if (!isDatabaseUnavailable(err)) return this.log.error({ err, node: nodeId, frame }, 'agent frame handler failed');
+        // What this frame carried is lost; reconnecting makes the agent say hello and publish everything again.
+        this.s.ctx.health.observe(err);
+        this.log.warn({ node: nodeId, frame }, 'database unavailable while handling an agent frame; asking the agent to reconnect');
+        session()?.close(CLOSE_CODES.tryAgainLater, "the controller's database is unavailable; reconnect later");
+      },
     };
   }
 
@@ -166,7 +223,8 @@ export class AgentHub {
     const key = JSON.stringify(errors);
     if (this.routeErrorsSeen.get(nodeId) === key) return;
     await this.s.ctx.db.transaction().execute(async (trx) => {
-      await trx.updateTable('routes').set({ last_error: null }).where('node_id', '=', nodeId).where('scope', '=', 'exclusive').where('last_error', 'is not', null).execute();
+      // A disabled route is not served, so the agent's report says nothing about it (it may carry the controller's own note).
+      await trx.updateTable('routes').set({ last_error: null }).where('node_id', '=', nodeId).where('scope', '=', 'exclusive').where('enabled', '=', 1).where('last_error', 'is not', null).execute();
       for (const e of errors) {
         await trx.updateTable('routes').set({ last_error: e.error }).where('node_id', '=', nodeId).where('scope', '=', 'exclusive').where('id', '=', e.routeId).execute();
       }
@@ -183,6 +241,10 @@ export class AgentHub {
   }
 
   private checkLiveness(): void {
+    this.checkingStale ??= this.dockerRoutes
+      .checkStale()
+      .catch((err: unknown) => this.log.error({ err }, 'could not check Docker routes for staleness'))
+      .finally(() => (this.checkingStale = null));
     const limit = this.opts.heartbeatSeconds * this.opts.offlineAfterMissed * 1000;
     const now = Date.now();
     for (const [nodeId, s] of this.sessions) {
@@ -225,6 +287,8 @@ export class AgentHub {
     }
     this.sessions.clear();
     this.wss.close();
+    await this.checkingStale;
+    await this.dockerRoutes.close();
     await this.writer.close();
   }
 }

@@ -1,18 +1,30 @@
 import type { Logger } from 'pino';
 import type { WebSocket, RawData } from 'ws';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   CLOSE_CODES,
   OLDEST_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   closeReason,
-  agentFrameSchema,
+  agentFrameEnvelopeSchema,
+  localRouteSchema,
   type AgentFrame,
   type AgentFrameType,
   type ControllerFrame,
 } from '@caddyfleet/protocol';
+import { FrameLimiter } from './frame-limiter';
+
+/** Local routes validated per turn of the event loop. */
+const VALIDATE_CHUNK = 200;
+const localRouteChunkSchema = localRouteSchema.array();
 
 type Handler<T extends AgentFrameType> = (frame: Extract<AgentFrame, { type: T }>) => Promise<void>;
-export type AgentHandlers = { [T in AgentFrameType]: Handler<T> };
+export type AgentHandlers = { [T in AgentFrameType]: Handler<T> } & {
+  /** A handler threw; the session stays open unless this closes it. */
+  failed?: (err: unknown, frame: AgentFrameType) => void;
+  /** The agent went over its frame rate and is being closed. */
+  rateLimited?: () => void;
+};
 
 /**
  * One agent connection. Frames are parsed on arrival and handled strictly in order; anything before `hello`,
@@ -22,6 +34,7 @@ export class AgentSession {
   private helloDone = false;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly limiter = new FrameLimiter();
   lastFrameAt = Date.now();
   appliedRevision = 0;
   /** The protocol version this agent speaks (from its hello); older agents get only what they understand. */
@@ -79,11 +92,8 @@ export class AgentSession {
     } catch {
       return this.close(CLOSE_CODES.badFrame, 'frame is not JSON');
     }
-    const parsed = agentFrameSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return this.close(CLOSE_CODES.badFrame, `invalid frame: ${issue ? `${issue.path.join('.')} ${issue.message}` : 'unknown'}`);
-    }
+    const parsed = agentFrameEnvelopeSchema.safeParse(json);
+    if (!parsed.success) return this.close(CLOSE_CODES.badFrame, `invalid frame: ${describeIssue(parsed.error.issues[0])}`);
     const frame = parsed.data;
     if (!this.helloDone && frame.type !== 'hello') return this.close(CLOSE_CODES.badFrame, `expected hello first, got ${frame.type}`);
     if (this.helloDone && frame.type === 'hello') return this.close(CLOSE_CODES.badFrame, 'hello was already received');
@@ -98,10 +108,47 @@ export class AgentSession {
       this.protocolVersion = frame.protocolVersion;
       this.helloDone = true;
     }
+    const limited = this.limiter.check(frame.type);
+    if (limited) {
+      this.handlers.rateLimited?.();
+      return this.close(CLOSE_CODES.rateLimited, `rate limit: ${limited}; reconnect later`);
+    }
     this.queue = this.queue
-      .then(() => (this.handlers[frame.type] as Handler<typeof frame.type>)(frame as never))
+      .then(async () => {
+        let full = frame as AgentFrame;
+        if (frame.type === 'local-routes') {
+          if (this.closed) return;
+          const routes = await this.validateLocalRoutes(frame.routes);
+          if (!routes) return;
+          full = { type: 'local-routes', routes };
+        }
+        await (this.handlers[full.type] as Handler<typeof full.type>)(full as never);
+      })
       .catch((err: unknown) => {
-        this.log.error({ err, node: this.nodeId, frame: frame.type }, 'agent frame handler failed');
+        if (this.handlers.failed) this.handlers.failed(err, frame.type);
+        else this.log.error({ err, node: this.nodeId, frame: frame.type }, 'agent frame handler failed');
       });
   }
+
+  /** Validates local routes a chunk at a time, yielding in between; closes the socket at the first bad one. */
+  private async validateLocalRoutes(raw: unknown[]): Promise<Extract<AgentFrame, { type: 'local-routes' }>['routes'] | null> {
+    const out: Extract<AgentFrame, { type: 'local-routes' }>['routes'] = [];
+    for (let start = 0; start < raw.length; start += VALIDATE_CHUNK) {
+      if (start > 0) await yieldToEventLoop();
+      if (this.closed) return null;
+      const parsed = localRouteChunkSchema.safeParse(raw.slice(start, start + VALIDATE_CHUNK));
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const path = issue ? ['routes', start + Number(issue.path[0] ?? 0), ...issue.path.slice(1)] : [];
+        this.close(CLOSE_CODES.badFrame, `invalid frame: ${describeIssue(issue && { path, message: issue.message })}`);
+        return null;
+      }
+      out.push(...parsed.data);
+    }
+    return out;
+  }
+}
+
+function describeIssue(issue: { path: PropertyKey[]; message: string } | undefined): string {
+  return issue ? `${issue.path.map(String).join('.')} ${issue.message}` : 'unknown';
 }

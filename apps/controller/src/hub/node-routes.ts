@@ -5,9 +5,11 @@
  * and reused by every frame that carries it.
  *
  * Events may arrive out of revision order (concurrent PostgreSQL transactions); they are held until the gap
- * before them is filled. A gap that stays open (a revision moved without an event) is repaired by reloading.
+ * before them is filled. A revision that no change describes (Docker sites handed to the node by another one,
+ * routes moved to the local node when a node is deleted) makes the copy stale: it is read again before the next
+ * push, which is then a full sync. A gap that stays open is repaired the same way after a while.
  */
-import type { Route } from '@caddyfleet/protocol';
+import type { Route, SourcedDockerEntry } from '@caddyfleet/protocol';
 import type { RouteChange, ServiceContext } from '../services/context';
 import { desiredState } from './desired-state';
 
@@ -30,10 +32,14 @@ export class NodeRoutes {
   /** Highest revision announced for this node; above `revision` while a change is missing. */
   known: number;
   gapSince = 0;
+  /** A revision moved that no change event describes: read the node again. */
+  stale = false;
 
   constructor(
     public revision: number,
     routes: Route[],
+    /** Docker sites of other nodes this node serves; they change only with an undescribed revision. */
+    private readonly docker: SourcedDockerEntry[] = [],
   ) {
     for (const r of routes) this.routes.set(r.id, { route: r, json: null });
     this.logFrom = revision;
@@ -69,8 +75,10 @@ export class NodeRoutes {
     this.gapSince = this.known > this.revision ? this.gapSince || Date.now() : 0;
   }
 
+  /** Every `revision` event comes after the `route-change` events of the same write, if it has any. */
   noteRevision(revision: number): void {
     if (revision > this.known) this.known = revision;
+    if (revision > this.revision && !this.held.has(revision)) this.stale = true;
     if (this.known > this.revision && !this.gapSince) this.gapSince = Date.now();
   }
 
@@ -97,7 +105,9 @@ export class NodeRoutes {
     if (this.syncText?.revision === this.revision) return this.syncText.text;
     this.sortedIds ??= [...this.routes.keys()].sort();
     const parts = this.sortedIds.map((id) => this.jsonOf(this.routes.get(id)!));
-    const text = `{"type":"sync","revision":${this.revision},"routes":[${parts.join(',')}]}`;
+    // Left out when there are none, so agents from before Docker discovery still parse the frame.
+    const docker = this.docker.length ? `,"dockerRoutes":${JSON.stringify(this.docker)}` : '';
+    const text = `{"type":"sync","revision":${this.revision},"routes":[${parts.join(',')}]${docker}}`;
     this.syncText = { revision: this.revision, text };
     return text;
   }
@@ -146,7 +156,7 @@ export class NodeRoutesCache {
   /** The node's routes: from memory, or read once (concurrent callers share the read). Null: no such node. */
   get(nodeId: string): NodeRoutes | Promise<NodeRoutes | null> {
     const entry = this.nodes.get(nodeId);
-    if (entry && !(entry.gapSince && Date.now() - entry.gapSince > GAP_TIMEOUT_MS)) return entry;
+    if (entry && !entry.stale && !(entry.gapSince && Date.now() - entry.gapSince > GAP_TIMEOUT_MS)) return entry;
     return this.load(nodeId);
   }
 
@@ -162,7 +172,7 @@ export class NodeRoutesCache {
           this.nodes.delete(nodeId);
           return null;
         }
-        const entry = new NodeRoutes(state.revision, state.routes);
+        const entry = new NodeRoutes(state.revision, state.routes, state.dockerRoutes);
         for (const c of held) entry.apply(c);
         if ((this.generation.get(nodeId) ?? 0) === generation) this.nodes.set(nodeId, entry);
         return entry;

@@ -7,11 +7,12 @@ import { sql, type RawBuilder } from 'kysely';
 import { fixedChunks } from '../db/chunks';
 import type { NodeTable } from '../db/schema';
 
-type Column = 'status' | 'caddy_version' | 'agent_version' | 'last_seen_at' | 'route_count' | 'cert_count' | 'applied_revision' | 'last_error';
-export type NodeStatusUpdate = Partial<Pick<NodeTable, Column>>;
-
-/** Column types for the casts PostgreSQL needs on VALUES parameters (SQLite accepts the same names). */
-const TYPES: Record<Column, string> = {
+/**
+ * Every column a status write may set, with the type PostgreSQL needs for the casts of VALUES parameters
+ * (SQLite accepts the same names). A column missing here cannot be written: the writer's update type is derived
+ * from this table.
+ */
+const TYPES = {
   status: 'TEXT',
   caddy_version: 'TEXT',
   agent_version: 'TEXT',
@@ -20,7 +21,15 @@ const TYPES: Record<Column, string> = {
   cert_count: 'INTEGER',
   applied_revision: 'BIGINT',
   last_error: 'TEXT',
-};
+  caddy_modules: 'TEXT',
+  http_port: 'INTEGER',
+  https_port: 'INTEGER',
+  certificates: 'TEXT',
+  certificates_at: 'TEXT',
+  layer4: 'INTEGER',
+} as const satisfies Partial<Record<keyof NodeTable, string>>;
+type Column = keyof typeof TYPES;
+export type NodeStatusUpdate = Partial<Pick<NodeTable, Column>>;
 const ORDER = Object.keys(TYPES) as Column[];
 
 function statement(columns: Column[], rows: [string, NodeStatusUpdate][], now: string): RawBuilder<unknown> {

@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
-import type { NodeTable } from '../db/schema';
+import { isDatabaseUnavailable } from '../db/availability';
 import type { ServiceContext } from '../services/context';
-import { updateNodesSql } from './node-status-sql';
+import { updateNodesSql, type NodeStatusUpdate } from './node-status-sql';
 
-type NodeUpdate = Partial<Pick<NodeTable, 'status' | 'caddy_version' | 'agent_version' | 'last_seen_at' | 'route_count' | 'cert_count' | 'applied_revision' | 'last_error'>>;
+/** The columns a status write may set (node-status-sql.ts knows each one's SQL type). */
+type NodeUpdate = NodeStatusUpdate;
 
 /**
- * Collects node-row updates and writes them as a few multi-row statements per flush. Heartbeats from a large fleet would
- * otherwise be one write each; status transitions (online/offline/error) are flushed at once because the
+ * Collects node-row updates and writes them as a few multi-row statements per flush. Heartbeats from a large
+ * fleet would otherwise be one write each; status transitions (online/offline/error) are flushed at once because the
  * dashboard and the tests watch for them.
  */
 export class NodeStatusWriter {
@@ -16,11 +17,13 @@ export class NodeStatusWriter {
   private urgentQueued = false;
   private flushing: Promise<void> = Promise.resolve();
   flushCount = 0;
+  private closed = false;
 
   constructor(
     private readonly ctx: ServiceContext,
     private readonly log: Logger,
     private readonly intervalMs = 1000,
+    private readonly retryMs = 1000,
   ) {}
 
   update(nodeId: string, update: NodeUpdate, urgent = false): void {
@@ -47,7 +50,14 @@ export class NodeStatusWriter {
     if (batch.size === 0) return this.flushing;
     this.flushing = this.flushing
       .then(() => this.write(batch))
-      .catch((err: unknown) => this.log.error({ err, nodes: [...batch.keys()] }, 'could not write node status'));
+      .catch((err: unknown) => {
+        if (!isDatabaseUnavailable(err) || this.closed) return this.log.error({ err, nodes: [...batch.keys()] }, 'could not write node status');
+        // The database is away: keep the updates (newer ones queued meanwhile win) and try again, so the rows
+        // are right once it is back even if the agents have nothing new to say.
+        this.ctx.health.observe(err);
+        for (const [nodeId, update] of batch) this.pending.set(nodeId, { ...update, ...this.pending.get(nodeId) });
+        this.timer ??= setTimeout(() => void this.flush(), this.retryMs);
+      });
     return this.flushing;
   }
 
@@ -65,6 +75,9 @@ export class NodeStatusWriter {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
 }

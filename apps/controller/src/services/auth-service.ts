@@ -3,7 +3,7 @@ import { digestsEqual, generatePassword, hashPassword, newId, randomSecret, sha2
 import { ConflictError, NotFoundError, RateLimitedError, UnauthorizedError, isUniqueViolation } from '../errors';
 import { audit } from './audit-service';
 import { SYSTEM_ACTOR, type Actor, type ServiceContext } from './context';
-import { FailureLimiter } from './rate-limiter';
+import { LoginThrottle } from './rate-limiter';
 
 export interface AuthOptions {
   loginMaxAttempts: number;
@@ -22,15 +22,14 @@ const userToApi = (u: { id: string; username: string; role: string; created_at: 
 let dummyHash: Promise<string> | null = null;
 
 export class AuthService {
-  private readonly byIp: FailureLimiter;
-  private readonly byUser: FailureLimiter;
+  /** Shared by login and password changes: both check a password. */
+  readonly throttle: LoginThrottle;
 
   constructor(
     private readonly ctx: ServiceContext,
     private readonly opts: AuthOptions,
   ) {
-    this.byIp = new FailureLimiter(opts.loginMaxAttempts, opts.loginWindowSeconds * 1000);
-    this.byUser = new FailureLimiter(opts.loginMaxAttempts, opts.loginWindowSeconds * 1000);
+    this.throttle = new LoginThrottle(opts.loginMaxAttempts, opts.loginWindowSeconds * 1000);
   }
 
   /** Creates `admin` on first start. Returns the generated password when none was configured, to print once. */
@@ -66,20 +65,16 @@ export class AuthService {
     return (await this.ctx.db.selectFrom('users').selectAll().orderBy('username').execute()).map(userToApi);
   }
 
-  /** Checks a password with per-IP and per-user throttling; returns a new session secret. */
+  /** Checks a password with per-user-and-address throttling (see LoginThrottle); returns a new session secret. */
   async login(ip: string, username: string, password: string): Promise<{ sessionSecret: string; user: ReturnType<typeof userToApi> }> {
-    const userKey = username.toLowerCase();
-    const wait = Math.max(this.byIp.blockedFor(ip), this.byUser.blockedFor(userKey));
-    if (wait > 0) throw new RateLimitedError(wait);
     // Counted before the slow part (lookup and scrypt), so attempts sent in parallel cannot all slip through.
-    this.byIp.fail(ip);
-    this.byUser.fail(userKey);
+    const wait = this.throttle.attempt(ip, username);
+    if (wait > 0) throw new RateLimitedError(wait);
     const user = await this.ctx.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
     dummyHash ??= hashPassword(generatePassword());
     const ok = await verifyPassword(password, user?.password_hash ?? (await dummyHash));
     if (!user || !ok) throw new UnauthorizedError('invalid_credentials', 'wrong username or password');
-    this.byIp.refund(ip);
-    this.byUser.reset(userKey);
+    this.throttle.succeeded(ip, username);
     const sessionSecret = randomSecret('cfs');
     const now = this.ctx.now();
     await this.ctx.db
@@ -95,7 +90,9 @@ export class AuthService {
   }
 
   async logout(sessionSecret: string): Promise<void> {
-    await this.ctx.db.deleteFrom('sessions').where('id_hash', '=', sha256(sessionSecret)).execute();
+    const hash = sha256(sessionSecret);
+    await this.ctx.db.deleteFrom('sessions').where('id_hash', '=', hash).execute();
+    this.ctx.events.emit('credentials', { sessions: [hash] });
   }
 
   async actorFromSession(sessionSecret: string): Promise<Actor | null> {
@@ -107,7 +104,7 @@ export class AuthService {
       .where('sessions.id_hash', '=', hash)
       .executeTakeFirst();
     if (!row || !digestsEqual(row.id_hash, hash) || row.expires_at <= this.ctx.now().toISOString()) return null;
-    return { kind: 'user', id: row.id, label: row.username, role: row.role as UserRole };
+    return { kind: 'user', id: row.id, label: row.username, role: row.role as UserRole, userId: row.id, session: hash };
   }
 
   async actorFromApiToken(secret: string): Promise<Actor | null> {
@@ -115,16 +112,22 @@ export class AuthService {
     const row = await this.ctx.db
       .selectFrom('api_tokens')
       .innerJoin('users', 'users.id', 'api_tokens.user_id')
-      .select(['api_tokens.id as tokenId', 'api_tokens.name', 'api_tokens.token_hash', 'api_tokens.last_used_at', 'users.username', 'users.role'])
+      .select(['api_tokens.id as tokenId', 'api_tokens.name', 'api_tokens.token_hash', 'api_tokens.last_used_at', 'users.id as userId', 'users.username', 'users.role'])
       .where('api_tokens.token_hash', '=', hash)
       .executeTakeFirst();
     if (!row || !digestsEqual(row.token_hash, hash)) return null;
     const now = this.ctx.now();
     // Touch last-used at most once a minute: a busy script should not turn every read into a write.
     if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) > 60_000) {
-      await this.ctx.db.updateTable('api_tokens').set({ last_used_at: now.toISOString() }).where('id', '=', row.tokenId).execute();
+      // Bookkeeping: a full disk or a busy database must not fail the request it rides on; the next one retries.
+      await this.ctx.db
+        .updateTable('api_tokens')
+        .set({ last_used_at: now.toISOString() })
+        .where('id', '=', row.tokenId)
+        .execute()
+        .catch(() => undefined);
     }
-    return { kind: 'token', id: row.tokenId, label: `${row.username} (token ${row.name})`, role: row.role as UserRole };
+    return { kind: 'token', id: row.tokenId, label: `${row.username} (token ${row.name})`, role: row.role as UserRole, userId: row.userId };
   }
 
   async createApiToken(actor: Actor, userId: string, name: string): Promise<{ id: string; token: string }> {
@@ -153,9 +156,11 @@ export class AuthService {
       await trx.deleteFrom('api_tokens').where('id', '=', id).execute();
       await audit(trx, this.ctx, actor, 'delete', 'api_token', id, { id, name: row.name, userId: row.user_id }, null);
     });
+    this.ctx.events.emit('credentials', { tokens: [id] });
   }
 
   async userIdOf(actor: Actor): Promise<string> {
+    if (actor.userId) return actor.userId;
     if (actor.kind === 'user') return actor.id;
     const row = await this.ctx.db.selectFrom('api_tokens').select('user_id').where('id', '=', actor.id).executeTakeFirst();
     if (!row) throw new UnauthorizedError();

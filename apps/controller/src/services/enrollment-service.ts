@@ -1,12 +1,50 @@
 import { digestsEqual, newId, randomSecret, sha256 } from '../crypto';
-import { ConflictError, NotFoundError, UnauthorizedError } from '../errors';
+import { AppError, ConflictError, NotFoundError, RateLimitedError, UnauthorizedError } from '../errors';
+import { FailureLimiter } from './rate-limiter';
 import { audit } from './audit-service';
-import { newNodeRow } from './node-service';
+import { freeNodeName, newNodeRow } from './node-service';
 import type { NodeTable } from '../db/schema';
 import type { Actor, ServiceContext } from './context';
 
+/**
+ * Refusals per client address before its unauthenticated agent requests are answered 429 without looking at
+ * them: enrollments (10 per 15 minutes; tokens are single-use, an operator rarely gets one wrong) and WebSocket
+ * upgrades with a bad agent key (30 per minute; a real agent stops at the first refusal of its key).
+ */
+export const AGENT_AUTH_LIMITS = {
+  enroll: { max: 10, windowMs: 15 * 60_000 },
+  agentKey: { max: 30, windowMs: 60_000 },
+};
+
 export class EnrollmentService {
+  private readonly enrollFailures = new FailureLimiter(AGENT_AUTH_LIMITS.enroll.max, AGENT_AUTH_LIMITS.enroll.windowMs);
+  private readonly keyFailures = new FailureLimiter(AGENT_AUTH_LIMITS.agentKey.max, AGENT_AUTH_LIMITS.agentKey.windowMs);
+
   constructor(private readonly ctx: ServiceContext) {}
+
+  /** `enroll`, refused with 429 for an address that failed too often lately; failures are counted. */
+  async enrollFrom(ip: string, input: { token: string; name: string; hostname: string }): Promise<{ nodeId: string; agentKey: string }> {
+    const wait = this.enrollFailures.blockedFor(ip);
+    if (wait > 0) throw new RateLimitedError(wait, `too many failed enrollments from this address; retry in ${wait} s`);
+    try {
+      return await this.enroll(input);
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500) this.enrollFailures.fail(ip);
+      throw err;
+    }
+  }
+
+  /** `nodeForAgentKey`, refused with 429 for an address that presented too many bad keys lately. */
+  async nodeForAgentKeyFrom(ip: string, agentKey: string): Promise<NodeTable> {
+    const wait = this.keyFailures.blockedFor(ip);
+    if (wait > 0) throw new RateLimitedError(wait, `too many refused agent keys from this address; retry in ${wait} s`);
+    try {
+      return await this.nodeForAgentKey(agentKey);
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500) this.keyFailures.fail(ip);
+      throw err;
+    }
+  }
 
   async createToken(actor: Actor, siteId: string, ttlSeconds: number) {
     const site = await this.ctx.db.selectFrom('sites').select('id').where('id', '=', siteId).executeTakeFirst();
@@ -71,14 +109,12 @@ export class EnrollmentService {
         .where('used_at', 'is', null)
         .executeTakeFirst();
       if (Number(spent.numUpdatedRows) !== 1) throw new UnauthorizedError('enrollment_token_used', 'this enrollment token was already used');
-      const node = newNodeRow(
-        { id: nodeId, site_id: tok.site_id, name: input.name, hostname: input.hostname.toLowerCase(), is_local: 0, agent_key_hash: sha256(agentKey) },
-        now,
-      );
+      const name = await freeNodeName(trx, input.name);
+      const node = newNodeRow({ id: nodeId, site_id: tok.site_id, name, hostname: input.hostname.toLowerCase(), is_local: 0, agent_key_hash: sha256(agentKey) }, now);
       await trx.insertInto('nodes').values(node).execute();
-      await audit(trx, this.ctx, { kind: 'agent', id: nodeId, label: `agent ${input.name}`, role: 'viewer' }, 'enroll', 'node', nodeId, null, {
+      await audit(trx, this.ctx, { kind: 'agent', id: nodeId, label: `agent ${name}`, role: 'viewer' }, 'enroll', 'node', nodeId, null, {
         id: nodeId,
-        name: input.name,
+        name,
         hostname: node.hostname,
         siteId: tok.site_id,
         enrollmentTokenId: tok.id,

@@ -1,3 +1,7 @@
+import type { Logger } from 'pino';
+import { ProvisioningService, type ProvisioningOptions } from '../provisioning/provisioning-service';
+import { AccountService } from './account-service';
+import { AuditRetention, type AuditRetentionOptions } from './audit-retention';
 import { AuthService, type AuthOptions } from './auth-service';
 import type { ServiceContext } from './context';
 import { EnrollmentService } from './enrollment-service';
@@ -11,16 +15,23 @@ export interface Services {
   nodes: NodeService;
   routes: RouteService;
   auth: AuthService;
+  accounts: AccountService;
   enrollment: EnrollmentService;
+  provisioning: ProvisioningService;
+  auditRetention: AuditRetention;
 }
 
-export function createServices(ctx: ServiceContext, auth: AuthOptions): Services {
+export function createServices(ctx: ServiceContext, opts: AuthOptions & AuditRetentionOptions, provisioning: ProvisioningOptions, log: Logger): Services {
+  const auth = new AuthService(ctx, opts);
   return {
     ctx,
     hierarchy: new HierarchyService(ctx),
     nodes: new NodeService(ctx),
     routes: new RouteService(ctx),
-    auth: new AuthService(ctx, auth),
+    auth,
+    accounts: new AccountService(ctx, auth),
     enrollment: new EnrollmentService(ctx),
+    provisioning: new ProvisioningService(ctx, provisioning, log),
+    auditRetention: new AuditRetention(ctx, opts),
   };
 }

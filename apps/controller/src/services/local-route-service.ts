@@ -1,110 +1,125 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { z } from 'zod';
 import type { localRouteSchema } from '@caddyfleet/protocol';
-import type { RouteTable } from '../db/schema';
-import { audit } from './audit-service';
+import type { Db } from '../db/connect';
+import { auditLocalRoutes } from './audit-service';
 import type { ServiceContext } from './context';
-import { routeToApi, specOf } from './route-mapping';
+import { listenKey, planLocalRoutes, type Holder, type IndexEntries, type StoredLocal } from './local-route-plan';
+
+export { storedLocalId } from './local-route-plan';
 
 export type LocalRoute = z.infer<typeof localRouteSchema>;
 
-/** Stored id of an agent's local route: unique across the fleet, recognisable as belonging to its node. */
-export function storedLocalId(nodeId: string, localId: string): string {
-  return `${nodeId}-${localId}`;
+/** Rows per statement; small enough for SQLite's variable limit and for one turn of the event loop. */
+const CHUNK = 200;
+
+function chunks<T>(items: T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 /**
  * Mirrors the local_only routes an agent publishes. They are read-only here; a local route whose domain or port
  * is already taken by a central route is kept (so it is visible) but not indexed, and carries the conflict in
  * its lastError — the central route keeps the domain, on the agent as here.
+ *
+ * An agent re-sends all of its local routes at every change, so storing them is a comparison with what is
+ * stored: only routes that changed are written, in multi-row statements, yielding to the event loop between
+ * them so that other requests are answered while a large list is stored. The frame is audited as one entry.
  */
 export class LocalRouteService {
+  /** Each node's latest local-routes audit entry, which frames within the audit window extend (one per node). */
+  private readonly lastAudit = new Map<string, { id: string; at: number }>();
+
   constructor(private readonly ctx: ServiceContext) {}
 
-  async replace(nodeId: string, agentLabel: string, routes: LocalRoute[]): Promise<{ conflicts: number }> {
-    let conflicts = 0;
-    await this.ctx.db.transaction().execute(async (trx) => {
+
+  async replace(nodeId: string, agentLabel: string, routes: LocalRoute[]): Promise<{ conflicts: number; changed: number }> {
+    const result = await this.ctx.db.transaction().execute(async (trx) => {
       const node = await trx.selectFrom('nodes').select(['site_id']).where('id', '=', nodeId).executeTakeFirst();
-      if (!node) return;
-      const existing = await trx.selectFrom('routes').selectAll().where('node_id', '=', nodeId).where('scope', '=', 'local_only').execute();
-      const existingById = new Map(existing.map((r) => [r.id, r]));
-      await trx.deleteFrom('routes').where('node_id', '=', nodeId).where('scope', '=', 'local_only').execute();
-      const now = this.ctx.now().toISOString();
-      const kept = new Set<string>();
-      for (const input of routes) {
-        const id = storedLocalId(nodeId, input.id);
-        if (kept.has(id)) continue;
-        kept.add(id);
-        const spec = specOf(input);
-        const { conflict: clash, taken } = await this.findClash(trx, nodeId, spec.domains, spec.listen, input.enabled);
-        if (clash) conflicts += 1;
-        const previous = existingById.get(id);
-        const row: RouteTable = {
-          id,
-          kind: input.kind,
-          node_id: nodeId,
-          site_id: node.site_id,
-          scope: 'local_only',
-          origin: 'local',
-          enabled: input.enabled ? 1 : 0,
-          tls: input.tls,
-          spec: JSON.stringify(spec),
-          revision: 0,
-          last_error: clash,
-          created_at: previous?.created_at ?? now,
-          updated_at: previous && previous.spec === JSON.stringify(spec) && previous.enabled === (input.enabled ? 1 : 0) && previous.tls === input.tls ? previous.updated_at : now,
-        };
-        await trx.insertInto('routes').values(row).execute();
-        if (!taken) {
-          if (spec.domains.length) await trx.insertInto('route_domains').values(spec.domains.map((domain) => ({ route_id: id, node_id: nodeId, domain }))).execute();
-          if (spec.listen) await trx.insertInto('route_listens').values({ route_id: id, node_id: nodeId, ...spec.listen }).execute();
-        }
-        if (!previous || previous.updated_at !== row.updated_at) {
-          await audit(trx, this.ctx, { kind: 'agent', id: nodeId, label: agentLabel, role: 'viewer' }, previous ? 'update' : 'create', 'route', id, previous ? routeToApi(previous) : null, routeToApi(row));
-        }
+      if (!node) return { conflicts: 0, changed: 0, audited: null };
+      const plan = planLocalRoutes({
+        nodeId,
+        siteId: node.site_id,
+        now: this.ctx.now().toISOString(),
+        routes,
+        stored: await this.stored(trx, nodeId),
+        ...(await this.centralHolders(trx, nodeId)),
+      });
+      for (const ids of chunks(plan.remove)) {
+        await yieldToEventLoop();
+        // route_domains and route_listens rows go with their route (on delete cascade).
+        await trx.deleteFrom('routes').where('id', 'in', ids).execute();
       }
-      for (const gone of existing.filter((r) => !kept.has(r.id))) {
-        await audit(trx, this.ctx, { kind: 'agent', id: nodeId, label: agentLabel, role: 'viewer' }, 'delete', 'route', gone.id, routeToApi(gone), null);
+      for (const part of chunks(plan.write)) {
+        await yieldToEventLoop();
+        await trx.insertInto('routes').values(part.map((w) => w.row)).execute();
+        const domains = part.flatMap((w) => w.index.domains.map((domain) => ({ route_id: w.row.id, node_id: nodeId, domain })));
+        for (const d of chunks(domains, 500)) await trx.insertInto('route_domains').values(d).execute();
+        const listens = part.flatMap((w) => (w.index.listen ? [{ route_id: w.row.id, node_id: nodeId, ...w.index.listen }] : []));
+        if (listens.length) await trx.insertInto('route_listens').values(listens).execute();
       }
+      let audited: { id: string; at: number } | null = null;
+      if (plan.created.length + plan.updated.length + plan.deleted.length) {
+        const actor = { kind: 'agent' as const, id: nodeId, label: agentLabel, role: 'viewer' as const };
+        const change = { created: plan.created, updated: plan.updated, deleted: plan.deleted, total: routes.length };
+        const previous = this.lastAudit.get(nodeId) ?? null;
+        const id = await auditLocalRoutes(trx, this.ctx, actor, nodeId, change, previous);
+        audited = id === previous?.id ? previous : { id, at: this.ctx.now().getTime() };
+      }
+      return { conflicts: plan.conflicts, changed: plan.write.length + plan.remove.length, audited };
     });
-    this.ctx.events.emit('routes', nodeId);
-    return { conflicts };
+    if (result.audited) this.lastAudit.set(nodeId, result.audited);
+    if (result.changed) this.ctx.events.emit('routes', nodeId);
+    return { conflicts: result.conflicts, changed: result.changed };
   }
 
-  /**
-   * What already holds this route's domains or port on the node. Only an enabled route makes it a conflict (the
-   * agent applies the same rule: a disabled route serves nothing, so it blocks nothing); any holder at all means
-   * the unique index cannot take this route's entries too.
-   */
-  private async findClash(
-    trx: ServiceContext['db'],
-    nodeId: string,
-    domains: string[],
-    listen: { port: number; protocol: string } | null,
-    enabled: boolean,
-  ): Promise<{ conflict: string | null; taken: boolean }> {
-    const holders: { route: string; what: string; enabled: number }[] = [];
-    if (domains.length) {
-      const rows = await trx
-        .selectFrom('route_domains')
-        .innerJoin('routes', 'routes.id', 'route_domains.route_id')
-        .select(['route_domains.domain', 'route_domains.route_id', 'routes.enabled'])
-        .where('route_domains.node_id', '=', nodeId)
-        .where('route_domains.domain', 'in', domains)
-        .execute();
-      for (const r of rows) holders.push({ route: r.route_id, what: `domain ${r.domain}`, enabled: r.enabled });
+  /** The node's stored local routes with the index entries each of them holds. */
+  private async stored(trx: Db, nodeId: string): Promise<StoredLocal[]> {
+    const rows = await trx.selectFrom('routes').selectAll().where('node_id', '=', nodeId).where('scope', '=', 'local_only').execute();
+    const index = new Map<string, IndexEntries>(rows.map((r) => [r.id, { domains: [], listen: null }]));
+    const domains = await trx
+      .selectFrom('route_domains')
+      .innerJoin('routes', 'routes.id', 'route_domains.route_id')
+      .select(['route_domains.route_id', 'route_domains.domain'])
+      .where('route_domains.node_id', '=', nodeId)
+      .where('routes.scope', '=', 'local_only')
+      .execute();
+    for (const d of domains) index.get(d.route_id)?.domains.push(d.domain);
+    const listens = await trx
+      .selectFrom('route_listens')
+      .innerJoin('routes', 'routes.id', 'route_listens.route_id')
+      .select(['route_listens.route_id', 'route_listens.port', 'route_listens.protocol'])
+      .where('route_listens.node_id', '=', nodeId)
+      .where('routes.scope', '=', 'local_only')
+      .execute();
+    for (const l of listens) {
+      const entry = index.get(l.route_id);
+      if (entry) entry.listen = { port: l.port, protocol: l.protocol };
     }
-    if (listen) {
-      const rows = await trx
-        .selectFrom('route_listens')
-        .innerJoin('routes', 'routes.id', 'route_listens.route_id')
-        .select(['route_listens.route_id', 'routes.enabled'])
-        .where('route_listens.node_id', '=', nodeId)
-        .where('route_listens.port', '=', listen.port)
-        .where('route_listens.protocol', '=', listen.protocol)
-        .execute();
-      for (const r of rows) holders.push({ route: r.route_id, what: `${listen.protocol} port ${listen.port}`, enabled: r.enabled });
-    }
-    const blocking = enabled ? holders.find((h) => h.enabled === 1) : undefined;
-    return { conflict: blocking ? `${blocking.what} conflicts with route ${blocking.route}` : null, taken: holders.length > 0 };
+    return rows.map((row) => ({ row, index: index.get(row.id)! }));
+  }
+
+  /** Domains and ports the node's central routes hold, with whether each holder is enabled. */
+  private async centralHolders(trx: Db, nodeId: string): Promise<{ centralDomains: Map<string, Holder>; centralListens: Map<string, Holder> }> {
+    const domains = await trx
+      .selectFrom('route_domains')
+      .innerJoin('routes', 'routes.id', 'route_domains.route_id')
+      .select(['route_domains.domain', 'route_domains.route_id', 'routes.enabled'])
+      .where('route_domains.node_id', '=', nodeId)
+      .where('routes.scope', '!=', 'local_only')
+      .execute();
+    const listens = await trx
+      .selectFrom('route_listens')
+      .innerJoin('routes', 'routes.id', 'route_listens.route_id')
+      .select(['route_listens.route_id', 'route_listens.port', 'route_listens.protocol', 'routes.enabled'])
+      .where('route_listens.node_id', '=', nodeId)
+      .where('routes.scope', '!=', 'local_only')
+      .execute();
+    return {
+      centralDomains: new Map(domains.map((d) => [d.domain, { routeId: d.route_id, enabled: d.enabled === 1 }])),
+      centralListens: new Map(listens.map((l) => [listenKey(l), { routeId: l.route_id, enabled: l.enabled === 1 }])),
+    };
   }
 }

@@ -16,7 +16,8 @@ import type { Db } from '../db/connect';
 import type { RouteTable } from '../db/schema';
 import { auditMany } from './audit-service';
 import type { Actor, RouteChange, ServiceContext } from './context';
-import { dbNodeId, routeToApi, routeToInput, specOf } from './route-mapping';
+import { checkModules, knownProblem, type NodeFacts } from './route-checks';
+import { dbNodeId, routeToApi, routeToInput, specOf, type RouteSpec } from './route-mapping';
 
 export interface BulkPatched {
   updated: Route[];
@@ -27,6 +28,11 @@ export interface BulkPatched {
 interface Edit {
   before: Route;
   row: RouteTable;
+}
+
+/** Whether two specs put the same entries in the domain and port index (domains, listen port, server names). */
+export function sameIndex(a: RouteSpec, b: RouteSpec): boolean {
+  return JSON.stringify([a.domains, a.listen, a.sni ?? []]) === JSON.stringify([b.domains, b.listen, b.sni ?? []]);
 }
 
 /** Below this many edits the general path is as fast. */
@@ -46,6 +52,11 @@ export async function bulkPatch(
     if (ctx.dialect === 'postgres') q = q.forUpdate();
     for (const r of await q.execute()) rows.set(r.id, r);
   }
+  const facts = new Map<string, NodeFacts>();
+  for (const chunk of fixedChunks([...new Set([...rows.values()].map((r) => r.node_id))])) {
+    const found = await trx.selectFrom('nodes').select(['id', 'name', 'site_id', 'caddy_modules', 'http_port', 'https_port', 'layer4']).where('id', 'in', chunk).execute();
+    for (const n of found) facts.set(n.id, n);
+  }
   const now = ctx.now().toISOString();
   // Either an edit (in op order) or null for an edit that changes nothing (no revision, as on the general path).
   const edits: (Edit | null)[] = [];
@@ -63,15 +74,22 @@ export async function bulkPatch(
     if (!parsed.success) return null;
     const input = parsed.data;
     const spec = specOf(input);
-    if (dbNodeId(input.nodeId) !== beforeRow.node_id) return null;
-    if (JSON.stringify(spec.domains) !== JSON.stringify(before.domains) || JSON.stringify(spec.listen) !== JSON.stringify(before.listen)) return null;
+    const node = facts.get(beforeRow.node_id);
+    if (!node || dbNodeId(input.nodeId) !== beforeRow.node_id || !sameIndex(spec, JSON.parse(beforeRow.spec) as RouteSpec)) return null;
     const specJson = JSON.stringify(spec);
     const enabled = input.enabled ? 1 : 0;
     if (specJson === beforeRow.spec && enabled === beforeRow.enabled && input.tls === beforeRow.tls) {
       edits.push(null);
       continue;
     }
-    edits.push({ before, row: { ...beforeRow, enabled, tls: input.tls, spec: specJson, revision: 0, updated_at: now } });
+    try {
+      checkModules(node, input);
+    } catch {
+      return null;
+    }
+    // As on the general path: a route enabled again is reported afresh.
+    const lastError = beforeRow.enabled === 0 && input.enabled ? knownProblem(input.kind, node) : beforeRow.last_error;
+    edits.push({ before, row: { ...beforeRow, enabled, tls: input.tls, spec: specJson, revision: 0, last_error: lastError, updated_at: now } });
   }
   const real = edits.filter((e): e is Edit => e !== null);
 
@@ -95,9 +113,10 @@ export async function bulkPatch(
 
   for (const chunk of fixedChunks(real)) {
     const values = chunk.map(
-      ({ row }) => sql`(CAST(${row.id} AS TEXT), CAST(${row.enabled} AS INTEGER), CAST(${row.tls} AS TEXT), CAST(${row.spec} AS TEXT), CAST(${row.revision} AS BIGINT), CAST(${row.updated_at} AS TEXT))`,
+      ({ row }) =>
+        sql`(CAST(${row.id} AS TEXT), CAST(${row.enabled} AS INTEGER), CAST(${row.tls} AS TEXT), CAST(${row.spec} AS TEXT), CAST(${row.revision} AS BIGINT), CAST(${row.updated_at} AS TEXT), CAST(${row.last_error} AS TEXT))`,
     );
-    await sql`UPDATE routes SET enabled = v.column2, tls = v.column3, spec = v.column4, revision = v.column5, updated_at = v.column6 FROM (VALUES ${sql.join(values)}) AS v WHERE routes.id = v.column1`.execute(trx);
+    await sql`UPDATE routes SET enabled = v.column2, tls = v.column3, spec = v.column4, revision = v.column5, updated_at = v.column6, last_error = v.column7 FROM (VALUES ${sql.join(values)}) AS v WHERE routes.id = v.column1`.execute(trx);
   }
 
   const out: BulkPatched = { updated: [], bumped: [], changes: [] };

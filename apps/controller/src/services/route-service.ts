@@ -1,4 +1,4 @@
-import { routeCreateSchema, type Route, type RouteCreate, type RouteKind, type RoutePatch } from '@caddyfleet/protocol';
+import { LIMITS, routeCreateSchema, type Route, type RouteCreate, type RouteKind, type RoutePatch } from '@caddyfleet/protocol';
 import type { Db } from '../db/connect';
 import type { RouteTable } from '../db/schema';
 import { newId } from '../crypto';
@@ -6,13 +6,15 @@ import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 import { audit } from './audit-service';
 import { LOCAL_NODE_ID, type Actor, type RouteChange, type ServiceContext } from './context';
 import { bumpRevision } from './node-service';
-import { bulkPatch } from './route-bulk-patch';
+import { bulkPatch, sameIndex } from './route-bulk-patch';
+import { checkListen, checkModules, knownProblem, type NodeFacts } from './route-checks';
 import { dbNodeId, routeToApi, routeToInput, specOf, type RouteSpec } from './route-mapping';
 
 export interface RouteQuery {
   nodeId?: string | undefined;
   siteId?: string | undefined;
   kind?: RouteKind | undefined;
+  origin?: Route['origin'] | undefined;
 }
 
 /** What a write did, and which node revisions it moved and how (announced once the transaction committed). */
@@ -29,9 +31,9 @@ export interface RouteBatch {
 }
 
 const KIND_FIELDS: Record<RouteKind, string[]> = {
-  proxy: ['domains', 'upstreams', 'tls'],
+  proxy: ['domains', 'upstreams', 'tls', 'options'],
   redirect: ['domains', 'redirect', 'tls'],
-  stream: ['listen', 'upstreams'],
+  stream: ['listen', 'upstreams', 'sni', 'proxyProtocol'],
   dead: ['domains', 'tls'],
 };
 
@@ -47,6 +49,7 @@ export class RouteService {
     if (q.nodeId) query = query.where('node_id', '=', q.nodeId);
     if (q.siteId) query = query.where('site_id', '=', q.siteId);
     if (q.kind) query = query.where('kind', '=', q.kind);
+    if (q.origin) query = query.where('origin', '=', q.origin);
     return (await query.execute()).map(routeToApi);
   }
 
@@ -107,8 +110,10 @@ export class RouteService {
     if (input.scope === 'local_only') throw localOnly();
     const nodeId = dbNodeId(input.nodeId);
     const node = await this.requireNode(trx, nodeId, true);
+    await this.checkCapacity(trx, nodeId);
     const spec = specOf(input);
-    await this.checkConflicts(trx, nodeId, spec, null);
+    checkModules(node, input);
+    await this.checkConflicts(trx, node, spec, null);
     const revision = await bumpRevision(trx, nodeId);
     const now = this.ctx.now().toISOString();
     const row: RouteTable = {
@@ -122,7 +127,7 @@ export class RouteService {
       tls: input.tls,
       spec: JSON.stringify(spec),
       revision,
-      last_error: null,
+      last_error: knownProblem(input.kind, node),
       created_at: now,
       updated_at: now,
     };
@@ -151,10 +156,12 @@ export class RouteService {
       (input.enabled ? 1 : 0) === beforeRow.enabled &&
       input.tls === beforeRow.tls;
     if (unchanged) return { value: before, bumped: [], changes: [] };
+    const node = await this.requireNode(trx, nodeId, nodeId !== beforeRow.node_id);
+    if (nodeId !== beforeRow.node_id) await this.checkCapacity(trx, nodeId);
+    checkModules(node, input);
     // The domain and port index is only touched when what it holds changes (an upstream edit leaves it alone).
-    const reindex = nodeId !== beforeRow.node_id || JSON.stringify(spec.domains) !== JSON.stringify(before.domains) || JSON.stringify(spec.listen) !== JSON.stringify(before.listen);
-    const siteId = nodeId === beforeRow.node_id ? beforeRow.site_id : (await this.requireNode(trx, nodeId, true)).site_id;
-    if (reindex) await this.checkConflicts(trx, nodeId, spec, id);
+    const reindex = nodeId !== beforeRow.node_id || !sameIndex(spec, JSON.parse(beforeRow.spec) as RouteSpec);
+    if (reindex) await this.checkConflicts(trx, node, spec, id);
     const bumped: [string, number][] = [];
     const changes: RouteChange[] = [];
     if (nodeId !== beforeRow.node_id) {
@@ -167,13 +174,14 @@ export class RouteService {
     const row: RouteTable = {
       ...beforeRow,
       node_id: nodeId,
-      site_id: siteId,
+      site_id: node.site_id,
       enabled: input.enabled ? 1 : 0,
       tls: input.tls,
       spec: JSON.stringify(spec),
       revision,
-      // A problem reported by the old node says nothing about the new one; the new node reports its own.
-      last_error: nodeId === beforeRow.node_id ? beforeRow.last_error : null,
+      // A problem reported by the old node says nothing about the new one; the new node reports its own. A route
+      // being enabled again is reported afresh too (a disabled one may carry a note such as a reassignment conflict).
+      last_error: nodeId === beforeRow.node_id && !(beforeRow.enabled === 0 && input.enabled) ? beforeRow.last_error : knownProblem(input.kind, node),
       updated_at: this.ctx.now().toISOString(),
     };
     await trx.updateTable('routes').set(row).where('id', '=', id).execute();
@@ -249,7 +257,7 @@ export class RouteService {
   }
 
   /** `arriving`: the route is created on or moved to this node (a route already there may still be edited). */
-  private async requireNode(trx: Db, nodeId: string, arriving: boolean) {
+  private async requireNode(trx: Db, nodeId: string, arriving: boolean): Promise<NodeFacts> {
     if (arriving && nodeId === LOCAL_NODE_ID && !this.ctx.localNodeEnabled) {
       throw new ConflictError(
         'local_node_disabled',
@@ -257,12 +265,30 @@ export class RouteService {
         { path: 'nodeId' },
       );
     }
-    const node = await trx.selectFrom('nodes').select(['id', 'site_id']).where('id', '=', nodeId).executeTakeFirst();
+    const node = await trx
+      .selectFrom('nodes')
+      .select(['id', 'name', 'site_id', 'caddy_modules', 'http_port', 'https_port', 'layer4'])
+      .where('id', '=', nodeId)
+      .executeTakeFirst();
     if (!node) throw new ValidationError(`node ${nodeId} does not exist`, [{ path: 'nodeId', message: 'does not exist' }]);
     return node;
   }
 
-  private async checkConflicts(trx: Db, nodeId: string, spec: RouteSpec, selfId: string | null): Promise<void> {
+  /** A node holds at most `routesPerNode` central routes: what one host's Caddy is given stays bounded. */
+  private async checkCapacity(trx: Db, nodeId: string): Promise<void> {
+    const { n } = await trx
+      .selectFrom('routes')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('node_id', '=', nodeId)
+      .where('scope', '=', 'exclusive')
+      .executeTakeFirstOrThrow();
+    if (Number(n) >= LIMITS.routesPerNode) {
+      throw new ConflictError('too_many_routes', `node ${nodeId} already has ${LIMITS.routesPerNode} routes, the most one node may hold`, { limit: LIMITS.routesPerNode });
+    }
+  }
+
+  private async checkConflicts(trx: Db, node: NodeFacts, spec: RouteSpec, selfId: string | null): Promise<void> {
+    const nodeId = node.id;
     if (spec.domains.length) {
       let q = trx
         .selectFrom('route_domains')
@@ -278,23 +304,7 @@ export class RouteService {
         });
       }
     }
-    if (spec.listen) {
-      let q = trx
-        .selectFrom('route_listens')
-        .select('route_id')
-        .where('node_id', '=', nodeId)
-        .where('port', '=', spec.listen.port)
-        .where('protocol', '=', spec.listen.protocol);
-      if (selfId) q = q.where('route_id', '!=', selfId);
-      const clash = await q.executeTakeFirst();
-      if (clash) {
-        throw new ConflictError(
-          'listen_conflict',
-          `${spec.listen.protocol} port ${spec.listen.port} is already used on this node by route ${clash.route_id}`,
-          { port: spec.listen.port, protocol: spec.listen.protocol, routeId: clash.route_id },
-        );
-      }
-    }
+    if (spec.listen) await checkListen(trx, this.ctx.dialect, node, spec.listen, spec.sni ?? [], selfId);
   }
 
   private async indexRoute(trx: Db, routeId: string, nodeId: string, spec: RouteSpec): Promise<void> {
@@ -305,9 +315,13 @@ export class RouteService {
         .execute();
     }
     if (spec.listen) {
+      const { port, protocol } = spec.listen;
+      // One row per server name, or one '' row for a stream taking the whole port: the unique index then refuses
+      // the same name, or two whole-port streams, on one port even when two writers race past the checks.
+      const names = spec.sni?.length ? spec.sni : [''];
       await trx
         .insertInto('route_listens')
-        .values({ route_id: routeId, node_id: nodeId, port: spec.listen.port, protocol: spec.listen.protocol })
+        .values(names.map((sni) => ({ route_id: routeId, node_id: nodeId, port, protocol, sni })))
         .execute();
     }
   }

@@ -55,7 +55,8 @@ export interface RequestOptions {
 }
 
 export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  // The controller refuses cookie-authenticated POSTs without a JSON body unless this header is there (CSRF).
+  const headers: Record<string, string> = { accept: 'application/json', 'x-requested-with': 'caddyfleet' };
   const init: RequestInit = { method, headers, credentials: 'same-origin', signal: opts.signal ?? null };
   // Endpoints without a body must not receive a JSON content-type with an empty body.
   if (opts.body !== undefined) {
@@ -97,7 +98,7 @@ export const api = {
   get: <T>(path: string, query?: Query, signal?: AbortSignal) => request<T>('GET', path, { query, signal }),
   post: <T>(path: string, body?: unknown) => request<T>('POST', path, { body }),
   patch: <T>(path: string, body: unknown) => request<T>('PATCH', path, { body }),
-  del: (path: string) => request<void>('DELETE', path),
+  del: <T = void>(path: string) => request<T>('DELETE', path),
 };
 
 /** A human message for anything thrown by a request. */

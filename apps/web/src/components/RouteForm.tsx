@@ -3,9 +3,11 @@ import { api } from '../api/client';
 import type { Route, RouteKind } from '../api/types';
 import { useLiveNodes } from '../hooks/useLiveNodes';
 import { KIND_INFO, STATUS_LABEL, nodeLabel } from '../lib/format';
-import { createBody, initialState, newUpstream, patchBody, serverErrors, validate, type RouteErrors, type RouteFormState } from '../lib/routeForm';
+import { createBody, initialState, newUpstream, patchBody, serverErrors, splitDomains, validate, withDomains, type RouteErrors, type RouteFormState } from '../lib/routeForm';
+import { isPrivateName } from '@caddyfleet/protocol';
 import { Field, Switch } from './Field';
 import { Modal } from './Modal';
+import { ProxyOptionsFields } from './ProxyOptionsFields';
 import { FormFooter } from './FormFooter';
 
 function UpstreamRows({ rows, errors, onChange }: { rows: RouteFormState['upstreams']; errors: RouteErrors; onChange: (rows: RouteFormState['upstreams']) => void }) {
@@ -86,6 +88,8 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
   const [s, setS] = useState<RouteFormState>(() => initialState(kind, route, defaultNodeId));
   const [errors, setErrors] = useState<RouteErrors>({});
   const [busy, setBusy] = useState(false);
+  // An edited route keeps its TLS mode; a new one follows its domain names until the user picks one.
+  const [tlsChosen, setTlsChosen] = useState(route !== null);
   const formRef = useRef<HTMLFormElement>(null);
   const update = (patch: Partial<RouteFormState>) => setS((prev) => ({ ...prev, ...patch }));
   const info = KIND_INFO[kind];
@@ -121,7 +125,10 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
   };
 
   const localNode = nodes?.find((n) => n.isLocal);
-  const others = (nodes ?? []).filter((n) => !n.isLocal);
+  // A revoked server serves nothing new; it stays listed only when this route is already on it.
+  const others = (nodes ?? []).filter((n) => !n.isLocal && (!n.revokedAt || n.id === s.nodeId));
+  const domains = splitDomains(s.domainsText);
+  const privateNames = domains.length > 0 && domains.every(isPrivateName);
   const knownNode = !s.nodeId || others.some((n) => n.id === s.nodeId);
   // A server started with --no-local-node lists no local node: the first agent becomes the default target.
   const noLocal = nodes !== undefined && nodes !== null && !localNode;
@@ -129,18 +136,25 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
   useEffect(() => {
     if (noLocal && !s.nodeId && firstOther) update({ nodeId: firstOther });
   }, [noLocal, s.nodeId, firstOther]);
+  const chosenNode = s.nodeId ? others.find((n) => n.id === s.nodeId) : localNode;
+  // Known only once the server's agent reported its modules; the controller refuses the stream either way.
+  const noLayer4 = kind === 'stream' && chosenNode?.caddyModules != null && !chosenNode.caddyModules.includes('layer4');
 
   return (
     <Modal title={route ? `Edit ${info.singular}` : `New ${info.singular}`} onClose={onClose} wide>
       <form ref={formRef} className="route-form stack" onSubmit={(e) => void submit(e)} noValidate>
-        <Field label="Server" error={errors.nodeId} hint="The Caddy server that serves this route.">
+        <Field
+          label="Server"
+          error={errors.nodeId ?? (noLayer4 ? "This server's Caddy has no layer4 module, so it cannot serve streams." : undefined)}
+          hint="The Caddy server that serves this route."
+        >
           <select name="nodeId" value={s.nodeId} onChange={(e) => update({ nodeId: e.target.value })}>
             {(localNode || !noLocal) && <option value="">{nodeLabel(localNode, null)}</option>}
             {noLocal && others.length === 0 && <option value="">No server has joined yet</option>}
             {others.map((n) => (
               <option key={n.id} value={n.id}>
                 {n.name}
-                {n.status !== 'online' ? ` — ${STATUS_LABEL[n.status]}` : ''}
+                {n.revokedAt ? ' — revoked' : n.status !== 'online' ? ` — ${STATUS_LABEL[n.status]}` : ''}
               </option>
             ))}
             {!knownNode && <option value={s.nodeId}>{s.nodeId}</option>}
@@ -154,7 +168,10 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
               rows={3}
               value={s.domainsText}
               placeholder={'app.example.com\nwww.app.example.com'}
-              onChange={(e) => update({ domainsText: e.target.value })}
+              onChange={(e) => {
+                const text = e.target.value;
+                setS((prev) => withDomains(prev, text, tlsChosen));
+              }}
               autoCapitalize="off"
               spellCheck={false}
             />
@@ -177,6 +194,33 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
 
         {(kind === 'proxy' || kind === 'stream') && <UpstreamRows rows={s.upstreams} errors={errors} onChange={(upstreams) => update({ upstreams })} />}
 
+        {kind === 'stream' && (
+          <div className="row-2">
+            <Field
+              label="TLS server names (SNI)"
+              error={errors.sni}
+              hint="Optional, TCP only: one per line. Streams with different names can share a port; the TLS connection is passed through to the upstream untouched."
+            >
+              <textarea
+                name="sni"
+                rows={2}
+                value={s.sniText}
+                placeholder={'db.example.com\n*.example.com'}
+                onChange={(e) => update({ sniText: e.target.value })}
+                autoCapitalize="off"
+                spellCheck={false}
+              />
+            </Field>
+            <Field label="PROXY protocol" error={errors.proxyProtocol} hint="Tells the upstream the client's address (the upstream must expect it).">
+              <select name="proxyProtocol" value={s.proxyProtocol} onChange={(e) => update({ proxyProtocol: e.target.value as RouteFormState['proxyProtocol'] })}>
+                <option value="">Off</option>
+                <option value="v1">v1 (text)</option>
+                <option value="v2">v2 (binary)</option>
+              </select>
+            </Field>
+          </div>
+        )}
+
         {kind === 'redirect' && (
           <>
             <Field label="Redirect to" error={errors['redirect.to']} hint="An absolute URL, e.g. https://www.example.com">
@@ -197,14 +241,31 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
         )}
 
         {kind !== 'stream' && (
-          <Field label="TLS" error={errors.tls} hint="Automatic HTTPS needs the domain to point at the server and ports 80/443 reachable.">
-            <select name="tls" value={s.tls} onChange={(e) => update({ tls: e.target.value as RouteFormState['tls'] })}>
+          <Field
+            label="TLS"
+            error={errors.tls}
+            hint={
+              privateNames
+                ? 'No public certificate can be issued for these names (local, test or IP): plain HTTP unless you pick Caddy\'s internal CA.'
+                : 'Automatic HTTPS needs the domain to point at the server and ports 80/443 reachable.'
+            }
+          >
+            <select
+              name="tls"
+              value={s.tls}
+              onChange={(e) => {
+                setTlsChosen(true);
+                update({ tls: e.target.value as RouteFormState['tls'] });
+              }}
+            >
               <option value="auto">HTTPS with an automatic public certificate</option>
               <option value="internal">HTTPS with Caddy&apos;s internal CA (self-signed)</option>
               <option value="off">HTTP only, no TLS</option>
             </select>
           </Field>
         )}
+
+        {kind === 'proxy' && <ProxyOptionsFields s={s.options} tls={s.tls} errors={errors} onChange={(patch) => update({ options: { ...s.options, ...patch } })} />}
 
         <Switch label="Enabled" checked={s.enabled} onChange={(enabled) => update({ enabled })} hint="Disabled routes are kept but not served." />
 

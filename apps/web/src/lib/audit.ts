@@ -7,6 +7,7 @@ const VERB: Record<string, string> = {
   revoke: 'revoked',
   enroll: 'enrolled',
   login: 'logged in',
+  provision: 'provisioned over SSH',
 };
 
 const ENTITY: Record<string, string> = {
@@ -37,11 +38,21 @@ export function entityName(e: AuditEntry): string {
 }
 
 export function describeAudit(e: AuditEntry): string {
+  if (e.action === 'local-routes') return describeLocalRoutes(e);
   const verb = VERB[e.action] ?? e.action;
   const kind = ENTITY[e.entityType] ?? e.entityType.replace(/_/g, ' ');
   const o = asObj(e.after) ?? asObj(e.before);
   const routeKind = e.entityType === 'route' && typeof o?.kind === 'string' ? `${o.kind === 'dead' ? '404' : o.kind} ` : '';
   return `${verb} ${routeKind}${kind} ${entityName(e)}`;
+}
+
+/** An agent's local-routes changes, summarised per frame (or per minute for a busy agent). */
+function describeLocalRoutes(e: AuditEntry): string {
+  const counts = asObj(asObj(e.after)?.counts) ?? {};
+  const n = (k: string) => (typeof counts[k] === 'number' ? (counts[k] as number) : 0);
+  const parts = [`${n('created')} added`, `${n('updated')} changed`, `${n('deleted')} removed`].filter((p) => !p.startsWith('0 '));
+  const frames = asObj(e.after)?.frames;
+  return `changed local routes on server ${e.entityId}: ${parts.join(', ') || 'none'}${typeof frames === 'number' && frames > 1 ? ` (${frames} updates)` : ''}`;
 }
 
 /** The fields that differ between before and after, for "what changed". */

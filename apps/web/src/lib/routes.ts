@@ -1,7 +1,10 @@
 import type { FleetNode, Route } from '../api/types';
 
 export function routeTitle(r: Route): string {
-  if (r.kind === 'stream' && r.listen) return `${r.listen.protocol.toUpperCase()} port ${r.listen.port}`;
+  if (r.kind === 'stream' && r.listen) {
+    const port = `${r.listen.protocol.toUpperCase()} port ${r.listen.port}`;
+    return r.sni?.length ? `${port} · ${r.sni.join(', ')}` : port;
+  }
   return r.domains.join(', ');
 }
 
@@ -16,8 +19,9 @@ export function upstreamList(r: Route): string {
 export function routeTarget(r: Route): string {
   switch (r.kind) {
     case 'proxy':
-    case 'stream':
       return `→ ${upstreamList(r)}`;
+    case 'stream':
+      return `→ ${upstreamList(r)}${r.proxyProtocol ? ` (PROXY ${r.proxyProtocol})` : ''}`;
     case 'redirect':
       return r.redirect ? `↪ ${r.redirect.to} (${r.redirect.status}${r.redirect.preservePath ? ', keeps path' : ''})` : '';
     case 'dead':

@@ -11,6 +11,7 @@ import { useApi } from '../hooks/useApi';
 import { usePageTitle, useSession } from '../lib/auth';
 import { dateTime } from '../lib/format';
 import { zodFieldErrors, type FieldErrors } from '../lib/zodErrors';
+import { PasswordCard, SessionsCard, UserActions } from './AccountCards';
 
 function NewToken({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState('');
@@ -167,8 +168,11 @@ function Users() {
       ) : (
         <ul className="plain-list">
           {users.data.map((u) => (
-            <li key={u.id}>
-              <strong>{u.username}</strong> <span className="badge badge-neutral">{u.role}</span> <span className="muted">since {dateTime(u.createdAt)}</span>
+            <li key={u.id} data-user={u.username}>
+              <strong>{u.username}</strong> <span className="badge badge-neutral">{u.role}</span> <span className="muted">since {dateTime(u.createdAt)}</span>{' '}
+              <span className="inline-actions">
+                <UserActions user={u} onChanged={users.reload} />
+              </span>
             </li>
           ))}
         </ul>
@@ -215,6 +219,8 @@ export function AccessPage() {
         <h1>Users &amp; API tokens</h1>
       </div>
       <Tokens />
+      <PasswordCard />
+      <SessionsCard everyone={canWrite} />
       {canWrite && <Users />}
     </div>
   );

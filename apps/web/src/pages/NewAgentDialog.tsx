@@ -143,7 +143,7 @@ export function NewAgentDialog({ onClose, siteId: fixedSite, onIssued }: { onClo
           {isLoopbackUrl(issued.publicUrl) && (
             <p className="alert alert-warn" role="alert" data-testid="loopback-warning">
               This controller's address is {issued.publicUrl}, a loopback address: other servers cannot reach it. Start the controller with{' '}
-              <span className="mono">--public-url https://…</span> (the address agents use), or open the dashboard at that address, and create a
+              <code>--public-url https://…</code> (the address agents use), or open the dashboard at that address, and create a
               new token.
             </p>
           )}

@@ -4,11 +4,13 @@ import { api } from '../api/client';
 import type { FleetNode, Route, RouteKind } from '../api/types';
 import { Badge, RouteBadges } from '../components/Badges';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { DockerSources } from '../components/DockerSources';
 import { RouteForm } from '../components/RouteForm';
 import { EmptyState, ErrorNote, Loading } from '../components/States';
 import { useApi, useRefreshOnRevision } from '../hooks/useApi';
 import { useLiveNodes } from '../hooks/useLiveNodes';
 import { useNodeFilter } from '../hooks/useNodeFilter';
+import { useOriginFilter } from '../hooks/useOriginFilter';
 import { usePageTitle, useSession } from '../lib/auth';
 import { KIND_INFO, nodeLabel } from '../lib/format';
 import { Link } from '../lib/router';
@@ -67,6 +69,7 @@ function RouteRow({ route, node, canWrite, onEdit, onDelete }: { route: Route; n
       <td data-label={cols === 'stream' ? 'Listen' : 'Domains'}>
         <span className="strong">{routeTitle(route)}</span>
         <RouteBadges route={route} />
+        <DockerSources route={route} />
         {route.lastError && (
           <p className="warn-text" role="note">
             ⚠ {route.lastError}
@@ -105,14 +108,17 @@ function RouteRow({ route, node, canWrite, onEdit, onDelete }: { route: Route; n
   );
 }
 
-/** Proxy, redirection, stream or 404 hosts: list, create, edit, delete. */
+const ORIGIN_WORD: Record<Route['origin'], string> = { central: 'central', local: 'agent-local', docker: 'Docker' };
+
+/** Proxy, redirection, stream or 404 hosts: list, create, edit, delete; filtered by server and origin. */
 export function RoutesPage({ kind }: { kind: RouteKind }) {
   const info = KIND_INFO[kind];
   usePageTitle(info.title);
   const { canWrite } = useSession();
   const [filter, setFilter] = useNodeFilter();
+  const [origin, setOrigin] = useOriginFilter();
   const live = useLiveNodes();
-  const routes = useApi<Route[]>('/routes', { kind, nodeId: filter });
+  const routes = useApi<Route[]>('/routes', { kind, nodeId: filter, origin });
   useRefreshOnRevision(routes.reload, 300, filter);
   const [editing, setEditing] = useState<Route | 'new' | null>(null);
   const [deleting, setDeleting] = useState<Route | null>(null);
@@ -132,7 +138,18 @@ export function RoutesPage({ kind }: { kind: RouteKind }) {
           <h1>{info.title}</h1>
           <p className="muted">{info.blurb}</p>
         </div>
-        {addButton}
+        <div className="page-head-actions">
+          <label className="origin-filter">
+            Origin{' '}
+            <select value={origin ?? ''} onChange={(e) => setOrigin((e.target.value || null) as Route['origin'] | null)}>
+              <option value="">All</option>
+              <option value="central">Central</option>
+              <option value="local">Agent-local</option>
+              <option value="docker">Docker</option>
+            </select>
+          </label>
+          {addButton}
+        </div>
       </div>
       {filterName && (
         <p className="filter-note">
@@ -146,7 +163,10 @@ export function RoutesPage({ kind }: { kind: RouteKind }) {
       {!routes.data ? (
         !routes.error && <Loading what={info.title.toLowerCase()} />
       ) : routes.data.length === 0 ? (
-        <EmptyState title={filterName ? `No ${info.title.toLowerCase()} on ${filterName}.` : `No ${info.title.toLowerCase()} yet.`} action={addButton}>
+        <EmptyState
+          title={`No ${origin ? `${ORIGIN_WORD[origin]} ` : ''}${info.title.toLowerCase()}${filterName ? ` on ${filterName}` : origin ? '' : ' yet'}.`}
+          action={addButton}
+        >
           <p>{canWrite ? `Use “Add ${info.singular}” to create one.` : 'An administrator can create them.'}</p>
         </EmptyState>
       ) : (

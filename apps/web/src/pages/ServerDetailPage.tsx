@@ -5,6 +5,7 @@ import type { AuditEntry, FleetNode, Route } from '../api/types';
 import { AuditList } from '../components/AuditList';
 import { RouteBadges, StatusBadge } from '../components/Badges';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { CaddyModules, NodeCertificates } from '../components/NodeCertificates';
 import { SyncState } from '../components/NodeTable';
 import { Field } from '../components/Field';
 import { Modal } from '../components/Modal';
@@ -19,6 +20,8 @@ import { KIND_INFO, dateTime, nodeLabel } from '../lib/format';
 import { routeTarget, routeTitle } from '../lib/routes';
 import { Link, navigate } from '../lib/router';
 import { FormFooter } from '../components/FormFooter';
+import type { NodeDeleted } from '@caddyfleet/protocol';
+import { DeletedDialog, ProvisioningSection, ReprovisionDialog } from './ServerProvisioning';
 
 function Facts({ node, sitePath }: { node: FleetNode; sitePath: string }) {
   const rows: [string, ReactNode][] = [
@@ -26,6 +29,7 @@ function Facts({ node, sitePath }: { node: FleetNode; sitePath: string }) {
     ['Hostname', <span className="mono">{node.hostname}</span>],
     ['Site', <Link to={`/sites?site=${encodeURIComponent(node.siteId)}`}>{sitePath || node.siteId}</Link>],
     ['Caddy version', node.caddyVersion ?? '—'],
+    ['Caddy modules', <CaddyModules node={node} />],
     ['Agent version', node.agentVersion ?? '—'],
     ['Last seen', <RelativeTime iso={node.lastSeenAt} />],
     ['Active routes', node.routeCount],
@@ -33,6 +37,7 @@ function Facts({ node, sitePath }: { node: FleetNode; sitePath: string }) {
     ['In sync', <SyncState node={node} />],
     ['Registered', dateTime(node.createdAt)],
   ];
+  if (node.sshHostKeySha256) rows.push(['SSH host key', <span className="mono">{node.sshHostKeySha256}</span>]);
   if (node.revokedAt) rows.push(['Agent key revoked', <time dateTime={node.revokedAt}>{dateTime(node.revokedAt)}</time>]);
   return (
     <dl className="facts">
@@ -163,9 +168,12 @@ export function ServerDetailPage({ id }: { id: string }) {
   const node = live.byId(id);
   usePageTitle(node ? nodeLabel(node, id) : 'Server');
   const events = useApi<AuditEntry[]>('/audit', { entityId: id, limit: 20 });
-  const [dialog, setDialog] = useState<'revoke' | 'delete' | 'move' | null>(null);
+  const [dialog, setDialog] = useState<'revoke' | 'delete' | 'move' | 'reprovision' | null>(null);
   const [renaming, setRenaming] = useState(false);
+  const [provisionRun, setProvisionRun] = useState(0);
+  const [deleted, setDeleted] = useState<{ name: string; result: NodeDeleted } | null>(null);
 
+  if (deleted) return <DeletedDialog name={deleted.name} result={deleted.result} onClose={() => navigate('/servers')} />;
   if (!live.nodes) return live.error ? <ErrorNote error={live.error} onRetry={() => void live.reload()} /> : <Loading what="the server" />;
   if (!node) {
     return (
@@ -214,6 +222,9 @@ export function ServerDetailPage({ id }: { id: string }) {
             </button>
             {!node.isLocal && (
               <>
+                <button type="button" className="btn" onClick={() => setDialog('reprovision')} disabled={node.status === 'provisioning'}>
+                  Re-provision
+                </button>
                 {!revoked && (
                   <button type="button" className="btn btn-danger-outline" onClick={() => setDialog('revoke')}>
                     Revoke
@@ -250,9 +261,19 @@ export function ServerDetailPage({ id }: { id: string }) {
         <h2 id="sd-facts">Details</h2>
         <Facts node={node} sitePath={sitePath} />
       </section>
+      {!node.isLocal && (
+        <section className="card" aria-labelledby="sd-provisioning">
+          <h2 id="sd-provisioning">Provisioning</h2>
+          <ProvisioningSection node={node} generation={provisionRun} />
+        </section>
+      )}
       <section className="card" aria-labelledby="sd-routes">
         <h2 id="sd-routes">Routes on this server</h2>
         <NodeRoutes nodeId={id} />
+      </section>
+      <section className="card" aria-labelledby="sd-certs">
+        <h2 id="sd-certs">Certificates</h2>
+        <NodeCertificates node={node} />
       </section>
       <section className="card" aria-labelledby="sd-events">
         <h2 id="sd-events">Recent events</h2>
@@ -296,19 +317,19 @@ export function ServerDetailPage({ id }: { id: string }) {
       {dialog === 'delete' && (
         <ConfirmDialog
           title={`Delete ${node.name}?`}
-          confirmLabel="Delete server and its routes"
+          confirmLabel="Delete server"
           onClose={() => setDialog(null)}
           onConfirm={async () => {
-            await api.del(`/nodes/${encodeURIComponent(id)}`);
-            navigate('/servers');
+            setDeleted({ name: node.name, result: await api.del<NodeDeleted>(`/nodes/${encodeURIComponent(id)}`) });
           }}
         >
           <p>
-            This removes the server and <strong>all {node.routeCount || ''} routes</strong> assigned to it from the controller, and revokes its
-            agent key. This cannot be undone.
+            This removes the server from the controller and revokes its agent key. Its routes are kept: they move to the local server. You get
+            the commands that remove the agent from the host.
           </p>
         </ConfirmDialog>
       )}
+      {dialog === 'reprovision' && <ReprovisionDialog node={node} onClose={() => setDialog(null)} onStarted={() => setProvisionRun((n) => n + 1)} />}
     </div>
   );
 }

@@ -7,6 +7,7 @@ import { useNodeFilter } from '../hooks/useNodeFilter';
 import { usePageTitle, useSession } from '../lib/auth';
 import { nodeLabel } from '../lib/format';
 import { NewAgentDialog } from './NewAgentDialog';
+import { AddServerDialog } from './AddServerDialog';
 
 export function ServersPage() {
   usePageTitle('Servers');
@@ -15,6 +16,7 @@ export function ServersPage() {
   const live = useLiveNodes();
   const hierarchy = useHierarchy();
   const [enrolling, setEnrolling] = useState(false);
+  const [adding, setAdding] = useState(false);
 
   const siteName = (id: string) => hierarchy.siteOptions?.find((s) => s.site.id === id)?.path ?? '';
   const nodes = (live.nodes ?? []).filter((n) => !filter || n.id === filter);
@@ -28,9 +30,14 @@ export function ServersPage() {
           <p className="muted">Every machine running a caddyfleet agent, and the controller&apos;s own local server. Status updates live.</p>
         </div>
         {canWrite && (
-          <button type="button" className="btn btn-primary" onClick={() => setEnrolling(true)}>
-            New agent
-          </button>
+          <div className="actions">
+            <button type="button" className="btn" onClick={() => setEnrolling(true)}>
+              New agent
+            </button>
+            <button type="button" className="btn btn-primary" onClick={() => setAdding(true)}>
+              Add server
+            </button>
+          </div>
         )}
       </div>
       {filter && (
@@ -64,6 +71,7 @@ export function ServersPage() {
         </EmptyState>
       )}
       {enrolling && <NewAgentDialog onClose={() => setEnrolling(false)} />}
+      {adding && <AddServerDialog onClose={() => setAdding(false)} />}
     </div>
   );
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { apiTokenCreateSchema, apiTokenCreatedSchema, apiTokenSchema, loginSchema, userCreateSchema, userSchema } from '@caddyfleet/protocol';
+import { isDatabaseUnavailable } from '../../db/availability';
 import type { Services } from '../../services';
 import { idParams, type ActorResolver, type ApiRegistry } from '../api';
 import { SESSION_COOKIE, readCookie, sessionCookie } from '../cookies';
@@ -40,7 +41,11 @@ export function authRoutes(api: ApiRegistry, s: Services, sessionTtlHours: numbe
     access: 'public',
     response: z.object({ authenticated: z.boolean(), user: z.object({ id: z.string(), label: z.string(), role: z.string(), kind: z.string() }).nullable() }),
     handler: async ({ req }) => {
-      const actor = await resolveActor(req).catch(() => null);
+      // A bad credential means "not signed in"; a database that is away is an error (503), not a sign-out.
+      const actor = await resolveActor(req).catch((err: unknown) => {
+        if (isDatabaseUnavailable(err)) throw err;
+        return null;
+      });
       return { authenticated: actor !== null, user: actor && { id: actor.id, label: actor.label, role: actor.role, kind: actor.kind } };
     },
   });

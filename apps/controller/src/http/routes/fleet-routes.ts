@@ -8,6 +8,8 @@ import {
   enrollmentTokenCreateSchema,
   enrollmentTokenCreatedSchema,
   enrollmentTokenSchema,
+  nodeDeletedSchema,
+  nodeCertificatesSchema,
   nodeListQuerySchema,
   nodePatchSchema,
   nodeSchema,
@@ -40,6 +42,16 @@ export function fleetRoutes(api: ApiRegistry, s: Services, publicUrlOf: (req: Fa
     handler: async ({ params }) => s.nodes.get(params.id),
   });
   api.add({
+    method: 'GET',
+    url: '/nodes/:id/certificates',
+    summary: "The certificates the node's Caddy holds, as its agent reported them, soonest expiry first",
+    tag: 'fleet',
+    access: 'read',
+    params: idParams,
+    response: nodeCertificatesSchema,
+    handler: async ({ params }) => s.nodes.certificates(params.id),
+  });
+  api.add({
     method: 'PATCH',
     url: '/nodes/:id',
     summary: 'Rename a node or move it to another site',
@@ -53,12 +65,15 @@ export function fleetRoutes(api: ApiRegistry, s: Services, publicUrlOf: (req: Fa
   api.add({
     method: 'DELETE',
     url: '/nodes/:id',
-    summary: 'Delete a node and its routes (its agent key is revoked)',
+    summary: 'Delete a node: its routes move to the local node, its agent key is revoked; answers the commands that remove the agent from the host',
     tag: 'fleet',
     access: 'write',
     params: idParams,
-    status: 204,
-    handler: async ({ actor, params }) => s.nodes.remove(actor, params.id),
+    response: nodeDeletedSchema,
+    handler: async ({ actor, params }) => {
+      await s.provisioning.cancel(params.id);
+      return s.nodes.remove(actor, params.id);
+    },
   });
   api.add({
     method: 'POST',
@@ -116,7 +131,7 @@ export function fleetRoutes(api: ApiRegistry, s: Services, publicUrlOf: (req: Fa
     body: enrollRequestSchema,
     response: enrollResponseSchema,
     status: 201,
-    handler: async ({ body }) => s.enrollment.enroll(body),
+    handler: async ({ body, req }) => s.enrollment.enrollFrom(req.ip, body),
   });
   api.add({
     method: 'GET',
