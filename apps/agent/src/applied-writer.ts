@@ -16,7 +16,7 @@ function jsonOf(route: object): string {
 }
 
 export class AppliedWriter {
-  private next: { state: AppliedState; configJson: string } | null = null;
+  private next: AppliedState | null = null;
   private running: Promise<void> | null = null;
 
   constructor(
@@ -24,9 +24,9 @@ export class AppliedWriter {
     private readonly log: Logger,
   ) {}
 
-  /** Queues `state` (whose config is already serialised as `configJson`) to be written. */
-  write(state: AppliedState, configJson: string): void {
-    this.next = { state, configJson };
+  /** Queues `state` to be written. */
+  write(state: AppliedState): void {
+    this.next = state;
     this.running ??= this.drain();
   }
 
@@ -40,8 +40,9 @@ export class AppliedWriter {
     await new Promise((resolve) => setImmediate(resolve));
     try {
       while (this.next) {
-        const { state, configJson } = this.next;
+        const state = this.next;
         this.next = null;
+        const configJson = JSON.stringify(this.state.portableConfig(state.config));
         const appliedAt = state.appliedAt === undefined ? '' : `,"appliedAt":${JSON.stringify(state.appliedAt)}`;
         const docker = state.dockerRoutes === undefined ? '' : `,"dockerRoutes":${JSON.stringify(state.dockerRoutes)}`;
         const text = `{"revision":${state.revision},"routes":[${state.routes.map(jsonOf).join(',')}],"config":${configJson}${appliedAt}${docker}}\n`;

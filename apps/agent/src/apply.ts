@@ -383,6 +383,6 @@ export class Applier {
     this.applied = { revision: central.revision, routes: central.routes, config, appliedAt: new Date().toISOString() };
     if (central.docker.length) this.applied.dockerRoutes = central.docker;
     this.appliedJson = json;
-    this.writer.write(this.applied, json);
+    this.writer.write(this.applied);
   }
 }
