@@ -44,7 +44,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const bank = await UpstreamBank.start(8);
     cleanup.add('close upstreams', () => bank.close());
     const alt = bank.ports.slice(4);
-    const { c, api } = await startBenchController(cleanup, join(dir.path, 'controller'));
+    // More routes than a node may hold by default (2,000).
+    const { c, api } = await startBenchController(cleanup, join(dir.path, 'controller'), { maxRoutesPerNode: String(full + creates) });
     const fwd = await Forwarder.start(Number(new URL(c.url).port));
     cleanup.add('close forwarder', () => fwd.close());
     const adminPort = await freePort();

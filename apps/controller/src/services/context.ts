@@ -65,6 +65,8 @@ export interface ServiceContext {
   now(): Date;
   /** False for `caddyfleet server --no-local-node`: the local node then serves nothing and is no route target. */
   localNodeEnabled: boolean;
+  /** Central routes one node may hold (`--max-routes-per-node`); LIMITS.routesPerNode when unset. */
+  routesPerNode?: number;
 }
 
 export const LOCAL_NODE_ID = 'local';

@@ -282,8 +282,9 @@ export class RouteService {
       .where('node_id', '=', nodeId)
       .where('scope', '=', 'exclusive')
       .executeTakeFirstOrThrow();
-    if (Number(n) >= LIMITS.routesPerNode) {
-      throw new ConflictError('too_many_routes', `node ${nodeId} already has ${LIMITS.routesPerNode} routes, the most one node may hold`, { limit: LIMITS.routesPerNode });
+    const limit = this.ctx.routesPerNode ?? LIMITS.routesPerNode;
+    if (Number(n) >= limit) {
+      throw new ConflictError('too_many_routes', `node ${nodeId} already has ${limit} routes, the most one node may hold`, { limit });
     }
   }
 
