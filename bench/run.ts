@@ -6,18 +6,22 @@
 import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import { changeToServed } from './scenarios/change-to-served';
-import { fanOut } from './scenarios/fan-out';
+import { configShape } from './scenarios/config-shape';
+import { bigNode } from './scenarios/big-node';
 import { burst } from './scenarios/burst';
+import { fanOut } from './scenarios/fan-out';
+import { fanoutSim } from './scenarios/fanout-sim';
 import { scale } from './scenarios/scale';
 import { docker } from './scenarios/docker';
 import { agentLoad } from './scenarios/agent-load';
 import { reloadResets } from './scenarios/reload-resets';
+import { figureLines } from './lib/figures';
 import type { Scenario, ScenarioContext } from './lib/scenario';
 import { secs } from './lib/stats';
 
-const SCENARIOS: Scenario[] = [changeToServed, fanOut, burst, scale, docker, agentLoad, reloadResets];
+const SCENARIOS: Scenario[] = [changeToServed, configShape, bigNode, burst, fanOut, fanoutSim, scale, docker, agentLoad, reloadResets];
 /** A scenario that takes longer than this is abandoned (its cleanup still runs when it unwinds). */
-const SCENARIO_LIMIT_MS = 5 * 60_000;
+const SCENARIO_LIMIT_MS = 10 * 60_000;
 
 /** Other work on the machine skews every number here; the load average is printed to judge that. */
 const loadavg = () => os.loadavg().map((v) => v.toFixed(2)).join(' / ');
@@ -85,6 +89,7 @@ async function main(): Promise<void> {
   }
   const total = (performance.now() - started) / 1000;
   process.stdout.write(`\n##### summary\n${summary.join('\n')}\n  total runtime ${secs(total, 1)}; load average at the end ${loadavg()}\n`);
+  process.stdout.write(`\n##### issue 11 figures (name: value (goal …))\n${figureLines().join('\n')}\n`);
   process.exitCode = failed ? 1 : 0;
   // Everything was closed by the scenarios; should a stray handle remain, do not hang on it.
   setTimeout(() => {

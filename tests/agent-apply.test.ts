@@ -105,6 +105,8 @@ for (const flavor of caddyFlavors()) {
       expect(acks.at(-1)).toEqual({ type: 'ack', revision: 1, ok: true, routeErrors: [] });
       const res = await httpGet(httpPort, 'a.test', '/hello');
       expect(res).toEqual({ status: 200, body: 'A a.test/hello' });
+      // applied.json is written after the ack, in the background.
+      await applier.persisted();
       const applied = JSON.parse(await readFile(state.appliedFile, 'utf8')) as { revision: number; routes: unknown[] };
       expect(applied.revision).toBe(1);
       expect(applied.routes).toHaveLength(1);
@@ -119,6 +121,7 @@ for (const flavor of caddyFlavors()) {
       expect(applier.loadCount).toBe(before);
       expect(acks.at(-1)).toMatchObject({ type: 'ack', revision: 2, ok: true });
       expect(applier.appliedRevision).toBe(2);
+      await applier.persisted();
       expect((await state.readApplied())?.revision).toBe(2);
       expect(logger.text()).toContain('load skipped: config unchanged');
     });
@@ -180,6 +183,7 @@ for (const flavor of caddyFlavors()) {
       }
       expect(await caddy.admin.getConfig()).toEqual(applier.expectedConfig);
       expect(applier.appliedRevision).toBe(7);
+      await applier.persisted();
       expect((await state.readApplied())?.revision).toBe(7);
     });
 

@@ -250,6 +250,38 @@ describe.skipIf(!hasCaddy)('agent ↔ controller protocol (fake controller, real
     expect(conn.invalid).toEqual([]);
   });
 
+  it('applies deltas on top of what it received; a delta from another base changes nothing and asks for a full sync', async () => {
+    await freshController();
+    const { agent } = await setup();
+    const conn = await fake.conn(1);
+    await conn.frame('local-routes');
+    const one = centralRoute('r_d1', { domains: ['d1.test'], upstreams: [{ host: '127.0.0.1', port: upstream.port }] });
+    const two = centralRoute('r_d2', { domains: ['d2.test'], upstreams: [{ host: '127.0.0.1', port: upstream.port }] });
+    conn.send({ type: 'sync', revision: 1, routes: [one] });
+    await conn.frame('ack', (a) => a.revision === 1);
+    conn.send({ type: 'delta', base: 1, revision: 2, upsert: [two], remove: [] });
+    expect(await conn.frame('ack', (a) => a.revision === 2)).toEqual({ type: 'ack', revision: 2, ok: true, routeErrors: [] });
+    expect(await bodyOf(httpPort, 'd2.test')).toBe('U d2.test/');
+    expect(await bodyOf(httpPort, 'd1.test')).toBe('U d1.test/');
+
+    conn.send({ type: 'delta', base: 2, revision: 4, upsert: [], remove: ['r_d1'] });
+    await conn.frame('ack', (a) => a.revision === 4);
+    expect(agent.status().routeCount).toBe(1);
+    expect(await bodyOf(httpPort, 'd2.test')).toBe('U d2.test/');
+
+    // Based on a revision this agent does not have: nothing applied, nothing acked, a resync asked for.
+    const loads = agent.status().loadCount;
+    conn.send({ type: 'delta', base: 3, revision: 5, upsert: [one], remove: [] });
+    expect(await conn.frame('resync')).toEqual({ type: 'resync', revision: 4 });
+    expect(conn.of('ack').some((a) => a.revision === 5)).toBe(false);
+    expect(agent.status().loadCount).toBe(loads);
+    expect(agent.status().appliedRevision).toBe(4);
+    conn.send({ type: 'sync', revision: 5, routes: [one, two] });
+    await conn.frame('ack', (a) => a.revision === 5);
+    expect(agent.status().routeCount).toBe(2);
+    expect(conn.invalid).toEqual([]);
+  });
+
   it('reports its applied revision from applied.json in hello after a restart', async () => {
     await freshController();
     const first = await setup();
@@ -348,7 +380,7 @@ describe.skipIf(!hasCaddy)('agent ↔ controller protocol (fake controller, real
     await fake.conn(2);
     // slow(): uniform in [max/2, max] = [1000, 2000] ms; plain backoff would be ≤ 50 ms here.
     expect(fake.connections[1]!.openedAt - closedAt).toBeGreaterThanOrEqual(900);
-    expect(logs.text()).toMatch(/protocol mismatch with the controller: controller speaks protocol 2, agent speaks 1/);
+    expect(logs.text()).toContain(`protocol mismatch with the controller: controller speaks protocol ${PROTOCOL_VERSION + 1}, agent speaks ${PROTOCOL_VERSION}`);
 
     // Also when the controller is the one closing with 4000 (it refused our hello).
     const conn2 = fake.connections[1]!;

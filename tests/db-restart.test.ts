@@ -151,7 +151,7 @@ describe('PostgreSQL restart', () => {
     // The steady agent's session was kept: still the same socket, and it gets pushes and updates its row.
     expect(peerClosed).toBeNull();
     const route = (await api('POST', '/routes', { kind: 'dead', nodeId: steady.nodeId, domains: ['steady.restart.test'], tls: 'off' })).body;
-    await waitFor(() => peer.frames.some((f) => f.type === 'sync' && f.routes.some((r: any) => r.id === route.id)));
+    await waitFor(() => peer.frames.some((f) => (f.type === 'sync' || f.type === 'delta') && (f.routes ?? f.upsert).some((r: any) => r.id === route.id)));
     peer.send({ type: 'status', routeCount: 7, certCount: 0, caddyVersion: 'v2.6.2', appliedRevision: 0 });
     await waitFor(async () => {
       const node = (await api('GET', `/nodes/${steady.nodeId}`)).body;

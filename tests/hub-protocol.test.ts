@@ -90,14 +90,29 @@ describe('agent hub protocol', () => {
       return n.appliedRevision === 1 && n.routeCount === 1 && n.caddyVersion === 'v2.6.2';
     });
 
-    // A burst of edits arrives as one push carrying the last revision.
+    // A burst of edits: the first goes out at once as a delta; the others wait for its ack and follow together.
     const before = peer.frames.length;
     for (let i = 0; i < 10; i++) await api.post('/routes', { kind: 'dead', nodeId: a.nodeId, domains: [`burst${i}.proto.test`] });
-    await waitFor(() => peer.frames.slice(before).some((f) => f.type === 'sync' && f.revision === 11));
-    const pushes = peer.frames.slice(before).filter((f) => f.type === 'sync');
+    const pushed = () => peer.frames.slice(before).filter((f) => f.type === 'sync' || f.type === 'delta');
+    let acked = 0;
+    await waitFor(() => {
+      for (const f of pushed().slice(acked)) peer.ws.send(JSON.stringify({ type: 'ack', revision: f.revision, ok: true, routeErrors: [] }));
+      acked = pushed().length;
+      return pushed().some((f) => f.revision === 11);
+    });
+    const pushes = pushed();
     expect(pushes.length).toBeLessThan(10);
-    expect(pushes.at(-1).routes).toHaveLength(11);
-    expect(pushes.flatMap((p) => p.routes).every((r: any) => r.nodeId === a.nodeId)).toBe(true);
+    expect(pushes.every((f) => f.type === 'delta')).toBe(true);
+    const held = new Map<string, any>(sync.routes.map((r: any) => [r.id, r]));
+    let at = 1;
+    for (const d of pushes) {
+      expect(d.base, 'each delta starts where the previous one ended').toBe(at);
+      for (const id of d.remove) held.delete(id);
+      for (const r of d.upsert) held.set(r.id, r);
+      at = d.revision;
+    }
+    expect(held.size).toBe(11);
+    expect([...held.values()].every((r: any) => r.nodeId === a.nodeId)).toBe(true);
 
     peer.ws.send(JSON.stringify({ type: 'ack', revision: 11, ok: false, error: 'loading config: bad thing' }));
     await waitFor(async () => (await api.get(`/nodes/${a.nodeId}`)).body.status === 'error');
@@ -112,6 +127,40 @@ describe('agent hub protocol', () => {
     await waitFor(() => peer.frames.some((f) => f.type === 'pong' && f.t === 42));
     peer.ws.close();
     await waitFor(async () => (await api.get(`/nodes/${a.nodeId}`)).body.status === 'offline');
+  });
+
+  it('speaks protocol 1 to an agent that only knows it: full syncs, never deltas', async () => {
+    const n = await enroll('proto-v1');
+    await api.post('/routes', { kind: 'dead', nodeId: n.nodeId, domains: ['v1-a.proto.test'] });
+    const peer = await connect(n.agentKey);
+    peer.ws.send(JSON.stringify({ ...hello(0), protocolVersion: 1 }));
+    await waitFor(() => peer.frames.some((f) => f.type === 'sync'));
+    expect(peer.frames[0]).toMatchObject({ type: 'welcome', protocolVersion: 1 });
+    peer.ws.send(JSON.stringify({ type: 'ack', revision: 1, ok: true, routeErrors: [] }));
+    await api.post('/routes', { kind: 'dead', nodeId: n.nodeId, domains: ['v1-b.proto.test'] });
+    await waitFor(() => peer.frames.some((f) => f.type === 'sync' && f.revision === 2));
+    expect(peer.frames.find((f) => f.revision === 2).routes.map((r: any) => r.domains[0]).sort()).toEqual(['v1-a.proto.test', 'v1-b.proto.test']);
+    expect(peer.frames.some((f) => f.type === 'delta')).toBe(false);
+    peer.ws.close();
+  });
+
+  it('answers a resync request with the full state', async () => {
+    const n = await enroll('proto-resync');
+    const first = (await api.post('/routes', { kind: 'dead', nodeId: n.nodeId, domains: ['r1.proto.test'] })).body;
+    const peer = await connect(n.agentKey);
+    peer.ws.send(JSON.stringify(hello(1)));
+    await waitFor(() => peer.frames.some((f) => f.type === 'welcome'));
+    await api.post('/routes', { kind: 'dead', nodeId: n.nodeId, domains: ['r2.proto.test'] });
+    await waitFor(() => peer.frames.some((f) => f.type === 'delta'));
+    expect(peer.frames.find((f) => f.type === 'delta')).toMatchObject({ base: 1, revision: 2, remove: [] });
+    // As if this agent had lost revision 1: it cannot apply the delta and asks for everything.
+    peer.ws.send(JSON.stringify({ type: 'resync', revision: 0 }));
+    await waitFor(() => peer.frames.some((f) => f.type === 'sync'));
+    const sync = peer.frames.find((f) => f.type === 'sync');
+    expect(sync.revision).toBe(2);
+    expect(sync.routes.map((r: any) => r.id)).toContain(first.id);
+    expect(sync.routes).toHaveLength(2);
+    peer.ws.close();
   });
 
   it('closes rogue clients on garbage, oversized, unknown-type and pre-hello frames, changing nothing', async () => {
@@ -201,17 +250,21 @@ describe('agent hub protocol', () => {
     const b = await enroll('has-layer4');
     const peerA = await connect(a.agentKey);
     const peerB = await connect(b.agentKey);
-    // A cannot serve stream routes and says so in its acks; B serves everything.
-    peerA.ws.on('message', (d) => {
-      const f = JSON.parse(d.toString());
-      if (f.type !== 'sync') return;
-      const routeErrors = f.routes.filter((r: any) => r.kind === 'stream').map((r: any) => ({ routeId: r.id, error: 'no layer4 here' }));
-      peerA.ws.send(JSON.stringify({ type: 'ack', revision: f.revision, ok: true, routeErrors }));
-    });
-    peerB.ws.on('message', (d) => {
-      const f = JSON.parse(d.toString());
-      if (f.type === 'sync') peerB.ws.send(JSON.stringify({ type: 'ack', revision: f.revision, ok: true, routeErrors: [] }));
-    });
+    // A cannot serve stream routes and says so in its acks; B serves everything. Both keep the routes they
+    // were sent (full syncs and deltas) as an agent does.
+    const held = (peer: Peer, errorsOf: (routes: any[]) => unknown[]) => {
+      const routes = new Map<string, any>();
+      peer.ws.on('message', (d) => {
+        const f = JSON.parse(d.toString());
+        if (f.type === 'sync') routes.clear();
+        if (f.type !== 'sync' && f.type !== 'delta') return;
+        for (const id of f.remove ?? []) routes.delete(id);
+        for (const r of f.routes ?? f.upsert) routes.set(r.id, r);
+        peer.ws.send(JSON.stringify({ type: 'ack', revision: f.revision, ok: true, routeErrors: errorsOf([...routes.values()]) }));
+      });
+    };
+    held(peerA, (routes) => routes.filter((r) => r.kind === 'stream').map((r) => ({ routeId: r.id, error: 'no layer4 here' })));
+    held(peerB, () => []);
     peerA.ws.send(JSON.stringify(hello()));
     peerB.ws.send(JSON.stringify({ ...hello(), capabilities: { layer4: true } }));
     await api.post('/routes', { kind: 'dead', nodeId: b.nodeId, domains: ['b.move.test'] });

@@ -127,21 +127,24 @@ export interface AgentNode {
  */
 export async function startAgentNode(
   cleanup: Cleanup,
-  opts: { controllerUrl: string; token: string; stateDir: string; ip: string; name: string; env?: Record<string, string> },
+  opts: { controllerUrl: string; token: string; stateDir: string; ip: string; name: string; caddyAdmin?: string; env?: Record<string, string> },
 ): Promise<AgentNode> {
   await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
   const httpPort = await freePort(opts.ip);
   let httpsPort = await freePort(opts.ip);
   for (let i = 0; i < 5 && httpsPort === httpPort; i++) httpsPort = await freePort(opts.ip);
+  // BENCH_PROFILE_DIR=<dir>: the agent writes a V8 CPU profile there when it exits.
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
   const proc = spawnLogged(
     process.execPath,
     [
+      ...profile,
       CLI,
       'agent',
       '--controller', opts.controllerUrl,
       '--token', opts.token,
       '--state-dir', opts.stateDir,
-      '--caddy-bin', CADDY,
+      ...(opts.caddyAdmin ? ['--caddy-admin', opts.caddyAdmin] : ['--caddy-bin', CADDY]),
       '--http-listen', `${opts.ip}:${httpPort}`,
       '--https-listen', `${opts.ip}:${httpsPort}`,
       '--name', opts.name,
@@ -212,6 +215,16 @@ export async function waitApplied(api: ApiClient, node: AgentNode, served: numbe
 export const routeDomain = (prefix: string, i: number) => `${prefix}${String(i).padStart(4, '0')}.bench.test`;
 
 /** Creates `count` tls-off proxy routes on one node through POST /routes/batch in chunks. */
+/** Creates the given routes on one node through POST /routes/batch in chunks. */
+export async function createInputs(api: ApiClient, nodeId: string, inputs: RouteCreateInput[], chunk = 250): Promise<Route[]> {
+  const created: Route[] = [];
+  for (let start = 0; start < inputs.length; start += chunk) {
+    const create = inputs.slice(start, start + chunk).map((r) => ({ ...r, nodeId }));
+    created.push(...(await api.post<{ created: Route[] }>('/routes/batch', { create })).created);
+  }
+  return created;
+}
+
 export async function createRoutes(api: ApiClient, nodeId: string, count: number, upstreamPort: number, prefix = 'r', chunk = 250): Promise<Route[]> {
   const created: Route[] = [];
   for (let start = 0; start < count; start += chunk) {
@@ -235,12 +248,14 @@ export interface BareCaddy {
   proc: LoggedProcess;
 }
 
-/** A Caddy started like the agent starts its own: admin API on a unix socket, own XDG dirs. */
-export async function startBareCaddy(cleanup: Cleanup, dir: string): Promise<BareCaddy> {
+/**
+ * A Caddy started like the agent starts its own: admin API on a unix socket (or on 127.0.0.1:`adminPort`, for
+ * an agent given `--caddy-admin`), own XDG dirs.
+ */
+export async function startBareCaddy(cleanup: Cleanup, dir: string, adminPort?: number): Promise<BareCaddy> {
   await mkdir(join(dir, 'config'), { recursive: true });
   await mkdir(join(dir, 'data'), { recursive: true });
-  const socket = join(dir, 'admin.sock');
-  const adminListen = `unix/${socket}`;
+  const adminListen = adminPort ? `127.0.0.1:${adminPort}` : `unix/${join(dir, 'admin.sock')}`;
   const bootstrap = join(dir, 'bootstrap.json');
   await writeFile(bootstrap, JSON.stringify({ admin: { listen: adminListen } }));
   const proc = spawnLogged(CADDY, ['run', '--config', bootstrap], {

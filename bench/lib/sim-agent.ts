@@ -78,6 +78,7 @@ export class SimAgent {
             resolve();
             break;
           case 'sync':
+          case 'delta':
             this.counters.syncs++;
             this.lastSyncAt = performance.now();
             this.appliedRevision = f.revision;

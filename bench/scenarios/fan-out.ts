@@ -190,4 +190,4 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   }
 }
 
-export const fanOut: Scenario = { name: 'fan-out', title: '2. fan-out (20 real nodes, one batch per change; --quick: 5)', run };
+export const fanOut: Scenario = { name: 'fan-out', title: '5. fan-out (20 real nodes, one batch per change; --quick: 5)', run };

@@ -324,15 +324,18 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
       nodeId: identity.nodeId,
       log,
       backoff: new Backoff(opts.reconnectMinMs, opts.reconnectMaxMs),
-      hello: () => ({
-        protocolVersion: PROTOCOL_VERSION,
-        agentVersion: AGENT_VERSION,
-        caddyVersion: caddyInfo.version,
-        capabilities: { layer4: caddyInfo.layer4 },
-        appliedRevision: applier!.appliedRevision,
-        ...(caddyInfo.modules ? { caddyModules: caddyInfo.modules } : {}),
-        listeners: { http: parseListenAddress(opts.httpListen).port, https: parseListenAddress(opts.httpsListen).port },
-      }),
+      hello: () => {
+        applier!.resetDesired();
+        return {
+          protocolVersion: PROTOCOL_VERSION,
+          agentVersion: AGENT_VERSION,
+          caddyVersion: caddyInfo.version,
+          capabilities: { layer4: caddyInfo.layer4 },
+          appliedRevision: applier!.appliedRevision,
+          ...(caddyInfo.modules ? { caddyModules: caddyInfo.modules } : {}),
+          listeners: { http: parseListenAddress(opts.httpListen).port, https: parseListenAddress(opts.httpsListen).port },
+        };
+      },
       status: async () => ({
         routeCount: applier!.served,
         certCount: await refreshCerts(),
@@ -345,6 +348,15 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
       dockerRoutes: () => (discovery ? discovery.entries() : []),
       onSync: (frame) => {
         void applier!.applySync(frame).catch((err: unknown) => log.error({ err: errorMessage(err), revision: frame.revision }, 'sync failed'));
+      },
+      onDelta: (frame) => {
+        const applying = applier!.applyDelta(frame);
+        if (!applying) {
+          log.warn({ have: applier!.desiredRevision, base: frame.base, revision: frame.revision }, 'delta does not apply to the routes received so far; asking for a full sync');
+          connection?.send({ type: 'resync', revision: applier!.desiredRevision });
+          return;
+        }
+        void applying.catch((err: unknown) => log.error({ err: errorMessage(err), revision: frame.revision }, 'delta failed'));
       },
     });
   // A refused key ends the agent, unless an enrollment token was given: then it is spent once to enroll this
@@ -392,6 +404,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
         await drift.stop();
         await discovery?.stop();
         await connection?.stop();
+        await applier!.persisted();
         await localApi?.close().catch(() => {});
         await releaseCaddy();
         log.info('agent stopped');

@@ -6,6 +6,8 @@
 import type { Logger } from 'pino';
 import { buildCaddyConfig, CaddyLoadError, type BuildOptions, type CaddyAdmin, type CaddyConfig } from '@caddyfleet/caddy';
 import { MAX_ROUTE_ERRORS, type AgentFrame, type ControllerFrame, type DockerRouteView, type Route, type SourcedDockerEntry } from '@caddyfleet/protocol';
+import { AppliedWriter } from './applied-writer';
+import { DesiredRoutes, type DeltaFrame } from './desired-routes';
 import { streamPortsOf } from './stream-ports';
 import { errorMessage } from './errors';
 import { mergeRoutes, type RouteError } from './merge';
@@ -77,9 +79,15 @@ function truncate(text: string, max: number): string {
 export class Applier {
   /** Number of `POST /load` calls made (the benchmark watches this). */
   loadCount = 0;
-  /** What Caddy was last successfully given, as persisted in applied.json. */
+  /** What Caddy was last successfully given, as persisted in applied.json, and its config as JSON. */
   private applied: AppliedState | null = null;
-  /** Stable JSON of the config Caddy runs as far as we know; null = unknown, so the next apply always loads. */
+  private appliedJson: string | null = null;
+  /** Key-sorted JSON of the applied config, for comparing with what Caddy reports (made when first needed). */
+  private appliedStable: { of: string; stable: string } | null = null;
+  /**
+   * JSON of the config Caddy runs as far as we know; null = unknown, so the next apply always loads. The
+   * builder's output is deterministic, so a plain JSON.stringify of it is comparable from one render to the next.
+   */
   private loadedJson: string | null = null;
   /** The central routes local edits are rendered against: the last applied sync, or a newer one still to retry. */
   private central: CentralRoutes = { revision: 0, routes: [], docker: [] };
@@ -93,10 +101,15 @@ export class Applier {
   private lastServed = 0;
   /** The stream ports last written for the host firewall; null: not written by this process yet. */
   private lastStreamPorts: string | null = null;
-  private newestSync: SyncFrame | null = null;
+  /** The controller's routes as received; renders are coalesced to the newest of them. */
+  private readonly desired = new DesiredRoutes();
+  private receipts = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly writer: AppliedWriter;
 
-  constructor(private readonly deps: ApplierDeps) {}
+  constructor(private readonly deps: ApplierDeps) {
+    this.writer = new AppliedWriter(deps.state, deps.log);
+  }
 
   /** The node this agent is (it changes when the agent enrolls again); local routes are rendered under it. */
   get nodeId(): string | null {
@@ -109,7 +122,29 @@ export class Applier {
   /** Reads applied.json; must run before anything else. */
   async init(): Promise<void> {
     this.applied = await this.deps.state.readApplied();
-    if (this.applied) this.central = centralOf(this.applied);
+    if (this.applied) {
+      this.central = centralOf(this.applied);
+      this.appliedJson = JSON.stringify(this.applied.config);
+    }
+    this.resetDesired();
+  }
+
+  /**
+   * A new controller connection starts from what was applied (that is what `hello` reports): the controller
+   * sends a full sync when that is not its current revision, and bases its deltas on it otherwise.
+   */
+  resetDesired(): void {
+    this.desired.reset(this.applied?.revision ?? 0, this.applied?.routes ?? [], this.applied?.dockerRoutes ?? []);
+  }
+
+  /** Revision of the controller's routes as last received (what a `resync` reports). */
+  get desiredRevision(): number {
+    return this.desired.revision;
+  }
+
+  /** Resolves once applied.json holds the last applied state. */
+  persisted(): Promise<void> {
+    return this.writer.flushed();
   }
 
   get appliedRevision(): number {
@@ -131,15 +166,29 @@ export class Applier {
   }
 
   /**
-   * Applies a full sync. When several arrive while one is being applied only the newest is applied (and acked);
-   * the others resolve to null. The controller treats an ack for revision N as covering the ones before it.
+   * Applies a full sync. When several syncs or deltas arrive while one is being applied only the newest state
+   * is applied (and acked); the others resolve to null. The controller treats an ack for revision N as
+   * covering the ones before it.
    */
   applySync(frame: SyncFrame): Promise<ApplyOutcome | null> {
-    this.newestSync = frame;
+    this.desired.reset(frame.revision, frame.routes, frame.dockerRoutes ?? []);
+    return this.applyDesired();
+  }
+
+  /**
+   * Applies a delta on top of the routes received so far; null, changing nothing, when it is not based on
+   * them (the caller then asks the controller for a full sync).
+   */
+  applyDelta(frame: DeltaFrame): Promise<ApplyOutcome | null> | null {
+    if (!this.desired.apply(frame)) return null;
+    return this.applyDesired();
+  }
+
+  private applyDesired(): Promise<ApplyOutcome | null> {
+    const receipt = ++this.receipts;
     return this.exclusive(async () => {
-      if (this.newestSync !== frame) return null;
-      this.newestSync = null;
-      const outcome = await this.render({ revision: frame.revision, routes: frame.routes, docker: frame.dockerRoutes ?? [] }, 'sync');
+      if (receipt !== this.receipts) return null;
+      const outcome = await this.render({ revision: this.desired.revision, routes: this.desired.list(), docker: this.desired.docker }, 'sync');
       this.deps.onAck?.(this.ackOf(outcome));
       return outcome;
     });
@@ -164,20 +213,20 @@ export class Applier {
       if (foreign) {
         // Loading it would move Caddy's admin endpoint (or storage) to another state dir: render it afresh.
         this.deps.log.warn({ found: foreign, expected: { admin: this.deps.build.adminListen, storage: this.deps.build.storageDir ?? null } }, 'applied.json was written for another state dir or admin endpoint; rendering the config again instead of loading it');
-      } else if (this.applied) {
-        const json = stableStringify(this.applied.config);
+      } else if (this.applied && this.appliedJson !== null) {
+        const json = this.appliedJson;
         let running: string | null = null;
         try {
           running = stableStringify(await this.deps.admin.getConfig());
         } catch {
           // Unknown; load below.
         }
-        if (running === json) {
+        if (running === this.stableApplied()) {
           this.loadedJson = json;
           this.deps.log.info({ revision: this.applied.revision }, 'Caddy already runs the last applied config');
         } else {
           try {
-            await this.load(this.applied.config);
+            await this.load(json);
             this.loadedJson = json;
             this.deps.log.info({ revision: this.applied.revision }, 'restored the last applied config from applied.json');
           } catch (err) {
@@ -218,14 +267,14 @@ export class Applier {
    */
   checkDrift(): Promise<'ok' | 'repaired' | 'skipped'> {
     return this.exclusive(async () => {
-      const expected = this.expectedConfig;
-      if (!expected) return 'skipped' as const;
+      const json = this.loadedJson;
+      if (json === null || this.appliedJson === null) return 'skipped' as const;
       const running = await this.deps.admin.getConfig();
-      if (stableStringify(running) === this.loadedJson) return 'ok' as const;
+      if (stableStringify(running) === this.stableApplied()) return 'ok' as const;
       this.deps.log.warn({ revision: this.appliedRevision }, "Caddy's running config differs from the applied one (drift); re-loading it");
       this.loadedJson = null;
-      await this.load(expected);
-      this.loadedJson = stableStringify(expected);
+      await this.load(json);
+      this.loadedJson = json;
       this.deps.log.info({ revision: this.appliedRevision }, 'drift repaired');
       return 'repaired' as const;
     });
@@ -248,9 +297,16 @@ export class Applier {
     return run;
   }
 
-  private async load(config: object): Promise<void> {
+  /** Key-sorted JSON of the applied config, made once per applied config. */
+  private stableApplied(): string {
+    const json = this.appliedJson!;
+    if (this.appliedStable?.of !== json) this.appliedStable = { of: json, stable: stableStringify(this.applied!.config) };
+    return this.appliedStable.stable;
+  }
+
+  private async load(configJson: string): Promise<void> {
     this.loadCount++;
-    await this.deps.admin.load(config);
+    await this.deps.admin.load(configJson);
   }
 
   private async render(central: CentralRoutes, why: 'sync' | 'local', mayRestart = true): Promise<ApplyOutcome> {
@@ -268,18 +324,18 @@ export class Applier {
     }
     const routeErrors = [...built.unsupported.map((u) => ({ routeId: u.routeId, error: u.reason })), ...conflicts];
     const streamPorts = streamPortsOf(routes, new Set(built.unsupported.map((u) => u.routeId)));
-    const json = stableStringify(built.config);
+    const json = JSON.stringify(built.config);
     const base = { revision: central.revision, routeErrors, served: built.served };
 
     if (json === this.loadedJson) {
       this.deps.log.info({ revision: central.revision, why }, 'load skipped: config unchanged');
       this.pendingRetry = null;
-      await this.commit(central, built.config, routeErrors, built.served, streamPorts);
+      await this.commit(central, built.config, json, routeErrors, built.served, streamPorts);
       return { ...base, ok: true, loaded: false, rejected: false };
     }
 
     try {
-      await this.load(built.config);
+      await this.load(json);
     } catch (err) {
       const message = errorMessage(err);
       if (err instanceof CaddyLoadError) {
@@ -303,13 +359,14 @@ export class Applier {
     }
     this.loadedJson = json;
     this.pendingRetry = null;
-    await this.commit(central, built.config, routeErrors, built.served, streamPorts);
+    await this.commit(central, built.config, json, routeErrors, built.served, streamPorts);
     const ms = Math.round(performance.now() - started);
     this.deps.log.info({ revision: central.revision, why, routes: built.served, ms }, `${why === 'sync' ? 'sync' : 'local change'} applied (revision ${central.revision}) in ${ms} ms`);
     return { ...base, ok: true, loaded: true, rejected: false };
   }
 
-  private async commit(central: CentralRoutes, config: CaddyConfig, routeErrors: RouteError[], served: number, streamPorts: string[]): Promise<void> {
+  /** Records what Caddy now runs; applied.json is written in the background, after the ack. */
+  private async commit(central: CentralRoutes, config: CaddyConfig, json: string, routeErrors: RouteError[], served: number, streamPorts: string[]): Promise<void> {
     this.central = central;
     this.lastRouteErrors = routeErrors;
     this.lastServed = served;
@@ -322,15 +379,10 @@ export class Applier {
         this.deps.log.error({ err: errorMessage(err) }, 'could not write the stream ports file');
       }
     }
-    const unchanged = this.applied !== null && this.applied.revision === central.revision && stableStringify(this.applied.config) === stableStringify(config);
-    if (unchanged) return;
+    if (this.applied !== null && this.applied.revision === central.revision && this.appliedJson === json) return;
     this.applied = { revision: central.revision, routes: central.routes, config, appliedAt: new Date().toISOString() };
     if (central.docker.length) this.applied.dockerRoutes = central.docker;
-    try {
-      await this.deps.state.writeApplied(this.applied);
-    } catch (err) {
-      // Caddy serves the config already; only a restart before the next successful write would lose it.
-      this.deps.log.error({ err: errorMessage(err) }, 'could not write applied.json');
-    }
+    this.appliedJson = json;
+    this.writer.write(this.applied);
   }
 }

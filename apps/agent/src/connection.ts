@@ -42,6 +42,7 @@ type StatusFrame = Extract<AgentFrame, { type: 'status' }>;
 type LocalRoutesFrame = Extract<AgentFrame, { type: 'local-routes' }>;
 type DockerRoutesFrame = Extract<AgentFrame, { type: 'docker-routes' }>;
 export type SyncFrame = Extract<ControllerFrame, { type: 'sync' }>;
+export type DeltaFrame = Extract<ControllerFrame, { type: 'delta' }>;
 
 export interface ConnectionDeps {
   controller: string;
@@ -55,6 +56,7 @@ export interface ConnectionDeps {
   /** This host's Docker sites; null while unknown (nothing is published then, so nothing is wiped). */
   dockerRoutes?: () => DockerRoutesFrame['routes'] | null;
   onSync: (frame: SyncFrame) => void;
+  onDelta: (frame: DeltaFrame) => void;
 }
 
 type Outcome =
@@ -103,6 +105,7 @@ export class ControllerConnection {
     this.handlers = {
       welcome: (f, s) => this.onWelcome(f, s),
       sync: (f) => this.deps.onSync(f),
+      delta: (f) => this.deps.onDelta(f),
       ping: (f, s) => this.sendOn(s, { type: 'pong', t: f.t }),
       pong: () => {},
     };

@@ -160,6 +160,16 @@ export class StateStore {
     return writeFileAtomic(this.appliedFile, JSON.stringify(portable) + '\n', 0o600);
   }
 
+  /** The config as applied.json keeps it: state-dir paths replaced by STATE_DIR_MARK. */
+  portableConfig(config: CaddyConfig): CaddyConfig {
+    return withStateDir(config, this.dir, STATE_DIR_MARK);
+  }
+
+  /** applied.json from text the caller assembled (AppliedWriter reuses each route's JSON). */
+  writeAppliedText(text: string): Promise<void> {
+    return writeFileAtomic(this.appliedFile, text, 0o600);
+  }
+
   async readLocalRoutes(): Promise<StoredLocalRoute[]> {
     return (await readJson(this.localRoutesFile, localRoutesFileSchema))?.routes ?? [];
   }

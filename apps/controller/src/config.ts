@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { LIMITS } from '@caddyfleet/protocol';
 
 /** Every controller option, its env variable and its default. The CLI and README are generated from this table. */
 export const CONTROLLER_OPTIONS = {
@@ -21,6 +22,7 @@ export const CONTROLLER_OPTIONS = {
   agentArtifact: { env: 'CADDYFLEET_AGENT_ARTIFACT', describe: 'the agent executable served at /downloads/caddyfleet-agent-linux-x64 (default: dist/ of this repository, built by `npm run build`)' },
   auditRetentionDays: { env: 'CADDYFLEET_AUDIT_RETENTION_DAYS', describe: 'audit log entries older than this many days are deleted' },
   auditMaxRows: { env: 'CADDYFLEET_AUDIT_MAX_ROWS', describe: 'the audit log keeps at most this many entries (the oldest go first)' },
+  maxRoutesPerNode: { env: 'CADDYFLEET_MAX_ROUTES_PER_NODE', describe: `central routes one node may hold (409 too_many_routes beyond; at most 20000)` },
 } as const;
 export type ControllerOptionName = keyof typeof CONTROLLER_OPTIONS;
 
@@ -86,6 +88,8 @@ const configSchema = z.object({
   agentArtifact: z.string().min(1).transform((v) => path.resolve(v)),
   auditRetentionDays: int(1, 36_500),
   auditMaxRows: int(1000, 1_000_000_000),
+  // A full sync of 20,000 routes (about 7 MB) stays well inside the 16 MiB frame limit.
+  maxRoutesPerNode: int(1, 20_000),
 });
 export type ControllerConfig = z.infer<typeof configSchema>;
 
@@ -122,6 +126,7 @@ export function loadConfig(mode: 'standalone' | 'server', flags: Raw = {}, env: 
     agentArtifact: pick('agentArtifact') ?? DEFAULT_AGENT_ARTIFACT,
     auditRetentionDays: pick('auditRetentionDays') ?? '90',
     auditMaxRows: pick('auditMaxRows') ?? '1000000',
+    maxRoutesPerNode: pick('maxRoutesPerNode') ?? String(LIMITS.routesPerNode),
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

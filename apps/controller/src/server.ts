@@ -47,7 +47,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     log.warn({ err: err.message }, 'database connection lost');
     health.observe(err);
   };
-  const ctx: ServiceContext = { db: store.db, dialect: store.dialect, events: new EventEmitter<FleetEvents>(), health, now: () => new Date(), localNodeEnabled: config.localNode };
+  const ctx: ServiceContext = { db: store.db, dialect: store.dialect, events: new EventEmitter<FleetEvents>(), health, now: () => new Date(), localNodeEnabled: config.localNode, routesPerNode: config.maxRoutesPerNode };
   ctx.events.setMaxListeners(0);
   const services = createServices(ctx, config, { publicUrl: config.publicUrl ?? null, agentArtifact: config.agentArtifact, caddyArtifact: config.caddyArtifact ?? null }, log);
   await ensureLocalNode(ctx);

@@ -128,7 +128,7 @@ describe('buildCaddyConfig: proxy routes', () => {
 
   it('keeps wildcard domains as-is in the host matcher', () => {
     const r = route('wild', { domains: ['*.example.com', 'example.com'] });
-    const { config } = buildCaddyConfig([r], opts);
+    const { config } = buildCaddyConfig([r], { ...opts, hostRouting: 'per-route' });
     expect(servers(config).srv_https?.routes[0]?.match).toEqual([{ host: ['*.example.com', 'example.com'] }]);
   });
 
@@ -187,7 +187,7 @@ describe('buildCaddyConfig: dead routes and catch-all', () => {
   });
 
   it('ends every rendered server with exactly one catch-all 404', () => {
-    const { config } = buildCaddyConfig([route('a', { tls: 'off' }), route('b', { tls: 'auto' }), route('c', { tls: 'internal' })], opts);
+    const { config } = buildCaddyConfig([route('a', { tls: 'off' }), route('b', { tls: 'auto' }), route('c', { tls: 'internal' })], { ...opts, hostRouting: 'per-route' });
     expect(Object.keys(servers(config))).toEqual(['srv_http', 'srv_https']);
     for (const srv of Object.values(servers(config))) expectCatchAllLast(srv.routes);
     expect(servers(config).srv_http?.routes).toHaveLength(2);
@@ -259,7 +259,7 @@ describe('buildCaddyConfig: selection and determinism', () => {
     const first = JSON.stringify(buildCaddyConfig(routes, opts));
     const second = JSON.stringify(buildCaddyConfig([...routes].reverse(), opts));
     expect(second).toBe(first);
-    const hosts = servers(buildCaddyConfig(routes, opts).config).srv_http!.routes.map((r) => r.match?.[0]?.host[0]);
+    const hosts = servers(buildCaddyConfig(routes, { ...opts, hostRouting: 'per-route' }).config).srv_http!.routes.map((r) => r.match?.[0]?.host[0]);
     expect(hosts).toEqual(['B.example.com', 'a.example.com', 'c.example.com', undefined]);
   });
 

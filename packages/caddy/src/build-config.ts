@@ -1,6 +1,7 @@
 import type { Route } from '@caddyfleet/protocol';
 import { adminTcpPort, parseListenAddress } from './addresses';
 import type { CaddyConfig, HttpHandler, HttpRoute, HttpServer } from './caddy-json';
+import { groupedHostRoutes, type HostEntry } from './host-map';
 import { catchAllRoute, deadHandler, hostRoute, redirectHandler } from './http-handlers';
 import { proxyHostHandler } from './proxy-host';
 import { buildLayer4, NO_LAYER4_REASON } from './layer4';
@@ -16,6 +17,11 @@ export interface BuildOptions {
   layer4: boolean;
   /** Certificate/ACME storage directory; Caddy's default ($XDG_DATA_HOME/caddy) when omitted. */
   storageDir?: string;
+  /**
+   * 'grouped' (default): one Caddy route per distinct handler listing its hosts (host-map.ts), which Caddy
+   * loads several times faster; 'per-route': one Caddy route per caddyfleet route, same routing.
+   */
+  hostRouting?: 'grouped' | 'per-route';
 }
 
 export interface UnsupportedRoute {
@@ -53,6 +59,18 @@ function httpHandlerFor(route: Route): { handler: HttpHandler } | { reason: stri
 }
 
 /**
+ * Handlers already made, by route object. A node's config is rendered again for every change, from mostly the
+ * same route objects; routes are never modified once received (and rendered handlers never modified either).
+ */
+const handlerCache = new WeakMap<Route, ReturnType<typeof httpHandlerFor>>();
+
+function cachedHandlerFor(route: Route): ReturnType<typeof httpHandlerFor> {
+  let result = handlerCache.get(route);
+  if (!result) handlerCache.set(route, (result = httpHandlerFor(route)));
+  return result;
+}
+
+/**
  * Renders the routes of one node as a complete Caddy config. Pure: the same routes and options always
  * give byte-identical JSON, which lets the agent skip `/load` when nothing changed.
  */
@@ -61,8 +79,8 @@ export function buildCaddyConfig(routes: Route[], opts: BuildOptions): BuildResu
   const https = parseListenAddress(opts.httpsListen);
   if (http.port === https.port) throw new Error(`httpListen and httpsListen must use different ports (both use ${http.port})`);
 
-  const plainRoutes: HttpRoute[] = [];
-  const tlsRoutes: HttpRoute[] = [];
+  const plainRoutes: HostEntry[] = [];
+  const tlsRoutes: HostEntry[] = [];
   const internalSubjects = new Set<string>();
   const streams: Route[] = [];
   const unsupported: UnsupportedRoute[] = [];
@@ -73,18 +91,18 @@ export function buildCaddyConfig(routes: Route[], opts: BuildOptions): BuildResu
       else unsupported.push({ routeId: route.id, reason: NO_LAYER4_REASON });
       continue;
     }
-    const result = httpHandlerFor(route);
+    const result = cachedHandlerFor(route);
     if ('reason' in result) {
       unsupported.push({ routeId: route.id, reason: result.reason });
       continue;
     }
-    const rendered = hostRoute(route.domains, result.handler);
+    const rendered = { domains: route.domains, handler: result.handler };
     if (route.tls === 'off') {
       plainRoutes.push(rendered);
     } else {
       tlsRoutes.push(rendered);
       // Caddy adds its HTTP->HTTPS redirects after the HTTP server's host routes, so this one wins over them.
-      if (route.kind === 'proxy' && route.options?.forceHttps === false) plainRoutes.push(hostRoute(route.domains, result.handler));
+      if (route.kind === 'proxy' && route.options?.forceHttps === false) plainRoutes.push(rendered);
       if (route.tls === 'internal') for (const d of route.domains) internalSubjects.add(d);
     }
   }
@@ -101,17 +119,19 @@ export function buildCaddyConfig(routes: Route[], opts: BuildOptions): BuildResu
   unsupported.push(...layer4.unsupported);
   unsupported.sort((a, b) => (a.routeId < b.routeId ? -1 : a.routeId > b.routeId ? 1 : 0));
 
+  const render = (entries: HostEntry[]): HttpRoute[] =>
+    opts.hostRouting === 'per-route' ? entries.map((e) => hostRoute([...e.domains], e.handler)) : groupedHostRoutes(entries);
   const servers: Record<string, HttpServer> = {
     [HTTP_SERVER]: {
       listen: [opts.httpListen],
       // tls 'off' hosts live here: no certificates and no redirect for them. Caddy still appends the
       // HTTP->HTTPS redirects of the HTTPS server's hosts to this server, because it listens on http_port.
       automatic_https: { disable: true },
-      routes: [...plainRoutes, catchAllRoute()],
+      routes: [...render(plainRoutes), catchAllRoute()],
     },
   };
   // Only rendered when needed: a TLS listener without any host has no certificate to offer.
-  if (tlsRoutes.length > 0) servers[HTTPS_SERVER] = { listen: [opts.httpsListen], routes: [...tlsRoutes, catchAllRoute()] };
+  if (tlsRoutes.length > 0) servers[HTTPS_SERVER] = { listen: [opts.httpsListen], routes: [...render(tlsRoutes), catchAllRoute()] };
 
   const config: CaddyConfig = {
     admin: { listen: opts.adminListen },

@@ -4,8 +4,13 @@ import { routeSchema, routeCreateSchema } from './routes';
 import { nameSchema, hostnameProblem, portSchema } from './validators';
 import { LIMITS } from './limits';
 
-/** Bumped on any incompatible change to the frames below; negotiated in `hello`. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Bumped on any incompatible change to the frames below; negotiated in `hello`. 2 added `delta` (controller)
+ * and `resync` (agent). The controller still serves agents of every version from OLDEST_PROTOCOL_VERSION on:
+ * it answers `welcome` with the agent's version and sends version-1 agents full `sync` frames only.
+ */
+export const PROTOCOL_VERSION = 2;
+export const OLDEST_PROTOCOL_VERSION = 1;
 
 const agentHostnameSchema = z
   .string()
@@ -107,6 +112,8 @@ function frameUnion<L extends z.ZodType>(localRoutes: L) {
     z.strictObject({ type: z.literal('certificates'), certificates: z.array(certificateSchema).max(MAX_REPORTED_CERTIFICATES) }),
     z.strictObject({ type: z.literal('ping'), t: z.number() }),
     z.strictObject({ type: z.literal('pong'), t: z.number() }),
+    /** The agent could not apply a `delta` (its state is not the delta's base): it asks for a full `sync`. */
+    z.strictObject({ type: z.literal('resync'), revision }),
   ]);
 }
 
@@ -130,12 +137,26 @@ export const controllerFrameSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('sync'),
     revision,
-    routes: z.array(routeSchema),
+    routes: z.array(routeSchema).max(LIMITS.routesPerSync),
     /** Docker sites other nodes found that this node serves (`caddyfleet.node`); sent only when there are some. */
     dockerRoutes: z.array(sourcedDockerEntrySchema).max(10 * DOCKER_LIMITS.entriesPerNode).optional(),
   }),
   z.strictObject({ type: z.literal('ping'), t: z.number() }),
   z.strictObject({ type: z.literal('pong'), t: z.number() }),
+  /**
+   * The changes that take a node's routes from revision `base` to `revision` (protocol 2): routes to add or
+   * replace, and ids of routes to drop. Applies only on top of exactly `base`. Docker sites of other nodes
+   * (`dockerRoutes`) never change in a delta: when they change, the node gets a full `sync`.
+   */
+  z
+    .strictObject({
+      type: z.literal('delta'),
+      base: revision,
+      revision,
+      upsert: z.array(routeSchema).max(LIMITS.routesPerDelta),
+      remove: z.array(z.string().min(1).max(64)).max(LIMITS.routesPerDelta),
+    })
+    .refine((f) => f.revision > f.base, { message: 'revision must be greater than base', path: ['revision'] }),
 ]);
 export type ControllerFrame = z.infer<typeof controllerFrameSchema>;
 export type ControllerFrameType = ControllerFrame['type'];

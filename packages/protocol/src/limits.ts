@@ -20,4 +20,8 @@ export const LIMITS = {
   hostname: 253,
   url: 2048,
   password: 1024,
+  /** Routes in one full `sync` frame (the frame size limit binds first for realistic routes). */
+  routesPerSync: 100_000,
+  /** Routes added, replaced or dropped by one `delta` frame; larger changes go out as a full sync. */
+  routesPerDelta: 10_000,
 } as const;

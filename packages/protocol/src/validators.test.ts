@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { domainSchema, hostnameProblem, nameSchema, redirectUrlSchema, upstreamHostSchema } from './validators';
 import { routeCreateSchema } from './routes';
 import { agentFrameSchema, closeReason, controllerFrameSchema } from './agent';
+import { LIMITS } from './limits';
 import { isLoopbackUrl } from './fleet';
 
 describe('hostnameProblem', () => {
@@ -99,6 +100,20 @@ describe('frames', () => {
     expect(agentFrameSchema.safeParse({ type: 'sync', revision: 1, routes: [] }).success).toBe(false);
     expect(controllerFrameSchema.safeParse({ type: 'sync', revision: 1, routes: [] }).success).toBe(true);
     expect(agentFrameSchema.safeParse({ type: 'ack', revision: -1, ok: true }).success).toBe(false);
+  });
+
+  it('parses deltas within their limits, moving forward only, and resync requests', () => {
+    const delta = { type: 'delta', base: 4, revision: 6, upsert: [], remove: ['rt_1'] };
+    expect(controllerFrameSchema.safeParse(delta).success).toBe(true);
+    expect(controllerFrameSchema.safeParse({ ...delta, revision: 4 }).success).toBe(false);
+    expect(controllerFrameSchema.safeParse({ ...delta, remove: [''] }).success).toBe(false);
+    expect(controllerFrameSchema.safeParse({ ...delta, remove: ['x'.repeat(65)] }).success).toBe(false);
+    expect(controllerFrameSchema.safeParse({ ...delta, remove: Array.from({ length: LIMITS.routesPerDelta + 1 }, (_, i) => `r${i}`) }).success).toBe(false);
+    expect(controllerFrameSchema.safeParse({ ...delta, upsert: [{ id: 'x' }] }).success).toBe(false);
+    expect(agentFrameSchema.safeParse(delta).success, 'controller-only').toBe(false);
+    expect(agentFrameSchema.safeParse({ type: 'resync', revision: 3 }).success).toBe(true);
+    expect(agentFrameSchema.safeParse({ type: 'resync', revision: -3 }).success).toBe(false);
+    expect(controllerFrameSchema.safeParse({ type: 'resync', revision: 3 }).success).toBe(false);
   });
 });
 

@@ -29,6 +29,7 @@ const METAVARS: Partial<Record<ControllerOptionName, string>> = {
   agentArtifact: '<file>',
   auditRetentionDays: '<days>',
   auditMaxRows: '<n>',
+  maxRoutesPerNode: '<n>',
 };
 
 /** The agent options that make sense for the controller's own local node in standalone mode. */

@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, type Driver } from 'kysely';
 import type { Database } from './schema';
+import { cachedSqlite, namedStatementPool } from './statement-cache';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -37,7 +38,7 @@ export class DataDirError extends Error {}
  */
 class OwnRollbackSqliteDialect extends SqliteDialect {
   constructor(private readonly sqlite: SqliteDatabase.Database) {
-    super({ database: sqlite });
+    super({ database: cachedSqlite(sqlite) });
   }
 
   override createDriver(): Driver {
@@ -100,7 +101,7 @@ export function openDatabase(opts: OpenOptions): OpenDatabase {
     // pool and new ones are made on demand, so the controller reconnects by itself once the server is back.
     pool.on('error', onError);
     pool.on('connect', (client) => client.on('error', onError));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namedStatementPool(pool) }) });
     return {
       db,
       dialect: 'postgres',

@@ -2,15 +2,16 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION } from '@caddyfleet/protocol';
+import { CLOSE_CODES, LIMITS } from '@caddyfleet/protocol';
 import { isDatabaseUnavailable } from '../db/availability';
 import { AppError, RateLimitedError } from '../errors';
 import type { Services } from '../services';
 import { DockerRouteService } from '../services/docker-route-service';
 import { LocalRouteService } from '../services/local-route-service';
 import { AgentSession, type AgentHandlers } from './agent-session';
-import { desiredState } from './desired-state';
+import { NodeRoutesCache } from './node-routes';
 import { NodeStatusWriter } from './node-status-writer';
+import { DEFAULT_PUSH_TIMING, SyncPusher, type PushTiming } from './sync-pusher';
 
 export const AGENT_CONNECT_PATH = '/api/v1/agent/connect';
 
@@ -20,8 +21,8 @@ const RATE_LIMIT_COOLDOWN_MS = 10_000;
 export interface HubOptions {
   heartbeatSeconds: number;
   offlineAfterMissed: number;
-  /** Edits closer together than this reach a node as one push. */
-  coalesceMs?: number;
+  /** How changes that arrive while a sync is in flight are gathered (see SyncPusher). */
+  pushTiming?: PushTiming;
 }
 
 function rejectUpgrade(socket: Duplex, status: number, code: string, message: string, retryAfterSeconds?: number): void {
@@ -33,26 +34,22 @@ function rejectUpgrade(socket: Duplex, status: number, code: string, message: st
 }
 
 /**
- * Keeps one WebSocket per connected node and pushes each node its desired state whenever its revision moves.
- * The desired state lives in the database, so nothing here is needed to recover after a restart: a node that
- * reconnects is compared by revision and gets a full sync if it is behind.
+ * Keeps one WebSocket per connected node and pushes each node the changes to its desired state (SyncPusher).
+ * The desired state lives in the database; the hub only caches it, so nothing here is needed to recover after a
+ * restart: a node that reconnects is compared by revision and gets a full sync if it is behind.
  */
 export class AgentHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.agentFrameBytes });
   /** Nodes closed for sending too many frames, and until when their reconnects are refused. */
   private readonly cooldown = new Map<string, number>();
   readonly sessions = new Map<string, AgentSession>();
-  private readonly pushTimers = new Map<string, NodeJS.Timeout>();
-  private readonly lastPushAt = new Map<string, number>();
-  private readonly pushing = new Map<string, Promise<void>>();
   private readonly routeErrorsSeen = new Map<string, string>();
   private readonly writer: NodeStatusWriter;
   private readonly localRoutes: LocalRouteService;
   readonly dockerRoutes: DockerRouteService;
   private checkingStale: Promise<void> | null = null;
   private readonly liveness: NodeJS.Timeout;
-  private readonly coalesceMs: number;
-  syncsSent = 0;
+  private readonly pusher: SyncPusher;
 
   constructor(
     private readonly s: Services,
@@ -62,14 +59,20 @@ export class AgentHub {
     this.writer = new NodeStatusWriter(s.ctx, log);
     this.localRoutes = new LocalRouteService(s.ctx);
     this.dockerRoutes = new DockerRouteService(s.ctx, log, { staleAfterMs: opts.heartbeatSeconds * opts.offlineAfterMissed * 1000 });
-    this.coalesceMs = opts.coalesceMs ?? 25;
-    s.ctx.events.on('revision', (nodeId) => this.schedulePush(nodeId));
+    this.pusher = new SyncPusher(new NodeRoutesCache(s.ctx), this.sessions, log, opts.pushTiming ?? DEFAULT_PUSH_TIMING);
+    s.ctx.events.on('revision', (nodeId, revision) => this.pusher.changed(nodeId, revision));
     // A central route added or removed there may take a domain from (or give it back to) a Docker route.
     s.ctx.events.on('revision', (nodeId) => this.dockerRoutes.schedule(nodeId));
-    s.ctx.events.on('revoked', (nodeId) => this.sessions.get(nodeId)?.close(CLOSE_CODES.revoked, 'agent key revoked by the controller'));
+    s.ctx.events.on('revoked', (nodeId) => {
+      this.sessions.get(nodeId)?.close(CLOSE_CODES.revoked, 'agent key revoked by the controller');
+      this.pusher.forget(nodeId);
+    });
     // A deleted node's Docker sites are gone (and the routes other nodes served for it).
     s.ctx.events.on('revoked', () => void this.dockerRoutes.recomputeAll());
-    this.liveness = setInterval(() => this.checkLiveness(), Math.min(1000, opts.heartbeatSeconds * 500));
+    this.liveness = setInterval(() => {
+      this.checkLiveness();
+      this.pusher.repair();
+    }, Math.min(1000, opts.heartbeatSeconds * 500));
     this.liveness.unref();
     s.ctx.health.onRecovered(() => void this.writer.flush());
   }
@@ -119,7 +122,7 @@ export class AgentHub {
     this.sessions.set(nodeId, session);
     ws.on('close', () => {
       if (this.sessions.get(nodeId) !== session) return;
-      this.forget(nodeId);
+      this.forget(session);
       this.writer.update(nodeId, { status: 'offline' }, true);
       this.log.info({ node: nodeId }, 'agent disconnected');
     });
@@ -154,12 +157,9 @@ export class AgentHub {
           true,
         );
         void this.writer.flush().then(() => this.s.ctx.events.emit('connected', nodeId));
-        s.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, nodeId, heartbeatSeconds: this.opts.heartbeatSeconds });
-        this.log.info({ node: nodeId, agent: f.agentVersion, caddy: f.caddyVersion, applied: f.appliedRevision }, 'agent connected');
-        const desired = await desiredState(this.s.ctx, nodeId);
-        if (!desired) return;
-        if (desired.revision !== f.appliedRevision) await this.push(nodeId);
-        else s.lastSentRevision = desired.revision;
+        s.send({ type: 'welcome', protocolVersion: s.protocolVersion, nodeId, heartbeatSeconds: this.opts.heartbeatSeconds });
+        this.log.info({ node: nodeId, agent: f.agentVersion, protocol: f.protocolVersion, caddy: f.caddyVersion, applied: f.appliedRevision }, 'agent connected');
+        await this.pusher.connected(s, f.appliedRevision);
       },
       ack: async (f) => {
         const s = session();
@@ -167,13 +167,19 @@ export class AgentHub {
         if (f.ok) {
           s.appliedRevision = f.revision;
           this.writer.update(nodeId, { applied_revision: f.revision, status: 'online', last_error: null, last_seen_at: new Date().toISOString() }, true);
+          this.pusher.acked(s, f.revision);
           await this.recordRouteErrors(nodeId, f.routeErrors);
-          const desired = await desiredState(this.s.ctx, nodeId);
-          if (desired && desired.revision > f.revision && desired.revision > s.lastSentRevision) this.schedulePush(nodeId);
         } else {
           this.log.warn({ node: nodeId, revision: f.revision, error: f.error }, 'agent failed to apply');
           this.writer.update(nodeId, { status: 'error', last_error: f.error ?? 'apply failed', last_seen_at: new Date().toISOString() }, true);
+          this.pusher.acked(s, f.revision);
         }
+      },
+      resync: async (f) => {
+        const s = session();
+        if (!s) return;
+        this.log.warn({ node: nodeId, revision: f.revision }, 'agent asked for a full sync');
+        this.pusher.resync(s);
       },
       status: async (f) => {
         this.writer.update(nodeId, {
@@ -227,48 +233,11 @@ export class AgentHub {
     this.s.ctx.events.emit('routes', nodeId);
   }
 
-  /**
-   * A lone edit is pushed at once; edits that follow within the coalescing window wait for its end and go out
-   * together, so a burst costs the node one apply per window rather than one per edit.
-   */
-  private schedulePush(nodeId: string): void {
-    if (!this.sessions.get(nodeId)?.ready || this.pushTimers.has(nodeId)) return;
-    const fire = () => {
-      this.pushTimers.delete(nodeId);
-      this.lastPushAt.set(nodeId, Date.now());
-      this.push(nodeId).catch((err: unknown) => this.log.error({ err, node: nodeId }, 'push failed'));
-    };
-    const wait = this.coalesceMs - (Date.now() - (this.lastPushAt.get(nodeId) ?? 0));
-    if (wait <= 0) return fire();
-    this.pushTimers.set(nodeId, setTimeout(fire, wait));
-  }
-
-  /** Pushes to one node run one after another, so a slower read can never send an older state after a newer one. */
-  private push(nodeId: string): Promise<void> {
-    const next = (this.pushing.get(nodeId) ?? Promise.resolve()).then(() => this.pushNow(nodeId));
-    const settled = next.catch(() => {});
-    this.pushing.set(nodeId, settled);
-    void settled.then(() => {
-      if (this.pushing.get(nodeId) === settled) this.pushing.delete(nodeId);
-    });
-    return next;
-  }
-
-  private async pushNow(nodeId: string): Promise<void> {
-    const s = this.sessions.get(nodeId);
-    if (!s?.ready) return;
-    const desired = await desiredState(this.s.ctx, nodeId);
-    if (!desired || desired.revision <= s.lastSentRevision) return;
-    s.lastSentRevision = desired.revision;
-    this.syncsSent += 1;
-    s.send({ type: 'sync', revision: desired.revision, routes: desired.routes, ...(desired.dockerRoutes ? { dockerRoutes: desired.dockerRoutes } : {}) });
-  }
-
   /** Drops what the hub remembers about a node's session, so a long-running controller does not accumulate it. */
-  private forget(nodeId: string): void {
-    this.sessions.delete(nodeId);
-    this.routeErrorsSeen.delete(nodeId);
-    this.lastPushAt.delete(nodeId);
+  private forget(session: AgentSession): void {
+    this.sessions.delete(session.nodeId);
+    this.routeErrorsSeen.delete(session.nodeId);
+    this.pusher.disconnected(session);
   }
 
   private checkLiveness(): void {
@@ -281,10 +250,15 @@ export class AgentHub {
     for (const [nodeId, s] of this.sessions) {
       if (now - s.lastFrameAt <= limit) continue;
       this.log.warn({ node: nodeId }, 'agent missed its heartbeats; marking offline');
-      this.forget(nodeId);
+      this.forget(s);
       s.terminate();
       this.writer.update(nodeId, { status: 'offline' }, true);
     }
+  }
+
+  /** Syncs pushed to agents (full states and deltas). */
+  get syncsSent(): number {
+    return this.pusher.syncsSent;
   }
 
   metrics(): string[] {
@@ -292,9 +266,12 @@ export class AgentHub {
       '# HELP caddyfleet_agents_connected Agents with a live, welcomed WebSocket.',
       '# TYPE caddyfleet_agents_connected gauge',
       `caddyfleet_agents_connected ${[...this.sessions.values()].filter((s) => s.ready).length}`,
-      '# HELP caddyfleet_syncs_sent_total Full-state syncs pushed to agents.',
+      '# HELP caddyfleet_syncs_sent_total Syncs pushed to agents (full states and deltas).',
       '# TYPE caddyfleet_syncs_sent_total counter',
       `caddyfleet_syncs_sent_total ${this.syncsSent}`,
+      '# HELP caddyfleet_deltas_sent_total Syncs pushed as deltas.',
+      '# TYPE caddyfleet_deltas_sent_total counter',
+      `caddyfleet_deltas_sent_total ${this.pusher.deltasSent}`,
       '# HELP caddyfleet_node_status_flushes_total Batched writes of node status rows.',
       '# TYPE caddyfleet_node_status_flushes_total counter',
       `caddyfleet_node_status_flushes_total ${this.writer.flushCount}`,
@@ -303,9 +280,8 @@ export class AgentHub {
 
   async close(): Promise<void> {
     clearInterval(this.liveness);
-    for (const t of this.pushTimers.values()) clearTimeout(t);
-    this.pushTimers.clear();
     for (const [nodeId, s] of this.sessions) {
+      this.pusher.disconnected(s);
       s.terminate();
       this.writer.update(nodeId, { status: 'offline' });
     }

@@ -3,6 +3,7 @@ import type { WebSocket, RawData } from 'ws';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   CLOSE_CODES,
+  OLDEST_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   closeReason,
   agentFrameEnvelopeSchema,
@@ -35,8 +36,9 @@ export class AgentSession {
   private closed = false;
   private readonly limiter = new FrameLimiter();
   lastFrameAt = Date.now();
-  lastSentRevision = -1;
   appliedRevision = 0;
+  /** The protocol version this agent speaks (from its hello); older agents get only what they understand. */
+  protocolVersion = PROTOCOL_VERSION;
 
   constructor(
     readonly nodeId: string,
@@ -53,8 +55,13 @@ export class AgentSession {
   }
 
   send(frame: ControllerFrame): void {
+    this.sendText(JSON.stringify(frame));
+  }
+
+  /** A frame already serialised (sync and delta frames are assembled from each route's cached JSON). */
+  sendText(text: string): void {
     if (this.closed) return;
-    this.ws.send(JSON.stringify(frame));
+    this.ws.send(text);
   }
 
   close(code: number, why: string): void {
@@ -91,10 +98,14 @@ export class AgentSession {
     if (!this.helloDone && frame.type !== 'hello') return this.close(CLOSE_CODES.badFrame, `expected hello first, got ${frame.type}`);
     if (this.helloDone && frame.type === 'hello') return this.close(CLOSE_CODES.badFrame, 'hello was already received');
     if (frame.type === 'hello') {
-      if (frame.protocolVersion !== PROTOCOL_VERSION) {
+      if (frame.protocolVersion < OLDEST_PROTOCOL_VERSION || frame.protocolVersion > PROTOCOL_VERSION) {
         this.log.warn({ node: this.nodeId, agent: frame.protocolVersion, controller: PROTOCOL_VERSION }, 'protocol version mismatch');
-        return this.close(CLOSE_CODES.protocolMismatch, `protocol version ${frame.protocolVersion} not supported; controller speaks ${PROTOCOL_VERSION}`);
+        return this.close(
+          CLOSE_CODES.protocolMismatch,
+          `protocol version ${frame.protocolVersion} not supported; controller speaks ${OLDEST_PROTOCOL_VERSION} to ${PROTOCOL_VERSION}`,
+        );
       }
+      this.protocolVersion = frame.protocolVersion;
       this.helloDone = true;
     }
     const limited = this.limiter.check(frame.type);

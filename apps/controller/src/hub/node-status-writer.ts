@@ -1,36 +1,20 @@
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../db/availability';
-import type { NodeTable } from '../db/schema';
 import type { ServiceContext } from '../services/context';
+import { updateNodesSql, type NodeStatusUpdate } from './node-status-sql';
 
-type NodeUpdate = Partial<
-  Pick<
-    NodeTable,
-    | 'status'
-    | 'caddy_version'
-    | 'agent_version'
-    | 'last_seen_at'
-    | 'route_count'
-    | 'cert_count'
-    | 'applied_revision'
-    | 'last_error'
-    | 'caddy_modules'
-    | 'http_port'
-    | 'https_port'
-    | 'certificates'
-    | 'certificates_at'
-    | 'layer4'
-  >
->;
+/** The columns a status write may set (node-status-sql.ts knows each one's SQL type). */
+type NodeUpdate = NodeStatusUpdate;
 
 /**
- * Collects node-row updates and writes them in one transaction per flush. Heartbeats from a large fleet would
- * otherwise be one write each; status transitions (online/offline/error) are flushed at once because the
+ * Collects node-row updates and writes them as a few multi-row statements per flush. Heartbeats from a large
+ * fleet would otherwise be one write each; status transitions (online/offline/error) are flushed at once because the
  * dashboard and the tests watch for them.
  */
 export class NodeStatusWriter {
   private pending = new Map<string, NodeUpdate>();
   private timer: NodeJS.Timeout | null = null;
+  private urgentQueued = false;
   private flushing: Promise<void> = Promise.resolve();
   flushCount = 0;
   private closed = false;
@@ -44,8 +28,18 @@ export class NodeStatusWriter {
 
   update(nodeId: string, update: NodeUpdate, urgent = false): void {
     this.pending.set(nodeId, { ...this.pending.get(nodeId), ...update });
-    if (urgent) void this.flush();
+    if (urgent) this.flushSoon();
     else this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
+  }
+
+  /** Urgent updates of the same tick (a fleet acking one change) go out in one flush, not one each. */
+  private flushSoon(): void {
+    if (this.urgentQueued) return;
+    this.urgentQueued = true;
+    setImmediate(() => {
+      this.urgentQueued = false;
+      void this.flush();
+    });
   }
 
   flush(): Promise<void> {
@@ -70,16 +64,12 @@ export class NodeStatusWriter {
   private async write(batch: Map<string, NodeUpdate>): Promise<void> {
     const now = this.ctx.now().toISOString();
     this.flushCount += 1;
-    await this.ctx.db.transaction().execute(async (trx) => {
-      for (const [nodeId, update] of batch) {
-        await trx
-          .updateTable('nodes')
-          .set({ ...update, updated_at: now })
-          .where('id', '=', nodeId)
-          // A revocation has the last word: a heartbeat queued just before it must not mark the node online again.
-          .where('revoked_at', 'is', null)
-          .execute();
-      }
+    // One multi-row UPDATE per set of columns (heartbeats all share one); a revocation has the last word
+    // there too: a heartbeat queued just before it must not mark the node online again.
+    const statements = updateNodesSql(batch, now);
+    if (statements.length === 1) await statements[0]!.execute(this.ctx.db);
+    else await this.ctx.db.transaction().execute(async (trx) => {
+      for (const statement of statements) await statement.execute(trx);
     });
     for (const nodeId of batch.keys()) this.ctx.events.emit('node', nodeId);
   }

@@ -1,4 +1,5 @@
 import type { Db } from '../db/connect';
+import { fixedChunks } from '../db/chunks';
 import { newId } from '../crypto';
 import type { Actor, ServiceContext } from './context';
 
@@ -133,4 +134,33 @@ export async function listAudit(ctx: ServiceContext, q: AuditQuery) {
     before: r.before_json ? (JSON.parse(r.before_json) as unknown) : null,
     after: r.after_json ? (JSON.parse(r.after_json) as unknown) : null,
   }));
+}
+
+/** Many entries of one action as multi-row inserts (same rows as one audit() call each), inside the caller's transaction. */
+export async function auditMany(
+  trx: Db,
+  ctx: ServiceContext,
+  actor: Actor,
+  action: AuditAction,
+  entityType: string,
+  entries: readonly { entityId: string; before: unknown; after: unknown }[],
+): Promise<void> {
+  const at = ctx.now().toISOString();
+  for (const chunk of fixedChunks(entries)) {
+    await trx
+      .insertInto('audit_log')
+      .values(
+        chunk.map((e) => ({
+          id: newId('aud'),
+          at,
+          actor: actor.label,
+          action,
+          entity_type: entityType,
+          entity_id: e.entityId,
+          before_json: e.before == null ? null : JSON.stringify(e.before),
+          after_json: e.after == null ? null : JSON.stringify(e.after),
+        })),
+      )
+      .execute();
+  }
 }

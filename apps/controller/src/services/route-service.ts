@@ -4,8 +4,9 @@ import type { RouteTable } from '../db/schema';
 import { newId } from '../crypto';
 import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError, isSerializationFailure, isUniqueViolation } from '../errors';
 import { audit } from './audit-service';
-import { LOCAL_NODE_ID, type Actor, type ServiceContext } from './context';
+import { LOCAL_NODE_ID, type Actor, type RouteChange, type ServiceContext } from './context';
 import { bumpRevision } from './node-service';
+import { bulkPatch, sameIndex } from './route-bulk-patch';
 import { checkListen, checkModules, knownProblem, type NodeFacts } from './route-checks';
 import { dbNodeId, routeToApi, routeToInput, specOf, type RouteSpec } from './route-mapping';
 
@@ -16,10 +17,11 @@ export interface RouteQuery {
   origin?: Route['origin'] | undefined;
 }
 
-/** What a write did, and which node revisions it moved (announced once the transaction committed). */
+/** What a write did, and which node revisions it moved and how (announced once the transaction committed). */
 interface Written<T> {
   value: T;
   bumped: [string, number][];
+  changes: RouteChange[];
 }
 
 export interface RouteBatch {
@@ -74,11 +76,13 @@ export class RouteService {
   batch(actor: Actor, ops: RouteBatch): Promise<{ created: Route[]; updated: Route[]; deleted: string[] }> {
     return this.write(async (trx) => {
       const bumped: [string, number][] = [];
+      const changes: RouteChange[] = [];
       const out = { created: [] as Route[], updated: [] as Route[], deleted: [] as string[] };
       const step = async <T>(kind: string, index: number, fn: () => Promise<Written<T>>): Promise<T> => {
         try {
           const r = await fn();
           bumped.push(...r.bumped);
+          changes.push(...r.changes);
           return r.value;
         } catch (err) {
           if (err instanceof AppError) throw new AppError(err.status, err.code, `${kind}[${index}]: ${err.message}`, { op: kind, index, cause: err.details });
@@ -86,12 +90,19 @@ export class RouteService {
         }
       };
       for (const [i, input] of ops.create.entries()) out.created.push(await step('create', i, () => this.createIn(trx, actor, input)));
-      for (const [i, u] of ops.update.entries()) out.updated.push(await step('update', i, () => this.patchIn(trx, actor, u.id, u.patch)));
+      const bulk = await bulkPatch(trx, this.ctx, actor, ops.update, (before, patch) => this.merge(before, patch));
+      if (bulk) {
+        out.updated.push(...bulk.updated);
+        bumped.push(...bulk.bumped);
+        changes.push(...bulk.changes);
+      } else {
+        for (const [i, u] of ops.update.entries()) out.updated.push(await step('update', i, () => this.patchIn(trx, actor, u.id, u.patch)));
+      }
       for (const [i, id] of ops.delete.entries()) {
         await step('delete', i, () => this.removeIn(trx, actor, id));
         out.deleted.push(id);
       }
-      return { value: out, bumped };
+      return { value: out, bumped, changes };
     });
   }
 
@@ -124,7 +135,7 @@ export class RouteService {
     await this.indexRoute(trx, row.id, nodeId, spec);
     const created = routeToApi(row);
     await audit(trx, this.ctx, actor, 'create', 'route', row.id, null, created);
-    return { value: created, bumped: [[nodeId, revision]] };
+    return { value: created, bumped: [[nodeId, revision]], changes: [{ nodeId, revision, upsert: created }] };
   }
 
   private async patchIn(trx: Db, actor: Actor, id: string, patch: RoutePatch): Promise<Written<Route>> {
@@ -144,13 +155,20 @@ export class RouteService {
       JSON.stringify(spec) === beforeRow.spec &&
       (input.enabled ? 1 : 0) === beforeRow.enabled &&
       input.tls === beforeRow.tls;
-    if (unchanged) return { value: before, bumped: [] };
+    if (unchanged) return { value: before, bumped: [], changes: [] };
     const node = await this.requireNode(trx, nodeId, nodeId !== beforeRow.node_id);
     if (nodeId !== beforeRow.node_id) await this.checkCapacity(trx, nodeId);
     checkModules(node, input);
-    await this.checkConflicts(trx, node, spec, id);
+    // The domain and port index is only touched when what it holds changes (an upstream edit leaves it alone).
+    const reindex = nodeId !== beforeRow.node_id || !sameIndex(spec, JSON.parse(beforeRow.spec) as RouteSpec);
+    if (reindex) await this.checkConflicts(trx, node, spec, id);
     const bumped: [string, number][] = [];
-    if (nodeId !== beforeRow.node_id) bumped.push([beforeRow.node_id, await bumpRevision(trx, beforeRow.node_id)]);
+    const changes: RouteChange[] = [];
+    if (nodeId !== beforeRow.node_id) {
+      const moved = await bumpRevision(trx, beforeRow.node_id);
+      bumped.push([beforeRow.node_id, moved]);
+      changes.push({ nodeId: beforeRow.node_id, revision: moved, remove: id });
+    }
     const revision = await bumpRevision(trx, nodeId);
     bumped.push([nodeId, revision]);
     const row: RouteTable = {
@@ -167,12 +185,15 @@ export class RouteService {
       updated_at: this.ctx.now().toISOString(),
     };
     await trx.updateTable('routes').set(row).where('id', '=', id).execute();
-    await trx.deleteFrom('route_domains').where('route_id', '=', id).execute();
-    await trx.deleteFrom('route_listens').where('route_id', '=', id).execute();
-    await this.indexRoute(trx, id, nodeId, spec);
+    if (reindex) {
+      await trx.deleteFrom('route_domains').where('route_id', '=', id).execute();
+      await trx.deleteFrom('route_listens').where('route_id', '=', id).execute();
+      await this.indexRoute(trx, id, nodeId, spec);
+    }
     const after = routeToApi(row);
     await audit(trx, this.ctx, actor, 'update', 'route', id, before, after);
-    return { value: after, bumped };
+    changes.push({ nodeId, revision, upsert: after });
+    return { value: after, bumped, changes };
   }
 
   private async removeIn(trx: Db, actor: Actor, id: string): Promise<Written<undefined>> {
@@ -181,7 +202,7 @@ export class RouteService {
     await trx.deleteFrom('routes').where('id', '=', id).execute();
     const revision = await bumpRevision(trx, row.node_id);
     await audit(trx, this.ctx, actor, 'delete', 'route', id, routeToApi(row), null);
-    return { value: undefined, bumped: [[row.node_id, revision]] };
+    return { value: undefined, bumped: [[row.node_id, revision]], changes: [{ nodeId: row.node_id, revision, remove: id }] };
   }
 
   async countByKind(): Promise<Record<string, number>> {
@@ -218,6 +239,7 @@ export class RouteService {
         throw err;
       }
     }
+    for (const change of result.changes) this.ctx.events.emit('route-change', change);
     for (const [nodeId, revision] of result.bumped) this.ctx.events.emit('revision', nodeId, revision);
     return result.value;
   }
@@ -260,8 +282,9 @@ export class RouteService {
       .where('node_id', '=', nodeId)
       .where('scope', '=', 'exclusive')
       .executeTakeFirstOrThrow();
-    if (Number(n) >= LIMITS.routesPerNode) {
-      throw new ConflictError('too_many_routes', `node ${nodeId} already has ${LIMITS.routesPerNode} routes, the most one node may hold`, { limit: LIMITS.routesPerNode });
+    const limit = this.ctx.routesPerNode ?? LIMITS.routesPerNode;
+    if (Number(n) >= limit) {
+      throw new ConflictError('too_many_routes', `node ${nodeId} already has ${limit} routes, the most one node may hold`, { limit });
     }
   }
 
