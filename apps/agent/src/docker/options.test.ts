@@ -31,7 +31,7 @@ describe('Docker discovery options', () => {
       AGENT_ID: 'edge-7',
       CADDY_SERVER_URL: 'https://fleet.example.com',
       CADDY_API_TOKEN: 'cfe_0123456789abcdef',
-      HOST_IP: '192.0.2.10',
+      HOST_IP: '10.200.9.10',
       DOCKER_LABEL_PREFIX: 'proxy',
       DOCKER_HOST: 'unix:///run/user/docker.sock',
     };
@@ -39,7 +39,7 @@ describe('Docker discovery options', () => {
       name: 'edge-7',
       controller: 'https://fleet.example.com',
       token: 'cfe_0123456789abcdef',
-      hostIp: '192.0.2.10',
+      hostIp: '10.200.9.10',
       dockerLabelPrefix: 'proxy',
       dockerHost: 'unix:///run/user/docker.sock',
     });

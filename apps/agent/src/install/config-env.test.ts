@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadAgentOptions } from '../options';
 import { ConfigEnvError, parseConfigEnv, previousSettings, renderConfigEnv } from './config-env';
 
-const settings = { controller: 'https://fleet.example.com', caddyBin: '/usr/bin/caddy', name: 'edge-1', httpListen: ':80', httpsListen: '10.0.0.5:443' };
+const settings = { controller: 'https://fleet.example.com', caddyBin: '/usr/bin/caddy', name: 'edge-1', httpListen: ':80', httpsListen: '10.200.9.5:443' };
 
 describe('renderConfigEnv', () => {
   it('writes every setting the agent needs, and no token', () => {
@@ -13,7 +13,7 @@ describe('renderConfigEnv', () => {
       CADDYFLEET_CADDY_BIN: '/usr/bin/caddy',
       CADDYFLEET_NODE_NAME: 'edge-1',
       CADDYFLEET_HTTP_LISTEN: ':80',
-      CADDYFLEET_HTTPS_LISTEN: '10.0.0.5:443',
+      CADDYFLEET_HTTPS_LISTEN: '10.200.9.5:443',
       CADDYFLEET_KEEP_CADDY: 'true',
     });
     expect(text).not.toMatch(/TOKEN/);
@@ -26,7 +26,7 @@ describe('renderConfigEnv', () => {
       stateDir: '/var/lib/caddyfleet-agent',
       caddyBin: '/usr/bin/caddy',
       name: 'Edge node 1 (rack 4)',
-      httpsListen: '10.0.0.5:443',
+      httpsListen: '10.200.9.5:443',
       keepCaddy: true,
     });
   });
