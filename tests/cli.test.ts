@@ -3,77 +3,14 @@
  * controller started in this process (SQLite in a temp dir), plus one real `caddyfleet standalone` process
  * stopped with SIGTERM.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, startController, type RunningController } from '../apps/controller/src/index';
+import { BIN, ROOT, cleanEnv, ok, okJson, parseTable, runCli, show } from './helpers/cli';
 import { freePort, spawnLogged, tempDir, waitFor, type TempDir } from './helpers/processes';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'caddyfleet.mjs');
 const PASSWORD = 'a-long-test-password';
-const CLI_TIMEOUT_MS = 30_000;
-
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment without any CADDYFLEET_* of the developer's shell, plus `extra`. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CADDYFLEET_')) env[k] = v;
-  return { ...env, NO_COLOR: '1', ...extra };
-}
-
-/** Runs `node bin/caddyfleet.mjs ...args` from the repo root; bounded, killed by its PID on timeout. */
-function runCli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cleanEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      reject(new Error(`caddyfleet ${args.join(' ')} did not finish within ${CLI_TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
-    }, CLI_TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
-}
-
-const show = (r: CliResult) => `exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
-
-/** Expects exit code 0 and returns stdout. */
-async function ok(args: string[], env: Record<string, string>, input?: string): Promise<string> {
-  const r = await runCli(args, { env, ...(input === undefined ? {} : { input }) });
-  expect(r.code, show(r)).toBe(0);
-  return r.stdout;
-}
-
-async function okJson<T>(args: string[], env: Record<string, string>): Promise<T> {
-  return JSON.parse(await ok([...args, '--json'], env)) as T;
-}
-
-/** Splits an aligned table into rows of cells (cells are separated by two or more spaces). */
-function parseTable(text: string): string[][] {
-  return text
-    .trimEnd()
-    .split('\n')
-    .map((l) => l.trim().split(/ {2,}/));
-}
 
 describe('caddyfleet CLI (without a controller)', () => {
   it('--help lists the commands', async () => {

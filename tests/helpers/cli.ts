@@ -26,7 +26,8 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 }
 
 /** Runs `node bin/caddyfleet.mjs ...args` from the repo root; killed by its PID on timeout. */
-export function runCli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  const timeoutMs = opts.timeoutMs ?? CLI_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cleanEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -35,8 +36,8 @@ export function runCli(args: string[], opts: { input?: string; env?: Record<stri
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      reject(new Error(`caddyfleet ${args.join(' ')} did not finish within ${CLI_TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
-    }, CLI_TIMEOUT_MS);
+      reject(new Error(`caddyfleet ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);

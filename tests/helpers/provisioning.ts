@@ -12,49 +12,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FleetNode, ProvisionJob } from '@caddyfleet/protocol';
+import { BIN, ROOT, cleanEnv, runCli as runCliWith, type CliResult } from './cli';
 import { freePort, sleep, tempDir, waitFor, type TempDir } from './processes';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'caddyfleet.mjs');
+export { ROOT };
 export const ADMIN_PASSWORD = 'provision-admin-password';
 
-/** The environment without the developer's CADDYFLEET_* variables. */
-export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CADDYFLEET_')) env[k] = v;
-  return { ...env, NO_COLOR: '1', ...extra };
-}
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `node bin/caddyfleet.mjs …args` with `input` on stdin; killed by its PID after `timeoutMs`. */
+/** `node bin/caddyfleet.mjs …args` with `input` on stdin; killed by its PID after `timeoutMs` (provisioning takes a while). */
 export function runCli(args: string[], env: Record<string, string>, input = '', timeoutMs = 240_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      reject(new Error(`caddyfleet ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+  return runCliWith(args, { env, input, timeoutMs });
 }
 
 export interface Reply<T = any> {

@@ -75,6 +75,8 @@ export async function bulkPatch(
     const input = parsed.data;
     const spec = specOf(input);
     const node = facts.get(beforeRow.node_id);
+    // Enabling a disabled route goes the general way: one moved disabled because of a clash is not indexed.
+    if (beforeRow.enabled === 0 && input.enabled) return null;
     if (!node || dbNodeId(input.nodeId) !== beforeRow.node_id || !sameIndex(spec, JSON.parse(beforeRow.spec) as RouteSpec)) return null;
     const specJson = JSON.stringify(spec);
     const enabled = input.enabled ? 1 : 0;

@@ -159,8 +159,10 @@ export class RouteService {
     const node = await this.requireNode(trx, nodeId, nodeId !== beforeRow.node_id);
     if (nodeId !== beforeRow.node_id) await this.checkCapacity(trx, nodeId);
     checkModules(node, input);
-    // The domain and port index is only touched when what it holds changes (an upstream edit leaves it alone).
-    const reindex = nodeId !== beforeRow.node_id || !sameIndex(spec, JSON.parse(beforeRow.spec) as RouteSpec);
+    // The domain and port index is only touched when what it holds changes (an upstream edit leaves it alone), or
+    // when a disabled route is enabled: one moved here disabled because of a clash (node removal) is not indexed.
+    const reindex =
+      nodeId !== beforeRow.node_id || (beforeRow.enabled === 0 && input.enabled) || !sameIndex(spec, JSON.parse(beforeRow.spec) as RouteSpec);
     if (reindex) await this.checkConflicts(trx, node, spec, id);
     const bumped: [string, number][] = [];
     const changes: RouteChange[] = [];
