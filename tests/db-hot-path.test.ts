@@ -75,10 +75,10 @@ describe.each(['sqlite', 'postgres'] as const)('database hot path on %s', (kind)
     batch.set('n127', { status: 'online', caddy_version: null, agent_version: '0.1.0', applied_revision: 42, last_error: null, caddy_modules: '["http.handlers.reverse_proxy"]', http_port: 80, https_port: 443, layer4: 0 });
     batch.set('n128', { status: 'error', last_error: "it's \"broken\"; DROP TABLE nodes" });
     batch.set('n129', { applied_revision: 2 ** 40, status: 'online' });
-    const statements = updateNodesSql(batch, '2030-01-02T00:00:00.000Z');
+    const statements = updateNodesSql(batch, '2030-01-02T00:00:00.000Z', store.dialect);
     expect(statements.length).toBe(5 + 3);
     await db.transaction().execute(async (trx) => {
-      for (const st of statements) await st.execute(trx);
+      for (const st of statements) await trx.executeQuery(st);
     });
     const rows = new Map((await db.selectFrom('nodes').selectAll().execute()).map((r) => [r.id, r]));
     for (let i = 0; i < 127; i++) {

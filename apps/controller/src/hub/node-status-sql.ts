@@ -3,8 +3,9 @@
  * `UPDATE nodes SET … FROM (VALUES …) AS v WHERE nodes.id = v.column1`. Rows are grouped by the set of columns
  * they change and cut into chunks of fixed sizes.
  */
-import { sql, type RawBuilder } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import { fixedChunks } from '../db/chunks';
+import type { Dialect } from '../db/connect';
 import type { NodeTable } from '../db/schema';
 
 /**
@@ -32,15 +33,27 @@ type Column = keyof typeof TYPES;
 export type NodeStatusUpdate = Partial<Pick<NodeTable, Column>>;
 const ORDER = Object.keys(TYPES) as Column[];
 
-function statement(columns: Column[], rows: [string, NodeStatusUpdate][], now: string): RawBuilder<unknown> {
-  const values = rows.map(
-    ([id, u]) => sql`(CAST(${id} AS TEXT), ${sql.join(columns.map((c) => sql`CAST(${u[c] ?? null} AS ${sql.raw(TYPES[c])})`))})`,
-  );
-  const sets = columns.map((c, i) => sql`${sql.raw(c)} = v.${sql.raw(`column${i + 2}`)}`);
-  return sql`UPDATE nodes SET ${sql.join(sets)}, updated_at = ${now} FROM (VALUES ${sql.join(values)}) AS v WHERE nodes.id = v.column1 AND nodes.revoked_at IS NULL`;
+/** Statement texts by dialect, column set and row count: a handful, built once. */
+const texts = new Map<string, string>();
+
+function text(dialect: Dialect, columns: Column[], rows: number): string {
+  const key = `${dialect} ${columns.join(',')} ${rows}`;
+  let out = texts.get(key);
+  if (out === undefined) {
+    let n = 0;
+    const p = () => (dialect === 'postgres' ? `$${++n}` : '?');
+    const sets = columns.map((c, i) => `${c} = v.column${i + 2}`).join(', ');
+    const updatedAt = p();
+    const row = () => `(CAST(${p()} AS TEXT), ${columns.map((c) => `CAST(${p()} AS ${TYPES[c]})`).join(', ')})`;
+    const values = Array.from({ length: rows }, row).join(', ');
+    out = `UPDATE nodes SET ${sets}, updated_at = ${updatedAt} FROM (VALUES ${values}) AS v WHERE nodes.id = v.column1 AND nodes.revoked_at IS NULL`;
+    texts.set(key, out);
+  }
+  return out;
 }
 
-export function updateNodesSql(batch: Map<string, NodeStatusUpdate>, now: string): RawBuilder<unknown>[] {
+/** The statements for one flush, compiled here (Kysely's compiler would visit thousands of parameter nodes each time). */
+export function updateNodesSql(batch: Map<string, NodeStatusUpdate>, now: string, dialect: Dialect): CompiledQuery[] {
   const groups = new Map<string, { columns: Column[]; rows: [string, NodeStatusUpdate][] }>();
   for (const [id, update] of batch) {
     const columns = ORDER.filter((c) => update[c] !== undefined);
@@ -50,7 +63,16 @@ export function updateNodesSql(batch: Map<string, NodeStatusUpdate>, now: string
     if (!g) groups.set(key, (g = { columns, rows: [] }));
     g.rows.push([id, update]);
   }
-  const out: RawBuilder<unknown>[] = [];
-  for (const { columns, rows } of groups.values()) for (const chunk of fixedChunks(rows)) out.push(statement(columns, chunk, now));
+  const out: CompiledQuery[] = [];
+  for (const { columns, rows } of groups.values()) {
+    for (const chunk of fixedChunks(rows)) {
+      const params: unknown[] = [now];
+      for (const [id, u] of chunk) {
+        params.push(id);
+        for (const c of columns) params.push(u[c] ?? null);
+      }
+      out.push(CompiledQuery.raw(text(dialect, columns, chunk.length), params));
+    }
+  }
   return out;
 }

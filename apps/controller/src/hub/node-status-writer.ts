@@ -66,10 +66,10 @@ export class NodeStatusWriter {
     this.flushCount += 1;
     // One multi-row UPDATE per set of columns (heartbeats all share one); a revocation has the last word
     // there too: a heartbeat queued just before it must not mark the node online again.
-    const statements = updateNodesSql(batch, now);
-    if (statements.length === 1) await statements[0]!.execute(this.ctx.db);
+    const statements = updateNodesSql(batch, now, this.ctx.dialect);
+    if (statements.length === 1) await this.ctx.db.executeQuery(statements[0]!);
     else await this.ctx.db.transaction().execute(async (trx) => {
-      for (const statement of statements) await statement.execute(trx);
+      for (const statement of statements) await trx.executeQuery(statement);
     });
     for (const nodeId of batch.keys()) this.ctx.events.emit('node', nodeId);
   }

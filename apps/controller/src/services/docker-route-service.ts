@@ -13,6 +13,7 @@ import type { RouteTable } from '../db/schema';
 import { audit } from './audit-service';
 import type { ServiceContext } from './context';
 import { dockerRouteRows, resolveNodeLabel, type SourceNode, type StoredEntry } from './docker-route-rows';
+import { fixedChunks } from '../db/chunks';
 import { bumpRevision } from './node-service';
 
 export interface DockerRouteOptions {
@@ -171,12 +172,33 @@ export class DockerRouteService {
   }
 
   private async recompute(nodeIds: string[]): Promise<void> {
-    if (nodeIds.length === 0) return;
+    const ids = await this.involved(nodeIds);
+    if (ids.length === 0) return;
     const changed: string[] = [];
     await this.ctx.db.transaction().execute(async (trx) => {
-      changed.push(...(await this.recomputeIn(trx, nodeIds)));
+      changed.push(...(await this.recomputeIn(trx, ids)));
     });
     for (const id of changed) this.ctx.events.emit('routes', id);
+  }
+
+  /**
+   * The nodes among `nodeIds` that hold Docker routes or that Docker entries are for; for the others there is
+   * nothing to derive. Every agent that connects publishes its local routes, which schedules its node: without
+   * this filter a fleet connecting would re-read every node's row for each of them.
+   */
+  private async involved(nodeIds: string[]): Promise<string[]> {
+    const found = new Set<string>();
+    for (const chunk of fixedChunks([...new Set(nodeIds)])) {
+      const holders = await this.ctx.db.selectFrom('routes').select('node_id').distinct().where('origin', '=', 'docker').where('node_id', 'in', chunk).execute();
+      for (const h of holders) found.add(h.node_id);
+      const entries = await this.ctx.db
+        .selectFrom('docker_entries')
+        .select(['source_node_id', 'target_node_id'])
+        .where((eb) => eb.or([eb('target_node_id', 'in', chunk), eb.and([eb('target_node_id', 'is', null), eb('source_node_id', 'in', chunk)])]))
+        .execute();
+      for (const e of entries) found.add(e.target_node_id ?? e.source_node_id);
+    }
+    return [...found];
   }
 
   /** Writes the Docker routes of `nodeIds`; returns the nodes whose rows changed. */
