@@ -191,7 +191,6 @@ describe.skipIf(!hasCaddy)('agent ↔ controller protocol (fake controller, real
       protocolVersion: PROTOCOL_VERSION,
       agentVersion: AGENT_VERSION,
       caddyVersion: expect.stringMatching(/^v?2\.\d+/),
-      capabilities: { layer4: false },
       appliedRevision: 0,
       // `caddy list-modules` of Debian's Caddy, sorted, and the agent's own listener ports.
       caddyModules: expect.arrayContaining(['http.handlers.reverse_proxy', 'tls']),

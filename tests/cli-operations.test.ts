@@ -63,10 +63,15 @@ describe('caddyfleet CLI operations against a controller', () => {
     const enrolled = await fetch(`${controller.url}/api/v1/agent/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, name: 'edge-no-l4', hostname: 'edge.test' }) });
     const { nodeId, agentKey } = (await enrolled.json()) as { nodeId: string; agentKey: string };
     const peer = await connectPeer(`${controller.url.replace('http', 'ws')}/api/v1/agent/connect`, agentKey);
-    peer.send(helloFrame(0, false));
-    await waitFor(async () => (await okJson<{ capabilities: unknown }>(['nodes', 'show', nodeId], env)).capabilities !== null);
+    peer.send(helloFrame(0, ['http.handlers.reverse_proxy', 'http.handlers.static_response']));
+    await waitFor(async () => (await okJson<{ caddyModules: unknown }>(['nodes', 'show', nodeId], env)).caddyModules !== null);
 
-    const created = await runCli(['routes', 'add', 'stream', '--node', nodeId, '--listen', '6432/tcp', '--upstream', '127.0.0.1:5432'], { env });
+    const add = ['routes', 'add', 'stream', '--node', nodeId, '--listen', '6432/tcp', '--upstream', '127.0.0.1:5432'];
+    const refused = await runCli(add, { env });
+    expect(refused.code, show(refused)).not.toBe(0);
+    expect(refused.stderr).toMatch(/has no module layer4/);
+    // Disabled it is accepted, and what the node lacks is said at once.
+    const created = await runCli([...add, '--disabled'], { env });
     expect(created.code, show(created)).toBe(0);
     expect(created.stdout).toContain('warning: stream routes need the layer4 Caddy module');
     const rows = parseTable(await ok(['routes', 'list', '--node', nodeId], env));

@@ -72,7 +72,7 @@ describe.each(['sqlite', 'postgres'] as const)('database hot path on %s', (kind)
     const batch = new Map<string, NodeStatusUpdate>();
     // 127 heartbeats (chunks of 100, 20, 5, 1, 1), some hellos and acks with other column sets, nulls included.
     for (let i = 0; i < 127; i++) batch.set(`n${String(i).padStart(3, '0')}`, { last_seen_at: `2030-01-01T00:00:${String(i % 60).padStart(2, '0')}.000Z`, route_count: i, cert_count: i % 3, caddy_version: i % 2 ? 'v2.6.2' : null });
-    batch.set('n127', { status: 'online', caddy_version: null, agent_version: '0.1.0', applied_revision: 42, last_error: null, caddy_modules: '["http.handlers.reverse_proxy"]', http_port: 80, https_port: 443, layer4: 0 });
+    batch.set('n127', { status: 'online', caddy_version: null, agent_version: '0.1.0', applied_revision: 42, last_error: null, caddy_modules: '["http.handlers.reverse_proxy"]', http_port: 80, https_port: 443 });
     batch.set('n128', { status: 'error', last_error: "it's \"broken\"; DROP TABLE nodes" });
     batch.set('n129', { applied_revision: 2 ** 40, status: 'online' });
     const statements = updateNodesSql(batch, '2030-01-02T00:00:00.000Z', store.dialect);
@@ -95,7 +95,7 @@ describe.each(['sqlite', 'postgres'] as const)('database hot path on %s', (kind)
       expect(r.status).toBe('pending');
       expect(r.updated_at).toBe('2030-01-02T00:00:00.000Z');
     }
-    expect(rows.get('n127')).toMatchObject({ status: 'online', caddy_version: null, agent_version: '0.1.0', applied_revision: 42, last_error: null, route_count: 0, caddy_modules: '["http.handlers.reverse_proxy"]', http_port: 80, https_port: 443, layer4: 0 });
+    expect(rows.get('n127')).toMatchObject({ status: 'online', caddy_version: null, agent_version: '0.1.0', applied_revision: 42, last_error: null, route_count: 0, caddy_modules: '["http.handlers.reverse_proxy"]', http_port: 80, https_port: 443 });
     expect(rows.get('n128')).toMatchObject({ status: 'error', last_error: "it's \"broken\"; DROP TABLE nodes" });
     expect(Number(rows.get('n129')!.applied_revision)).toBe(2 ** 40);
     expect(rows.get('n003')!.status).toBe('offline');

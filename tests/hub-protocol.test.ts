@@ -10,7 +10,6 @@ const hello = (appliedRevision = 0) => ({
   protocolVersion: PROTOCOL_VERSION,
   agentVersion: 'test',
   caddyVersion: 'v2.6.2',
-  capabilities: { layer4: false },
   appliedRevision,
 });
 
@@ -199,12 +198,12 @@ describe('agent hub protocol', () => {
     ];
     for (const c of cases) {
       await waitFor(async () => (await api.get(`/nodes/${rogue.nodeId}`)).body.status !== 'online' && !t.c.hub.sessions.has(rogue.nodeId));
-      const before = (await snapshot(t)).replace(/"(status|last_seen_at|updated_at|caddy_version|agent_version|layer4)":("[^"]*"|null|\d+)/g, '');
+      const before = (await snapshot(t)).replace(/"(status|last_seen_at|updated_at|caddy_version|agent_version)":("[^"]*"|null|\d+)/g, '');
       const peer = await connect(rogue.agentKey);
       c.send(peer.ws);
       const closed = await peer.closed;
       expect(closed.code, c.name).toBe(c.code);
-      const after = (await snapshot(t)).replace(/"(status|last_seen_at|updated_at|caddy_version|agent_version|layer4)":("[^"]*"|null|\d+)/g, '');
+      const after = (await snapshot(t)).replace(/"(status|last_seen_at|updated_at|caddy_version|agent_version)":("[^"]*"|null|\d+)/g, '');
       expect(after, c.name).toBe(before);
     }
   });
@@ -266,7 +265,7 @@ describe('agent hub protocol', () => {
     held(peerA, (routes) => routes.filter((r) => r.kind === 'stream').map((r) => ({ routeId: r.id, error: 'no layer4 here' })));
     held(peerB, () => []);
     peerA.ws.send(JSON.stringify(hello()));
-    peerB.ws.send(JSON.stringify({ ...hello(), capabilities: { layer4: true } }));
+    peerB.ws.send(JSON.stringify(hello()));
     await api.post('/routes', { kind: 'dead', nodeId: b.nodeId, domains: ['b.move.test'] });
     await waitFor(async () => (await api.get(`/nodes/${b.nodeId}`)).body.appliedRevision === 1);
     const stream = (await api.post('/routes', { kind: 'stream', nodeId: a.nodeId, listen: { port: 9999 }, upstreams: [{ host: '127.0.0.1', port: 1 }] })).body;

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { NO_LAYER4_REASON } from '@caddyfleet/caddy';
 import { PROTOCOL_VERSION } from '@caddyfleet/protocol';
 import { loadConfig, startController } from '../apps/controller/src/index';
 import { ADMIN_PASSWORD, STORES, TestController, TestStore, snapshot } from './helpers/controller';
@@ -62,7 +63,7 @@ describe.each(STORES)('node capabilities on %s', (kind) => {
       ws.once('unexpected-response', () => reject(new Error('upgrade refused')));
     });
     ws.send(
-      JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agentVersion: 'test', caddyVersion: 'v2.11.9', capabilities: { layer4: false }, appliedRevision: 0, ...extra }),
+      JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agentVersion: 'test', caddyVersion: 'v2.11.9', appliedRevision: 0, ...extra }),
     );
     await waitFor(async () => (await api.get(`/nodes/${nodeId}`)).body.status === 'online', { description: `${name} online` });
     return { id: nodeId, ws };
@@ -81,8 +82,11 @@ describe.each(STORES)('node capabilities on %s', (kind) => {
     const got = (await api.get(`/nodes/${l4.id}`)).body;
     expect(got.caddyModules).toEqual([...new Set([...LAYER4_MODULES, ...BASE_MODULES])].sort());
     expect(got.listeners).toEqual({ http: 8080, https: 8443 });
-    const older = await node('caps-old', {});
-    expect((await api.get(`/nodes/${older.id}`)).body).toMatchObject({ caddyModules: null, listeners: null });
+    // An older agent's hello: no module list, and its layer4 flag is accepted but not taken for one.
+    const older = await node('caps-old', { capabilities: { layer4: true } });
+    const old = (await api.get(`/nodes/${older.id}`)).body;
+    expect(old).toMatchObject({ caddyModules: null, listeners: null });
+    expect(old).not.toHaveProperty('capabilities');
     const listed = (await api.get('/nodes')).body.find((n: { id: string }) => n.id === l4.id);
     expect(listed.caddyModules).toContain('layer4');
   });
@@ -104,8 +108,14 @@ describe.each(STORES)('node capabilities on %s', (kind) => {
     // HTTP routes are fine there.
     expect((await api.post('/routes', { kind: 'dead', nodeId: plain.id, domains: ['fine.caps.test'] })).status).toBe(201);
 
-    const unknown = await node('caps-unknown', {});
-    expect((await api.post('/routes', stream(unknown.id, 5432))).status).toBe(201);
+    // The module list decides, whatever flag an older agent sends beside it.
+    const flagged = await node('caps-flagged', { caddyModules: BASE_MODULES, capabilities: { layer4: true } });
+    expect((await api.post('/routes', stream(flagged.id, 5432))).body.error).toMatchObject({ code: 'node_lacks_module', details: { module: 'layer4' } });
+
+    const unknown = await node('caps-unknown', { capabilities: { layer4: false } });
+    const accepted = await api.post('/routes', stream(unknown.id, 5432));
+    expect(accepted.status).toBe(201);
+    expect(accepted.body.lastError).toBeNull();
   });
 
   it('refuses moving a stream to a node without layer4, and enabling a disabled one there', async () => {
@@ -118,11 +128,15 @@ describe.each(STORES)('node capabilities on %s', (kind) => {
     expect((await api.get(`/routes/${route.id}`)).body.nodeId).toBe(l4.id);
     const parked = await api.post('/routes', stream(plain.id, 6001, { enabled: false }));
     expect(parked.status).toBe(201);
+    // What its node lacks is noted on it at once, from the module list.
+    expect(parked.body.lastError).toBe(NO_LAYER4_REASON);
     expect((await api.patch(`/routes/${parked.body.id}`, { enabled: true })).status).toBe(409);
     // Server names need the TLS matcher too.
     const noTls = await node('caps-no-tls', { caddyModules: [...BASE_MODULES, 'layer4', 'layer4.handlers.proxy'] });
     const sni = await api.post('/routes', stream(noTls.id, 6002, { sni: ['a.caps.test'] }));
     expect(sni.body.error).toMatchObject({ code: 'node_lacks_module', details: { module: 'layer4.matchers.tls' } });
+    const sniParked = await api.post('/routes', stream(noTls.id, 6002, { sni: ['a.caps.test'], enabled: false }));
+    expect(sniParked.body.lastError).toBe(sni.body.error.message);
   });
 
   it("refuses a stream on the node's HTTP/HTTPS ports and on a port another stream holds with the same or no server name", async () => {
@@ -239,7 +253,7 @@ describe.each(STORES)('node capabilities on %s', (kind) => {
     ws.on('error', () => {});
     const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
     await new Promise((resolve) => ws.once('open', resolve));
-    ws.send(JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agentVersion: 't', caddyVersion: null, capabilities: { layer4: true }, appliedRevision: 0, caddyModules: ['layer4; rm -rf /'] }));
+    ws.send(JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agentVersion: 't', caddyVersion: null, appliedRevision: 0, caddyModules: ['layer4; rm -rf /'] }));
     expect(await closed).toBe(4001);
     expect((await api.get(`/nodes/${nodeId}`)).body).toMatchObject({ status: 'pending', caddyModules: null });
   });

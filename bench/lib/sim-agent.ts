@@ -55,7 +55,7 @@ export class SimAgent {
         reject(new Error(`node ${this.nodeId}: no welcome within ${timeoutMs} ms`));
       }, timeoutMs);
       ws.on('open', () =>
-        this.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agentVersion: 'bench-sim', caddyVersion: null, capabilities: { layer4: false }, appliedRevision: this.appliedRevision }),
+        this.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agentVersion: 'bench-sim', caddyVersion: null, appliedRevision: this.appliedRevision }),
       );
       ws.on('message', (data) => {
         let f: ControllerFrame;

@@ -5,13 +5,14 @@
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION } from '@caddyfleet/protocol';
 
-export const helloFrame = (appliedRevision = 0, layer4 = false) => ({
+/** Without `caddyModules` it is the hello of an agent in front of an existing Caddy (modules unknown). */
+export const helloFrame = (appliedRevision = 0, caddyModules?: string[]) => ({
   type: 'hello',
   protocolVersion: PROTOCOL_VERSION,
   agentVersion: 'test',
   caddyVersion: 'v2.6.2',
-  capabilities: { layer4 },
   appliedRevision,
+  ...(caddyModules ? { caddyModules } : {}),
 });
 
 export interface RawPeer {

@@ -123,7 +123,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
   }
 
   // Caddy: managed (we start it, admin on a unix socket) or existing (we only talk to its admin API).
-  let caddyInfo = { version: null as string | null, layer4: false, modules: null as string[] | null };
+  let caddyInfo: { version: string | null; modules: string[] | null } = { version: null, modules: null };
   if (opts.caddyBin) {
     try {
       caddyInfo = await probeCaddy(opts.caddyBin);
@@ -155,16 +155,16 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     : null;
   const admin = managed ? managed.admin : new CaddyAdmin(opts.caddyAdmin!);
   const adminListen = managed ? managed.adminListen : adminListenOf(opts.caddyAdmin!);
-  if (!managed) {
-    caddyInfo.layer4 = await probeAdminLayer4(admin);
-    log.info({ admin: opts.caddyAdmin, layer4: caddyInfo.layer4 }, 'probed the existing Caddy for the layer4 app (its other modules stay unknown)');
-  }
+  // From the module list of the Caddy it runs; an existing Caddy's admin API lists none, so it is probed (and its
+  // modules stay unknown to the controller).
+  const layer4 = caddyInfo.modules ? caddyInfo.modules.includes('layer4') : await probeAdminLayer4(admin);
+  if (!managed) log.info({ admin: opts.caddyAdmin, layer4 }, 'probed the existing Caddy for the layer4 app (its other modules stay unknown)');
 
   const build: BuildOptions = {
     httpListen: opts.httpListen,
     httpsListen: opts.httpsListen,
     adminListen,
-    layer4: caddyInfo.layer4,
+    layer4,
     ...(managed ? { storageDir: managed.storageDir } : {}),
   };
 
@@ -267,7 +267,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
       adminListen,
       pid: managed?.pid ?? null,
       version: caddyInfo.version,
-      layer4: caddyInfo.layer4,
+      layer4,
       restarts: managed?.restarts ?? 0,
     },
     appliedRevision: applier!.appliedRevision,
@@ -330,7 +330,6 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
           protocolVersion: PROTOCOL_VERSION,
           agentVersion: AGENT_VERSION,
           caddyVersion: caddyInfo.version,
-          capabilities: { layer4: caddyInfo.layer4 },
           appliedRevision: applier!.appliedRevision,
           ...(caddyInfo.modules ? { caddyModules: caddyInfo.modules } : {}),
           listeners: { http: parseListenAddress(opts.httpListen).port, https: parseListenAddress(opts.httpsListen).port },

@@ -1,11 +1,10 @@
-/** What a Caddy is: its version (for the controller's node list), its modules, and whether it has layer4. */
+/** What a Caddy is: its version (for the controller's node list) and its modules; for an existing Caddy, whether it has layer4. */
 import { execFile } from 'node:child_process';
 import { MAX_CADDY_MODULES } from '@caddyfleet/protocol';
 import type { CaddyAdmin } from '@caddyfleet/caddy';
 
 export interface CaddyInfo {
   version: string;
-  layer4: boolean;
   /** Every module `caddy list-modules` printed, sorted. */
   modules: string[];
 }
@@ -35,7 +34,7 @@ export async function probeCaddy(bin: string): Promise<CaddyInfo> {
   const version = (await run(bin, ['version'])).trim().split(/\s+/)[0] ?? '';
   if (!version) throw new Error(`\`${bin} version\` printed nothing; is it Caddy?`);
   const modules = parseModuleList(await run(bin, ['list-modules']));
-  return { version: version.slice(0, 100), layer4: modules.includes('layer4'), modules };
+  return { version: version.slice(0, 100), modules };
 }
 
 /**

@@ -84,7 +84,8 @@ function frameUnion<L extends z.ZodType>(localRoutes: L) {
       protocolVersion: z.number().int(),
       agentVersion: version,
       caddyVersion: version.nullable(),
-      capabilities: z.strictObject({ layer4: z.boolean() }),
+      /** Sent by older agents; ignored: `caddyModules` is the record of what the node's Caddy has. */
+      capabilities: z.strictObject({ layer4: z.boolean() }).optional(),
       appliedRevision: revision,
       /** Every module of the node's Caddy; absent when the agent cannot tell (an existing Caddy it does not run). */
       caddyModules: z.array(caddyModuleSchema).max(MAX_CADDY_MODULES).optional(),

@@ -29,11 +29,18 @@ describe('stream options', () => {
 });
 
 describe('hello capabilities', () => {
-  const hello = { type: 'hello', protocolVersion: 1, agentVersion: '0.1.0', caddyVersion: 'v2.11.9', capabilities: { layer4: true }, appliedRevision: 0 };
+  const hello = { type: 'hello', protocolVersion: 1, agentVersion: '0.1.0', caddyVersion: 'v2.11.9', appliedRevision: 0 };
 
   it('accepts an optional module list and listener ports (older agents send neither)', () => {
     expect(agentFrameSchema.safeParse(hello).success).toBe(true);
     expect(agentFrameSchema.safeParse({ ...hello, caddyModules: ['layer4', 'http.handlers.reverse_proxy'], listeners: { http: 80, https: 443 } }).success).toBe(true);
+  });
+
+  it("still accepts an older agent's layer4 flag, and nothing else in its place", () => {
+    for (const layer4 of [true, false]) expect(agentFrameSchema.safeParse({ ...hello, capabilities: { layer4 } }).success).toBe(true);
+    expect(agentFrameSchema.safeParse({ ...hello, capabilities: { layer4: 'yes' } }).success).toBe(false);
+    expect(agentFrameSchema.safeParse({ ...hello, capabilities: { layer4: true, http3: true } }).success).toBe(false);
+    expect(agentFrameSchema.safeParse({ ...hello, capabilities: null }).success).toBe(false);
   });
 
   it('bounds the module list and refuses ids that are not module ids', () => {

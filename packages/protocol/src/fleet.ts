@@ -43,8 +43,6 @@ export const nodeSchema = z.object({
   caddyModules: z.array(z.string()).nullable(),
   /** The node's HTTP and HTTPS listener ports as its agent last reported them; null when unknown. */
   listeners: z.object({ http: z.number().int(), https: z.number().int() }).nullable(),
-  /** Whether the node's Caddy has layer4, as its agent last said (probed also for an existing Caddy whose modules stay unknown); null before its first hello. */
-  capabilities: z.object({ layer4: z.boolean() }).nullable().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   /** SSH host key remembered from provisioning (trust on first use); null for nodes that enrolled with a token. */

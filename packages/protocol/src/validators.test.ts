@@ -94,7 +94,7 @@ describe('routeCreateSchema', () => {
 
 describe('frames', () => {
   it('parses a hello and refuses unknown types and extra fields', () => {
-    const hello = { type: 'hello', protocolVersion: 1, agentVersion: '0.1.0', caddyVersion: 'v2.6.2', capabilities: { layer4: false }, appliedRevision: 3 };
+    const hello = { type: 'hello', protocolVersion: 1, agentVersion: '0.1.0', caddyVersion: 'v2.6.2', appliedRevision: 3 };
     expect(agentFrameSchema.safeParse(hello).success).toBe(true);
     expect(agentFrameSchema.safeParse({ ...hello, extra: 1 }).success).toBe(false);
     expect(agentFrameSchema.safeParse({ type: 'sync', revision: 1, routes: [] }).success).toBe(false);

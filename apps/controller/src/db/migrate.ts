@@ -7,8 +7,10 @@ import { provisioning } from './migrations/004-provisioning';
 import { dockerDiscovery } from './migrations/003-docker';
 import { nodeCapabilities } from './migrations/003-node-capabilities';
 import { nodeLayer4 } from './migrations/003-node-layer4';
+import { dropNodeLayer4 } from './migrations/005-drop-node-layer4';
 
-function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
+/** Every migration by name; Kysely applies them in name order. */
+export function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '001-initial': initial(dialect),
     '002-node-revoked-at': nodeRevokedAt,
@@ -16,6 +18,7 @@ function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
     '003-docker': dockerDiscovery,
     '003-node-capabilities': nodeCapabilities,
     '003-node-layer4': nodeLayer4,
+    '005-drop-node-layer4': dropNodeLayer4,
   };
   return { getMigrations: async () => migrations };
 }

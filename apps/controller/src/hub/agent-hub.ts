@@ -148,11 +148,11 @@ export class AgentHub {
             agent_version: f.agentVersion,
             last_seen_at: now,
             applied_revision: f.appliedRevision,
-            // Absent means the agent cannot tell (an existing Caddy): unknown again, never a stale list.
+            // Absent means the agent cannot tell (an existing Caddy): unknown again, never a stale list. An older
+            // agent's `capabilities.layer4` is not kept: without the full list it cannot say what else is missing.
             caddy_modules: f.caddyModules ? JSON.stringify([...new Set(f.caddyModules)].sort()) : null,
             http_port: f.listeners?.http ?? null,
             https_port: f.listeners?.https ?? null,
-            layer4: f.capabilities.layer4 ? 1 : 0,
           },
           true,
         );

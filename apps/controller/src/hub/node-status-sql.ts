@@ -27,7 +27,6 @@ const TYPES = {
   https_port: 'INTEGER',
   certificates: 'TEXT',
   certificates_at: 'TEXT',
-  layer4: 'INTEGER',
 } as const satisfies Partial<Record<keyof NodeTable, string>>;
 type Column = keyof typeof TYPES;
 export type NodeStatusUpdate = Partial<Pick<NodeTable, Column>>;

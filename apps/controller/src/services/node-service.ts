@@ -26,7 +26,6 @@ export function nodeToApi(row: NodeTable): FleetNode {
     revokedAt: row.revoked_at,
     caddyModules: parseJsonArray(row.caddy_modules),
     listeners: row.http_port !== null && row.https_port !== null ? { http: row.http_port, https: row.https_port } : null,
-    capabilities: row.layer4 === null ? null : { layer4: row.layer4 === 1 },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     sshHostKeySha256: row.ssh_host_key_sha256,
@@ -64,7 +63,6 @@ export function newNodeRow(fields: Pick<NodeTable, 'id' | 'site_id' | 'name' | '
     https_port: null,
     certificates: null,
     certificates_at: null,
-    layer4: null,
     created_at: now,
     updated_at: now,
   };

@@ -54,7 +54,7 @@ export async function bulkPatch(
   }
   const facts = new Map<string, NodeFacts>();
   for (const chunk of fixedChunks([...new Set([...rows.values()].map((r) => r.node_id))])) {
-    const found = await trx.selectFrom('nodes').select(['id', 'name', 'site_id', 'caddy_modules', 'http_port', 'https_port', 'layer4']).where('id', 'in', chunk).execute();
+    const found = await trx.selectFrom('nodes').select(['id', 'name', 'site_id', 'caddy_modules', 'http_port', 'https_port']).where('id', 'in', chunk).execute();
     for (const n of found) facts.set(n.id, n);
   }
   const now = ctx.now().toISOString();
@@ -90,7 +90,7 @@ export async function bulkPatch(
       return null;
     }
     // As on the general path: a route enabled again is reported afresh.
-    const lastError = beforeRow.enabled === 0 && input.enabled ? knownProblem(input.kind, node) : beforeRow.last_error;
+    const lastError = beforeRow.enabled === 0 && input.enabled ? knownProblem(input, node) : beforeRow.last_error;
     edits.push({ before, row: { ...beforeRow, enabled, tls: input.tls, spec: specJson, revision: 0, last_error: lastError, updated_at: now } });
   }
   const real = edits.filter((e): e is Edit => e !== null);

@@ -9,14 +9,23 @@ import type { NodeTable } from '../db/schema';
 import { ConflictError } from '../errors';
 import { parseJsonArray } from './node-service';
 
-export type NodeFacts = Pick<NodeTable, 'id' | 'name' | 'site_id' | 'caddy_modules' | 'http_port' | 'https_port' | 'layer4'>;
+export type NodeFacts = Pick<NodeTable, 'id' | 'name' | 'site_id' | 'caddy_modules' | 'http_port' | 'https_port'>;
 
 /**
- * A problem known before the node reports it: a stream route on a node whose Caddy said it has no layer4 while its
- * module list is unknown (an existing Caddy). The node's next ack confirms or clears it.
+ * A problem known before the node reports it, from the node's module list: the note a route the node could not
+ * serve carries while it is disabled (an enabled one is refused by `checkModules`). Null while the modules are
+ * unknown: the node's agent then reports what it cannot serve in its ack.
  */
-export function knownProblem(kind: string, node: Pick<NodeTable, 'layer4'>): string | null {
-  return kind === 'stream' && node.layer4 === 0 ? NO_LAYER4_REASON : null;
+export function knownProblem(route: ModuleNeeds, node: Pick<NodeTable, 'name' | 'caddy_modules'>): string | null {
+  const missing = missingModule(requiredModules(route), parseJsonArray(node.caddy_modules));
+  if (missing === null) return null;
+  // The agent's own wording for a Caddy without layer4, so the note reads the same whoever wrote it.
+  return missing === 'layer4' ? NO_LAYER4_REASON : lacksMessage(node.name, missing, route.kind);
+}
+
+function lacksMessage(nodeName: string, missing: string, kind: string): string {
+  const hint = missing.startsWith('layer4') ? ' (stream routes need a Caddy built with caddy-l4: scripts/build-caddy.sh)' : '';
+  return `the Caddy of node ${nodeName} has no module ${missing}, which this ${kind} route needs${hint}`;
 }
 
 /**
@@ -29,8 +38,7 @@ export function checkModules(node: NodeFacts, route: ModuleNeeds & { enabled: bo
   if (!route.enabled) return;
   const missing = missingModule(requiredModules(route), parseJsonArray(node.caddy_modules));
   if (missing === null) return;
-  const hint = missing.startsWith('layer4') ? ' (stream routes need a Caddy built with caddy-l4: scripts/build-caddy.sh)' : '';
-  throw new ConflictError('node_lacks_module', `the Caddy of node ${node.name} has no module ${missing}, which this ${route.kind} route needs${hint}`, {
+  throw new ConflictError('node_lacks_module', lacksMessage(node.name, missing, route.kind), {
     module: missing,
     nodeId: node.id,
   });

@@ -127,7 +127,7 @@ export class RouteService {
       tls: input.tls,
       spec: JSON.stringify(spec),
       revision,
-      last_error: knownProblem(input.kind, node),
+      last_error: knownProblem(input, node),
       created_at: now,
       updated_at: now,
     };
@@ -183,7 +183,7 @@ export class RouteService {
       revision,
       // A problem reported by the old node says nothing about the new one; the new node reports its own. A route
       // being enabled again is reported afresh too (a disabled one may carry a note such as a reassignment conflict).
-      last_error: nodeId === beforeRow.node_id && !(beforeRow.enabled === 0 && input.enabled) ? beforeRow.last_error : knownProblem(input.kind, node),
+      last_error: nodeId === beforeRow.node_id && !(beforeRow.enabled === 0 && input.enabled) ? beforeRow.last_error : knownProblem(input, node),
       updated_at: this.ctx.now().toISOString(),
     };
     await trx.updateTable('routes').set(row).where('id', '=', id).execute();
@@ -269,7 +269,7 @@ export class RouteService {
     }
     const node = await trx
       .selectFrom('nodes')
-      .select(['id', 'name', 'site_id', 'caddy_modules', 'http_port', 'https_port', 'layer4'])
+      .select(['id', 'name', 'site_id', 'caddy_modules', 'http_port', 'https_port'])
       .where('id', '=', nodeId)
       .executeTakeFirst();
     if (!node) throw new ValidationError(`node ${nodeId} does not exist`, [{ path: 'nodeId', message: 'does not exist' }]);
