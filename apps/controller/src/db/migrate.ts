@@ -7,6 +7,7 @@ import { provisioning } from './migrations/004-provisioning';
 import { dockerDiscovery } from './migrations/003-docker';
 import { nodeCapabilities } from './migrations/003-node-capabilities';
 import { nodeLayer4 } from './migrations/003-node-layer4';
+import { upstreamHealth } from './migrations/005-upstream-health';
 
 function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
     '003-docker': dockerDiscovery,
     '003-node-capabilities': nodeCapabilities,
     '003-node-layer4': nodeLayer4,
+    '005-upstream-health': upstreamHealth,
   };
   return { getMigrations: async () => migrations };
 }

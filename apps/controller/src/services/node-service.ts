@@ -64,6 +64,8 @@ export function newNodeRow(fields: Pick<NodeTable, 'id' | 'site_id' | 'name' | '
     https_port: null,
     certificates: null,
     certificates_at: null,
+    upstream_health: null,
+    upstream_health_at: null,
     layer4: null,
     created_at: now,
     updated_at: now,
