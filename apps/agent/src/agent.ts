@@ -174,7 +174,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
 
   // Only a managed Caddy's storage is known; an existing Caddy keeps its certificates where it was told to.
   const certs = new CertificateReporter(managed ? new CertificateScanner(managed.storageDir) : null, () => connection);
-  const upstreamHealth = new UpstreamHealthMonitor({ admin, config: () => applier!.expectedConfig, connection: () => connection, log });
+  const upstreamHealth = new UpstreamHealthMonitor({ admin, config: () => applier!.expectedConfig, loads: () => applier!.loadCount, connection: () => connection, log });
 
   const view = (r: StoredLocalRoute): LocalRouteView => ({
     ...localToRoute(r, identity.nodeId),

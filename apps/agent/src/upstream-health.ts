@@ -3,7 +3,8 @@
  * Every few seconds, while connected, it reads Caddy's upstream pool and its health gauges (see
  * packages/caddy/src/upstream-status.ts) for the dial addresses of the running config, and sends the list when
  * a verdict or a failure count changed, on every new connection, and at most once a minute when only the
- * in-flight counts moved (those change with every request and matter little).
+ * in-flight counts moved (those change with every request and matter little). For one gauge refresh after each
+ * config load, `healthy` verdicts are not believed (see combineUpstreamHealth).
  */
 import type { Logger } from 'pino';
 import { combineUpstreamHealth, parseHealthyGauges, parseUpstreamPool, reverseProxyDials, type CaddyAdmin, type CaddyConfig, type PoolEntry } from '@caddyfleet/caddy';
@@ -11,6 +12,8 @@ import type { AgentFrame, UpstreamReport } from '@caddyfleet/protocol';
 import { errorMessage } from './errors';
 
 export const UPSTREAM_HEALTH_POLL_MS = 5000;
+/** Caddy refreshes its health gauge every 10 s; until a loaded config's handlers did, a `healthy` says nothing. */
+const GAUGE_REFRESH_MS = 11_000;
 /** A report whose only change is in-flight counts waits this long after the last one sent. */
 const COUNTS_ONLY_MIN_MS = 60_000;
 
@@ -18,6 +21,8 @@ export interface UpstreamHealthDeps {
   admin: CaddyAdmin;
   /** The config Caddy runs, or null before the first apply. */
   config: () => CaddyConfig | null;
+  /** How many times a config was loaded into Caddy (restores and drift repairs too: each resets the gauges). */
+  loads: () => number;
   /** The live controller connection, if any: `send` is false when the frame could not go out. */
   connection: () => { connected: boolean; connects: number; send(frame: AgentFrame): boolean } | null;
   log: Logger;
@@ -47,6 +52,8 @@ export class UpstreamHealthMonitor {
   private polling: Promise<void> | null = null;
   private stopped = false;
   private warned = false;
+  private loads = -1;
+  private loadedAt = 0;
 
   constructor(private readonly deps: UpstreamHealthDeps) {}
 
@@ -78,6 +85,12 @@ export class UpstreamHealthMonitor {
 
   /** One round: read Caddy (when the config has upstreams), then send if due. Never throws. */
   async poll(): Promise<void> {
+    const now = (this.deps.now ?? Date.now)();
+    const loads = this.deps.loads();
+    if (loads !== this.loads) {
+      this.loads = loads;
+      this.loadedAt = now;
+    }
     const conn = this.deps.connection();
     if (!conn?.connected) return;
     const config = this.deps.config();
@@ -101,18 +114,17 @@ export class UpstreamHealthMonitor {
         log.debug({ err: errorMessage(err) }, 'could not read Caddy\'s metrics; keeping the last health verdicts');
       }
       const previous = new Map(this.current.map((u) => [u.address, u.healthy]));
-      report = combineUpstreamHealth(this.dials.list, pool, gauges, previous);
+      report = combineUpstreamHealth(this.dials.list, pool, gauges, previous, now - this.loadedAt < GAUGE_REFRESH_MS);
       if (report.length < this.dials.list.length && !this.warned) {
         this.warned = true;
         log.warn({ upstreams: this.dials.list.length, reported: report.length }, 'not every upstream address can be reported');
       }
     }
     this.current = report;
-    this.sendIfDue(conn);
+    this.sendIfDue(conn, now);
   }
 
-  private sendIfDue(conn: NonNullable<ReturnType<UpstreamHealthDeps['connection']>>): void {
-    const now = (this.deps.now ?? Date.now)();
+  private sendIfDue(conn: NonNullable<ReturnType<UpstreamHealthDeps['connection']>>, now: number): void {
     const change = this.sent?.connects === conn.connects ? reportChange(this.sent.report, this.current) : 'state';
     if (change === 'none' || (change === 'counts' && now - this.sent!.at < COUNTS_ONLY_MIN_MS)) return;
     if (conn.send({ type: 'upstream-health', upstreams: this.current })) this.sent = { report: this.current, connects: conn.connects, at: now };

@@ -134,6 +134,17 @@ describe('combineUpstreamHealth', () => {
     ]);
   });
 
+  it('right after a load, believes only unhealthy verdicts (the gauge starts at 1 before the first check)', () => {
+    const gauges = new Map([
+      ['10.200.1.5:80', false],
+      ['10.200.1.6:80', true],
+      ['10.200.1.7:80', true],
+    ]);
+    const previous = new Map<string, boolean | null>([['10.200.1.6:80', false]]);
+    const healthy = combineUpstreamHealth(['10.200.1.5:80', '10.200.1.6:80', '10.200.1.7:80'], pool, gauges, previous, true).map((u) => u.healthy);
+    expect(healthy).toEqual([false, false, null]);
+  });
+
   it('leaves out addresses the protocol would refuse', () => {
     expect(combineUpstreamHealth(['{http.x}:80', '10.200.1.5:80'], pool, new Map())).toEqual([{ address: '10.200.1.5:80', healthy: null, fails: 2, numRequests: 1 }]);
   });

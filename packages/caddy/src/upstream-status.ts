@@ -3,8 +3,9 @@
  *  - `GET /reverse_proxy/upstreams`: `[{address, num_requests, fails}]` for every upstream in Caddy's global pool
  *    (also ones of configs already replaced, until released); no health verdict;
  *  - `GET /metrics`: `caddy_reverse_proxy_upstreams_healthy{upstream="…"} 0|1`, Caddy's verdict (active checks,
- *    and passive ones), refreshed by Caddy every 10 s per handler. After a reload it starts at 1, and Caddy 2.11
- *    resets the gauge whenever a handler is provisioned, so an address may be missing for up to 10 s.
+ *    and passive ones), refreshed by Caddy every 10 s per handler. After a reload it starts at 1 (set before the
+ *    first check), and Caddy 2.11 resets the gauge whenever a handler is provisioned, so an address may be
+ *    missing for up to 10 s.
  * Only the dial addresses of the running config's `reverse_proxy` handlers are reported.
  */
 import { MAX_REPORTED_UPSTREAMS, upstreamReportSchema, type UpstreamReport } from '@caddyfleet/protocol';
@@ -84,12 +85,16 @@ export function reverseProxyDials(config: unknown): string[] {
  * One report entry per dial address (at most MAX_REPORTED_UPSTREAMS). `healthy`: Caddy's gauge; when the gauge
  * lacks the address (reset after a reload), the verdict of `previous` stands, else null. Counters default to 0
  * for an address not in the pool yet (no request or check has touched it).
+ *
+ * `freshLoad`: Caddy loaded a config within the last refresh period. Its new handlers set the gauge before their
+ * first health check, so a 1 then says nothing (an `unhealthy` 0 always does): `previous` stands, else null.
  */
 export function combineUpstreamHealth(
   dials: readonly string[],
   pool: ReadonlyMap<string, PoolEntry>,
   gauges: ReadonlyMap<string, boolean>,
   previous: ReadonlyMap<string, boolean | null> = new Map(),
+  freshLoad = false,
 ): UpstreamReport[] {
   const out: UpstreamReport[] = [];
   for (const address of dials) {
@@ -98,7 +103,7 @@ export function combineUpstreamHealth(
     const p = pool.get(address);
     out.push({
       address,
-      healthy: gauges.get(address) ?? previous.get(address) ?? null,
+      healthy: (freshLoad && gauges.get(address) === true ? undefined : gauges.get(address)) ?? previous.get(address) ?? null,
       fails: p?.fails ?? 0,
       numRequests: p?.numRequests ?? 0,
     });
