@@ -3,7 +3,8 @@
  * process), a real agent process managing the Caddy, a proxy host with active health checks over two upstreams on
  * 127.0.0.1 — one answering `/healthz`, one a closed port. The API (route and route list) and the CLI must show the
  * dead one unhealthy and the live one healthy, Caddy must send requests only to the live one, the dead one must
- * turn healthy once it answers, and everything must be unknown while the node is offline.
+ * turn healthy once it answers, and everything must be unknown while the node is offline. The local node of
+ * `caddyfleet standalone` (Debian's Caddy) reports too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
@@ -12,8 +13,9 @@ import type { AddressInfo } from 'node:net';
 import type { Route } from '@caddyfleet/protocol';
 import { caddyFlavors } from './helpers/caddy-bins';
 import { runCli, show } from './helpers/cli';
-import { FleetAgent, FleetController, waitFor } from './helpers/fleet';
+import { FleetAgent, FleetController, requireCaddy, waitFor } from './helpers/fleet';
 import { freePort } from './helpers/processes';
+import { Standalone } from './helpers/standalone';
 
 /** Caddy refreshes its verdicts every 10 s; the agent polls every 5 s. */
 const HEALTH_TIMEOUT_MS = 40_000;
@@ -137,3 +139,43 @@ for (const [i, flavor] of caddyFlavors().entries()) {
     });
   });
 }
+
+describe.skipIf(!requireCaddy())("upstream health of the standalone controller's local node", () => {
+  let s: Standalone;
+  let live: Backend;
+
+  beforeAll(async () => {
+    live = await backend('live');
+    s = await Standalone.start({ ip: '127.0.0.20' });
+  });
+  afterAll(async () => {
+    await s?.dispose();
+    await live?.close();
+  });
+
+  it('shows the closed port unhealthy and the live upstream healthy', async () => {
+    const deadPort = await freePort('127.0.0.1');
+    const route = await s.ok<Route>('POST', '/routes', {
+      kind: 'proxy',
+      domains: ['local-shop.test'],
+      tls: 'off',
+      upstreams: [
+        { host: '127.0.0.1', port: live.port },
+        { host: '127.0.0.1', port: deadPort },
+      ],
+      options: { healthChecks: { active: { path: '/healthz', intervalSeconds: 1, timeoutSeconds: 1 } } },
+    });
+    expect(route.nodeId).toBeNull();
+    let last: Route | null = null;
+    await waitFor(
+      async () => {
+        last = await s.ok<Route>('GET', `/routes/${route.id}`);
+        const h = healthOf(last);
+        return h.get(live.port) === true && h.get(deadPort) === false;
+      },
+      { timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 500, description: 'the local node reports the closed port unhealthy' },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nlast upstreamHealth: ${JSON.stringify((last as Route | null)?.upstreamHealth)}\n${s.output().slice(-4000)}`);
+    });
+  });
+});
