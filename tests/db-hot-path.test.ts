@@ -100,4 +100,12 @@ describe.each(['sqlite', 'postgres'] as const)('database hot path on %s', (kind)
     expect(Number(rows.get('n129')!.applied_revision)).toBe(2 ** 40);
     expect(rows.get('n003')!.status).toBe('offline');
   });
+
+  it('writes upstream health reports (large JSON text) through the same statements', async () => {
+    const report = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ address: `10.200.${i >> 8}.${i & 255}:8080`, healthy: i % 3 ? true : i % 2 ? false : null, fails: i % 5, numRequests: 0 })));
+    const batch = new Map<string, NodeStatusUpdate>([['n120', { upstream_health: report, upstream_health_at: '2030-01-03T00:00:00.000Z', last_seen_at: '2030-01-03T00:00:00.000Z' }]]);
+    for (const st of updateNodesSql(batch, '2030-01-03T00:00:00.000Z', store.dialect)) await store.db.executeQuery(st);
+    const row = await store.db.selectFrom('nodes').select(['upstream_health', 'upstream_health_at']).where('id', '=', 'n120').executeTakeFirstOrThrow();
+    expect(row).toEqual({ upstream_health: report, upstream_health_at: '2030-01-03T00:00:00.000Z' });
+  });
 });

@@ -7,23 +7,24 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { CaddyAdmin, parseAdminEndpoint, parseListenAddress, type BuildOptions } from '@caddyfleet/caddy';
-import { PROTOCOL_VERSION, type Certificate } from '@caddyfleet/protocol';
+import { PROTOCOL_VERSION } from '@caddyfleet/protocol';
 import { Applier, type AckFrame } from './apply';
 import { Backoff } from './backoff';
 import { ManagedCaddy } from './caddy-process';
 import { probeAdminLayer4, probeCaddy } from './caddy-probe';
-import { CertificateScanner } from './certs';
+import { CertificateReporter, CertificateScanner } from './certs';
 import { ControllerConnection } from './connection';
 import { DockerDiscovery } from './docker/discovery';
 import { DriftChecker } from './drift';
-import { enroll, reportableHostname } from './enroll';
 import { AgentConfigError, errorMessage } from './errors';
+import { enrollAndSave, identify } from './identity';
 import { CaddyRejectedError, startLocalApi, type LocalApiServer } from './local-api';
 import { LocalRouteStore } from './local-routes';
 import { createLogger } from './logger';
 import { localToRoute } from './merge';
 import { dockerHostOf, type AgentOptions } from './options';
-import { StateStore, type AgentState, type StoredLocalRoute } from './state';
+import { StateStore, type StoredLocalRoute } from './state';
+import { UpstreamHealthMonitor } from './upstream-health';
 import type { AgentStatusSnapshot, LocalRouteAddResult, LocalRouteView } from './status';
 import { AGENT_VERSION } from './version';
 
@@ -68,47 +69,6 @@ function adminListenOf(target: string): string {
 function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
-async function identify(opts: AgentOptions, state: StateStore, hooks: AgentHooks, log: Logger, stopped: () => boolean): Promise<AgentState> {
-  if (hooks.credentials) {
-    if (!opts.controller) throw new AgentConfigError('a controller URL is required with explicit credentials');
-    return { controller: opts.controller, ...hooks.credentials };
-  }
-  if (opts.nodeId && opts.agentKey) {
-    // Provisioned over SSH: the controller issued this identity; it wins over an older agent.json.
-    if (!opts.controller) throw new AgentConfigError('a controller URL (--controller) is required with --node-id and --agent-key');
-    return { controller: opts.controller, nodeId: opts.nodeId, agentKey: opts.agentKey };
-  }
-  const saved = await state.readAgent();
-  if (saved) {
-    if (opts.token) log.info({ nodeId: saved.nodeId }, `already enrolled as node ${saved.nodeId}; the enrollment token is used only if the controller refuses this node's key`);
-    if (opts.controller && opts.controller !== saved.controller) {
-      // Same key, new address (the controller moved): follow the operator and remember it.
-      log.warn({ was: saved.controller, now: opts.controller }, 'controller URL differs from the one in agent.json; using and saving the new one');
-      const moved = { ...saved, controller: opts.controller };
-      await state.writeAgent(moved);
-      return moved;
-    }
-    return saved;
-  }
-  if (!opts.controller) {
-    throw new AgentConfigError(`this agent is not enrolled yet (no ${state.agentFile}): --controller (CADDYFLEET_CONTROLLER) is required`);
-  }
-  if (!opts.token) {
-    throw new AgentConfigError(`this agent is not enrolled yet (no ${state.agentFile}): --token (CADDYFLEET_ENROLLMENT_TOKEN) is required to enroll`);
-  }
-  return enrollAndSave(opts, opts.controller, opts.token, state, log, stopped);
-}
-
-async function enrollAndSave(opts: AgentOptions, controller: string, token: string, state: StateStore, log: Logger, stopped: () => boolean): Promise<AgentState> {
-  const enrolled = await enroll(
-    { controller, token, name: opts.name, hostname: reportableHostname() },
-    { log, backoff: new Backoff(opts.reconnectMinMs, opts.reconnectMaxMs), isStopped: stopped },
-  );
-  const identity = { controller, ...enrolled };
-  await state.writeAgent(identity);
-  return identity;
 }
 
 export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Promise<RunningAgent> {
@@ -213,20 +173,8 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
   const drift = new DriftChecker(applier, opts.driftCheckSeconds, log);
 
   // Only a managed Caddy's storage is known; an existing Caddy keeps its certificates where it was told to.
-  const scanner = managed ? new CertificateScanner(managed.storageDir) : null;
-  let certificates: Certificate[] = [];
-  let certCount = 0;
-  let certsSent: { key: string; connects: number } | null = null;
-  /** Rescans the storage; sends the list to the controller when it changed or this connection has not had it. */
-  const refreshCerts = async () => {
-    certificates = scanner ? await scanner.list() : [];
-    certCount = certificates.length;
-    const key = JSON.stringify(certificates);
-    if (connection?.connected && (certsSent?.key !== key || certsSent.connects !== connection.connects)) {
-      if (connection.send({ type: 'certificates', certificates })) certsSent = { key, connects: connection.connects };
-    }
-    return certCount;
-  };
+  const certs = new CertificateReporter(managed ? new CertificateScanner(managed.storageDir) : null, () => connection);
+  const upstreamHealth = new UpstreamHealthMonitor({ admin, config: () => applier!.expectedConfig, loads: () => applier!.loadCount, connection: () => connection, log });
 
   const view = (r: StoredLocalRoute): LocalRouteView => ({
     ...localToRoute(r, identity.nodeId),
@@ -272,7 +220,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     },
     appliedRevision: applier!.appliedRevision,
     routeCount: applier!.served,
-    certCount,
+    certCount: certs.count,
     localRouteCount: localStore.list().length,
     routeErrors: applier!.routeErrors,
     loadCount: applier!.loadCount,
@@ -303,7 +251,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
   // Lock first, then Caddy, then the controller (see the file comment).
   let localApi: LocalApiServer | null = null;
   try {
-    localApi = await startLocalApi(state.agentSocket, { ...localRoutes, status: async () => (await refreshCerts(), status()) }, log);
+    localApi = await startLocalApi(state.agentSocket, { ...localRoutes, status: async () => (await certs.refresh(), status()) }, log);
     if (managed) {
       await managed.start(); // runs applier.restore() once Caddy answers
     } else {
@@ -315,7 +263,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
     await releaseCaddy().catch(() => {});
     throw err;
   }
-  await refreshCerts();
+  await certs.refresh();
 
   const connect = () =>
     new ControllerConnection({
@@ -337,7 +285,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
       },
       status: async () => ({
         routeCount: applier!.served,
-        certCount: await refreshCerts(),
+        certCount: await certs.refresh(),
         caddyVersion: caddyInfo.version,
         appliedRevision: applier!.appliedRevision,
         drift: drift.takeDriftFlag(),
@@ -383,6 +331,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
   connection.start();
   discovery?.start();
   drift.start();
+  upstreamHealth.start();
   log.info(
     { nodeId: identity.nodeId, controller: identity.controller, caddy: caddyInfo.version ?? 'existing', http: opts.httpListen, https: opts.httpsListen },
     'agent started',
@@ -401,6 +350,7 @@ export async function startAgent(opts: AgentOptions, hooks: AgentHooks = {}): Pr
         stopping = true;
         managed?.prepareStop();
         await drift.stop();
+        await upstreamHealth.stop();
         await discovery?.stop();
         await connection?.stop();
         await applier!.persisted();

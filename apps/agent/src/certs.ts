@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { MAX_REPORTED_CERTIFICATES, type Certificate } from '@caddyfleet/protocol';
+import { MAX_REPORTED_CERTIFICATES, type AgentFrame, type Certificate } from '@caddyfleet/protocol';
 
 const INTERNAL_ISSUER_DIR = 'local';
 /** A chain file bigger than this is not one Caddy wrote. */
@@ -92,5 +92,31 @@ async function dirs(dir: string): Promise<string[]> {
       .slice(0, MAX_REPORTED_CERTIFICATES);
   } catch {
     return []; // No storage yet.
+  }
+}
+
+/**
+ * Keeps the count for status frames and sends the list to the controller when it changed or the current
+ * connection has not had it. Without a scanner (an existing Caddy, whose storage is unknown) the list is empty.
+ */
+export class CertificateReporter {
+  count = 0;
+  private sent: { key: string; connects: number } | null = null;
+
+  constructor(
+    private readonly scanner: CertificateScanner | null,
+    private readonly connection: () => { connected: boolean; connects: number; send(frame: AgentFrame): boolean } | null,
+  ) {}
+
+  /** Rescans the storage (and reports when due); returns the number of certificates. */
+  async refresh(): Promise<number> {
+    const certificates = this.scanner ? await this.scanner.list() : [];
+    this.count = certificates.length;
+    const key = JSON.stringify(certificates);
+    const conn = this.connection();
+    if (conn?.connected && (this.sent?.key !== key || this.sent.connects !== conn.connects)) {
+      if (conn.send({ type: 'certificates', certificates })) this.sent = { key, connects: conn.connects };
+    }
+    return this.count;
   }
 }

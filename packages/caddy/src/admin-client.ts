@@ -42,6 +42,8 @@ function errorText(res: AdminResponse): string {
 }
 
 const ok = (status: number) => status >= 200 && status < 300;
+/** Status reads (upstreams, metrics) are read every few seconds: a larger answer is cut off, not buffered. */
+const MAX_STATUS_BYTES = 32 * 1024 * 1024;
 
 export class CaddyAdmin {
   readonly endpoint: CaddyAdminEndpoint;
@@ -79,6 +81,20 @@ export class CaddyAdmin {
     return JSON.parse(res.body) as unknown;
   }
 
+  /** `GET /reverse_proxy/upstreams`: Caddy's upstream pool with request and failure counters (see upstream-status.ts). */
+  async reverseProxyUpstreams(): Promise<unknown> {
+    const res = await this.request('GET', '/reverse_proxy/upstreams', undefined, {}, MAX_STATUS_BYTES);
+    if (!ok(res.status)) throw new CaddyAdminError(`GET /reverse_proxy/upstreams failed: ${errorText(res)}`, res.status);
+    return JSON.parse(res.body) as unknown;
+  }
+
+  /** `GET /metrics`: Caddy's Prometheus text. */
+  async metrics(): Promise<string> {
+    const res = await this.request('GET', '/metrics', undefined, {}, MAX_STATUS_BYTES);
+    if (!ok(res.status)) throw new CaddyAdminError(`GET /metrics failed: ${errorText(res)}`, res.status);
+    return res.body;
+  }
+
   /** Asks Caddy to exit gracefully. */
   async stop(): Promise<void> {
     const res = await this.request('POST', '/stop');
@@ -95,7 +111,7 @@ export class CaddyAdmin {
     }
   }
 
-  private request(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<AdminResponse> {
+  private request(method: string, path: string, body?: string, headers: Record<string, string> = {}, maxBytes = Infinity): Promise<AdminResponse> {
     const where = describeEndpoint(this.endpoint);
     const allHeaders: Record<string, string> = { ...headers };
     if (body !== undefined) {
@@ -116,7 +132,12 @@ export class CaddyAdmin {
       // A fresh connection per call: admin calls are rare, and pooled sockets would outlive Caddy restarts.
       const req = http.request({ ...target, method, path, headers: allHeaders, agent: false }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > maxBytes) req.destroy(new CaddyAdminError(`${method} ${path} at ${where}: answer larger than ${maxBytes} bytes`, null));
+          else chunks.push(c);
+        });
         res.on('end', () => {
           clearTimeout(timer);
           resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });

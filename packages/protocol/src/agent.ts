@@ -3,13 +3,16 @@ import { DOCKER_LIMITS, dockerEntrySchema, sourcedDockerEntrySchema } from './do
 import { routeSchema, routeCreateSchema } from './routes';
 import { nameSchema, hostnameProblem, portSchema } from './validators';
 import { LIMITS } from './limits';
+import { MAX_REPORTED_UPSTREAMS, upstreamReportSchema } from './upstream-health';
 
 /**
  * Bumped on any incompatible change to the frames below; negotiated in `hello`. 2 added `delta` (controller)
- * and `resync` (agent). The controller still serves agents of every version from OLDEST_PROTOCOL_VERSION on:
- * it answers `welcome` with the agent's version and sends version-1 agents full `sync` frames only.
+ * and `resync` (agent); 3 added `upstream-health` (agent), which a controller of version 2 would answer by
+ * closing the socket as an unknown frame, again after every reconnect. The controller still serves agents of
+ * every version from OLDEST_PROTOCOL_VERSION on: it answers `welcome` with the agent's version and sends
+ * version-1 agents full `sync` frames only.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const OLDEST_PROTOCOL_VERSION = 1;
 
 const agentHostnameSchema = z
@@ -111,6 +114,8 @@ function frameUnion<L extends z.ZodType>(localRoutes: L) {
     z.strictObject({ type: z.literal('docker-routes'), routes: z.array(dockerEntrySchema).max(DOCKER_LIMITS.entriesPerNode) }),
     /** The certificates the node's Caddy holds; sent after hello and whenever the set changes. */
     z.strictObject({ type: z.literal('certificates'), certificates: z.array(certificateSchema).max(MAX_REPORTED_CERTIFICATES) }),
+    /** Each upstream of the node's proxy routes as its Caddy sees it (protocol 3); sent after hello and on changes. */
+    z.strictObject({ type: z.literal('upstream-health'), upstreams: z.array(upstreamReportSchema).max(MAX_REPORTED_UPSTREAMS) }),
     z.strictObject({ type: z.literal('ping'), t: z.number() }),
     z.strictObject({ type: z.literal('pong'), t: z.number() }),
     /** The agent could not apply a `delta` (its state is not the delta's base): it asks for a full `sync`. */

@@ -10,3 +10,4 @@ export * from './provisioning';
 export * from './docker-source';
 export * from './docker';
 export * from './tls';
+export * from './upstream-health';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { LIMITS } from './limits';
 import { dockerSourceSchema } from './docker-source';
 import { proxyOptionsProblems, proxyOptionsSchema } from './proxy-options';
+import { routeUpstreamHealthSchema } from './upstream-health';
 import { domainSchema, idSchema, portSchema, redirectUrlSchema, upstreamHostSchema } from './validators';
 
 export const ROUTE_KINDS = ['proxy', 'redirect', 'stream', 'dead'] as const;
@@ -151,6 +152,8 @@ export const routeSchema = z.object({
   proxyProtocol: proxyProtocolSchema.optional(),
   /** Proxy only, when set: the proxy host's options. */
   options: proxyOptionsSchema.optional(),
+  /** Proxy only, in `GET /routes` and `GET /routes/:id`: each upstream's health as the node's Caddy reports it. */
+  upstreamHealth: z.array(routeUpstreamHealthSchema).optional(),
 });
 export type Route = z.infer<typeof routeSchema>;
 

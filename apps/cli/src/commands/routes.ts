@@ -55,6 +55,19 @@ function withWarning(r: Route, table: string): string {
   return r.lastError ? `${table}warning: ${r.lastError}\n` : table;
 }
 
+/** Each upstream with Caddy's verdict: `10.0.0.5:80 healthy; /api → 10.0.0.7:80 unhealthy (3 failed requests)`. */
+export function upstreamHealthText(r: Route): string {
+  const checks = r.options?.healthChecks;
+  if (!checks?.active && !checks?.passive) return 'not checked (no health checks)';
+  return (r.upstreamHealth ?? [])
+    .map((u) => {
+      const verdict = u.healthy === null ? 'unknown' : u.healthy ? 'healthy' : 'unhealthy';
+      const fails = u.fails ? ` (${u.fails} failed request${u.fails === 1 ? '' : 's'})` : '';
+      return `${u.location ? `${u.location} → ` : ''}${formatHostPort(u)} ${verdict}${fails}`;
+    })
+    .join('; ');
+}
+
 function routeDetails(r: Route): string {
   const pairs: [string, string][] = [
     ['ID', r.id],
@@ -64,6 +77,7 @@ function routeDetails(r: Route): string {
   else pairs.push(['Domains', r.domains.join(', ')]);
   if (r.kind === 'proxy' || r.kind === 'stream') pairs.push(['Upstreams', r.upstreams.map(formatHostPort).join(', ')]);
   if (r.kind === 'proxy') pairs.push(...optionPairs(r.options));
+  if (r.upstreamHealth) pairs.push(['Upstream health', upstreamHealthText(r)]);
   if (r.kind === 'redirect' && r.redirect) {
     pairs.push(['Redirect to', r.redirect.to], ['Status', String(r.redirect.status)], ['Preserve path', yesNo(r.redirect.preservePath)]);
   }

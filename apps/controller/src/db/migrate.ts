@@ -8,6 +8,7 @@ import { dockerDiscovery } from './migrations/003-docker';
 import { nodeCapabilities } from './migrations/003-node-capabilities';
 import { nodeLayer4 } from './migrations/003-node-layer4';
 import { dropNodeLayer4 } from './migrations/005-drop-node-layer4';
+import { upstreamHealth } from './migrations/006-upstream-health';
 
 /** Every migration by name; Kysely applies them in name order. */
 export function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
@@ -19,6 +20,7 @@ export function provider(dialect: OpenDatabase['dialect']): MigrationProvider {
     '003-node-capabilities': nodeCapabilities,
     '003-node-layer4': nodeLayer4,
     '005-drop-node-layer4': dropNodeLayer4,
+    '006-upstream-health': upstreamHealth,
   };
   return { getMigrations: async () => migrations };
 }

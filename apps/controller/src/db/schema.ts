@@ -31,6 +31,9 @@ export interface NodeTable {
   /** JSON array of the certificates the agent reported (protocol `certificateSchema`). */
   certificates: string | null;
   certificates_at: string | null;
+  /** JSON array of the upstreams the agent last reported (protocol `upstreamReportSchema`); null = never. */
+  upstream_health: string | null;
+  upstream_health_at: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -12,6 +12,7 @@ import { AgentSession, type AgentHandlers } from './agent-session';
 import { NodeRoutesCache } from './node-routes';
 import { NodeStatusWriter } from './node-status-writer';
 import { DEFAULT_PUSH_TIMING, SyncPusher, type PushTiming } from './sync-pusher';
+import { UpstreamHealthRecorder } from './upstream-health';
 
 export const AGENT_CONNECT_PATH = '/api/v1/agent/connect';
 
@@ -45,6 +46,7 @@ export class AgentHub {
   readonly sessions = new Map<string, AgentSession>();
   private readonly routeErrorsSeen = new Map<string, string>();
   private readonly writer: NodeStatusWriter;
+  private readonly upstreamHealth: UpstreamHealthRecorder;
   private readonly localRoutes: LocalRouteService;
   readonly dockerRoutes: DockerRouteService;
   private checkingStale: Promise<void> | null = null;
@@ -57,6 +59,7 @@ export class AgentHub {
     private readonly opts: HubOptions,
   ) {
     this.writer = new NodeStatusWriter(s.ctx, log);
+    this.upstreamHealth = new UpstreamHealthRecorder(s.ctx, this.writer);
     this.localRoutes = new LocalRouteService(s.ctx);
     this.dockerRoutes = new DockerRouteService(s.ctx, log, { staleAfterMs: opts.heartbeatSeconds * opts.offlineAfterMissed * 1000 });
     this.pusher = new SyncPusher(new NodeRoutesCache(s.ctx), this.sessions, log, opts.pushTiming ?? DEFAULT_PUSH_TIMING);
@@ -202,6 +205,7 @@ export class AgentHub {
         const sorted = [...f.certificates].sort((a, b) => (a.notAfter < b.notAfter ? -1 : a.notAfter > b.notAfter ? 1 : 0));
         this.writer.update(nodeId, { certificates: JSON.stringify(sorted), certificates_at: new Date().toISOString(), cert_count: sorted.length });
       },
+      'upstream-health': async (f) => this.upstreamHealth.record(nodeId, f.upstreams),
       ping: async (f) => session()?.send({ type: 'pong', t: f.t }),
       pong: async () => {},
       rateLimited: () => {
@@ -237,6 +241,7 @@ export class AgentHub {
   private forget(session: AgentSession): void {
     this.sessions.delete(session.nodeId);
     this.routeErrorsSeen.delete(session.nodeId);
+    this.upstreamHealth.forget(session.nodeId);
     this.pusher.disconnected(session);
   }
 

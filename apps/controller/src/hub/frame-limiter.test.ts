@@ -22,6 +22,14 @@ describe('FrameLimiter', () => {
     expect(l.check('local-routes', 1000)).toBeNull();
   });
 
+  it('limits upstream-health frames to one a second after a burst', () => {
+    const l = new FrameLimiter({ any: { burst: 100, perSecond: 50 }, localRoutes: { burst: 2, perSecond: 1 }, upstreamHealth: { burst: 2, perSecond: 1 } }, 0);
+    expect(l.check('upstream-health', 0)).toBeNull();
+    expect(l.check('upstream-health', 0)).toBeNull();
+    expect(l.check('upstream-health', 0)).toMatch(/upstream-health/);
+    expect(l.check('upstream-health', 1000)).toBeNull();
+  });
+
   it('limits any flood of frames', () => {
     const l = new FrameLimiter({ any: { burst: 5, perSecond: 1 }, localRoutes: { burst: 5, perSecond: 1 } }, 0);
     for (let i = 0; i < 5; i++) expect(l.check('ping', 0)).toBeNull();
@@ -35,6 +43,7 @@ describe('FrameLimiter', () => {
       expect(l.check('status', t)).toBeNull();
       expect(l.check('ping', t)).toBeNull();
       if (t % 1500 === 0) expect(l.check('local-routes', t)).toBeNull();
+      if (t % 5000 === 0) expect(l.check('upstream-health', t)).toBeNull();
     }
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Token buckets for what one agent connection may send: any frame, and `local-routes` frames (each of which
- * makes the controller compare and store up to a few thousand routes). A well-behaved agent stays far below
+ * Token buckets for what one agent connection may send: any frame, `local-routes` frames (each of which
+ * makes the controller compare and store up to a few thousand routes) and `upstream-health` frames. A well-behaved agent stays far below
  * both: it heartbeats every few seconds and publishes its local routes at most every 1.5 s.
  */
 export interface BucketSpec {
@@ -10,9 +10,17 @@ export interface BucketSpec {
   perSecond: number;
 }
 
-export const FRAME_LIMITS: { any: BucketSpec; localRoutes: BucketSpec } = {
+export interface FrameLimits {
+  any: BucketSpec;
+  localRoutes: BucketSpec;
+  /** `upstream-health` frames (each may list 20,000 upstreams); the agent sends at most one every 5 s. */
+  upstreamHealth?: BucketSpec;
+}
+
+export const FRAME_LIMITS: FrameLimits = {
   any: { burst: 200, perSecond: 50 },
   localRoutes: { burst: 10, perSecond: 1 },
+  upstreamHealth: { burst: 10, perSecond: 1 },
 };
 
 export class TokenBucket {
@@ -40,6 +48,7 @@ export class TokenBucket {
 export class FrameLimiter {
   private readonly any: TokenBucket;
   private readonly localRoutes: TokenBucket;
+  private readonly upstreamHealth: TokenBucket | null;
 
   constructor(
     readonly limits = FRAME_LIMITS,
@@ -47,12 +56,16 @@ export class FrameLimiter {
   ) {
     this.any = new TokenBucket(limits.any, now);
     this.localRoutes = new TokenBucket(limits.localRoutes, now);
+    this.upstreamHealth = limits.upstreamHealth ? new TokenBucket(limits.upstreamHealth, now) : null;
   }
 
   /** Null when the frame may be handled, otherwise why not (for the close reason). */
   check(type: string, now = Date.now()): string | null {
     if (!this.any.take(now)) return `more than ${this.limits.any.perSecond} frames per second`;
     if (type === 'local-routes' && !this.localRoutes.take(now)) return `more than ${this.limits.localRoutes.perSecond} local-routes frame per second`;
+    if (type === 'upstream-health' && this.upstreamHealth && !this.upstreamHealth.take(now)) {
+      return `more than ${this.limits.upstreamHealth!.perSecond} upstream-health frame per second`;
+    }
     return null;
   }
 }

@@ -27,6 +27,8 @@ const TYPES = {
   https_port: 'INTEGER',
   certificates: 'TEXT',
   certificates_at: 'TEXT',
+  upstream_health: 'TEXT',
+  upstream_health_at: 'TEXT',
 } as const satisfies Partial<Record<keyof NodeTable, string>>;
 type Column = keyof typeof TYPES;
 export type NodeStatusUpdate = Partial<Pick<NodeTable, Column>>;

@@ -8,12 +8,14 @@ import { EnrollmentService } from './enrollment-service';
 import { HierarchyService } from './hierarchy-service';
 import { NodeService } from './node-service';
 import { RouteService } from './route-service';
+import { UpstreamHealthService } from './upstream-health-service';
 
 export interface Services {
   ctx: ServiceContext;
   hierarchy: HierarchyService;
   nodes: NodeService;
   routes: RouteService;
+  upstreamHealth: UpstreamHealthService;
   auth: AuthService;
   accounts: AccountService;
   enrollment: EnrollmentService;
@@ -28,6 +30,7 @@ export function createServices(ctx: ServiceContext, opts: AuthOptions & AuditRet
     hierarchy: new HierarchyService(ctx),
     nodes: new NodeService(ctx),
     routes: new RouteService(ctx),
+    upstreamHealth: new UpstreamHealthService(ctx),
     auth,
     accounts: new AccountService(ctx, auth),
     enrollment: new EnrollmentService(ctx),

@@ -63,6 +63,8 @@ export function newNodeRow(fields: Pick<NodeTable, 'id' | 'site_id' | 'name' | '
     https_port: null,
     certificates: null,
     certificates_at: null,
+    upstream_health: null,
+    upstream_health_at: null,
     created_at: now,
     updated_at: now,
   };

@@ -6,6 +6,7 @@ import { Badge, RouteBadges } from '../components/Badges';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { DockerSources } from '../components/DockerSources';
 import { RouteForm } from '../components/RouteForm';
+import { UpstreamHealthList } from '../components/UpstreamHealth';
 import { EmptyState, ErrorNote, Loading } from '../components/States';
 import { useApi, useRefreshOnRevision } from '../hooks/useApi';
 import { useLiveNodes } from '../hooks/useLiveNodes';
@@ -16,7 +17,7 @@ import { KIND_INFO, nodeLabel } from '../lib/format';
 import { Link } from '../lib/router';
 import { TLS_LABEL, readOnlyReason, routeTarget, routeTitle, upstreamLabel } from '../lib/routes';
 
-function Target({ route }: { route: Route }) {
+function Target({ route, node }: { route: Route; node: FleetNode | undefined }) {
   if (route.kind === 'redirect' && route.redirect) {
     return (
       <>
@@ -28,7 +29,8 @@ function Target({ route }: { route: Route }) {
       </>
     );
   }
-  if (route.kind === 'proxy' || route.kind === 'stream') {
+  if (route.kind === 'proxy') return <UpstreamHealthList route={route} node={node} />;
+  if (route.kind === 'stream') {
     return (
       <ul className="lines mono">
         {route.upstreams.map((u, i) => (
@@ -78,7 +80,7 @@ function RouteRow({ route, node, canWrite, onEdit, onDelete }: { route: Route; n
       </td>
       {cols !== 'dead' && (
         <td data-label={cols === 'redirect' ? 'Redirects to' : 'Forwards to'}>
-          <Target route={route} />
+          <Target route={route} node={node} />
         </td>
       )}
       <td data-label="Server">

@@ -7,12 +7,12 @@ export function routeRoutes(api: ApiRegistry, s: Services): void {
   api.add({
     method: 'GET',
     url: '/routes',
-    summary: 'List routes',
+    summary: 'List routes; proxy routes with the health of each upstream (upstreamHealth)',
     tag: 'routes',
     access: 'read',
     query: routeListQuerySchema,
     response: z.array(routeSchema),
-    handler: async ({ query }) => s.routes.list(query),
+    handler: async ({ query }) => s.upstreamHealth.attach(await s.routes.list(query)),
   });
   api.add({
     method: 'POST',
@@ -38,12 +38,12 @@ export function routeRoutes(api: ApiRegistry, s: Services): void {
   api.add({
     method: 'GET',
     url: '/routes/:id',
-    summary: 'Get a route',
+    summary: 'Get a route; a proxy route with the health of each upstream (upstreamHealth)',
     tag: 'routes',
     access: 'read',
     params: idParams,
     response: routeSchema,
-    handler: async ({ params }) => s.routes.get(params.id),
+    handler: async ({ params }) => s.upstreamHealth.attachOne(await s.routes.get(params.id)),
   });
   api.add({
     method: 'PATCH',
