@@ -49,7 +49,11 @@ describe.each(['sqlite', 'postgres'] as const)('migration 005-drop-node-layer4 o
     await store.db.insertInto('tenants').values({ id: 't1', name: 't', created_at: now, updated_at: now }).execute();
     await store.db.insertInto('organizations').values({ id: 'o1', tenant_id: 't1', name: 'o', created_at: now, updated_at: now }).execute();
     await store.db.insertInto('sites').values({ id: 's1', organization_id: 'o1', name: 's', created_at: now, updated_at: now }).execute();
-    const node = (id: string) => newNodeRow({ id, site_id: 's1', name: id, hostname: `${id}.test`, is_local: 0, agent_key_hash: `h-${id}` }, now);
+    // Without the columns later migrations add (006-upstream-health): the rows as that release wrote them.
+    const node = (id: string) => {
+      const { upstream_health: _h, upstream_health_at: _a, ...row } = newNodeRow({ id, site_id: 's1', name: id, hostname: `${id}.test`, is_local: 0, agent_key_hash: `h-${id}` }, now);
+      return row;
+    };
     await (store.db as any)
       .insertInto('nodes')
       .values([
@@ -61,15 +65,15 @@ describe.each(['sqlite', 'postgres'] as const)('migration 005-drop-node-layer4 o
     expect(await nodeColumns(store)).toContain('layer4');
   });
 
-  it('drops nodes.layer4 and keeps every other fact of the nodes', async () => {
+  it('drops nodes.layer4 and keeps every other fact of the nodes (006 then adds the empty upstream-health columns)', async () => {
     const before = await store.db.selectFrom('nodes').selectAll().orderBy('id').execute();
     const { applied } = await migrate(store, () => {});
-    expect(applied).toEqual(['005-drop-node-layer4']);
+    expect(applied).toEqual(['005-drop-node-layer4', '006-upstream-health']);
     const columns = await nodeColumns(store);
     expect(columns).not.toContain('layer4');
     expect(columns).toContain('caddy_modules');
     const after = await store.db.selectFrom('nodes').selectAll().orderBy('id').execute();
-    expect(after).toEqual(before.map(({ layer4: _gone, ...rest }: any) => rest));
+    expect(after).toEqual(before.map(({ layer4: _gone, ...rest }: any) => ({ ...rest, upstream_health: null, upstream_health_at: null })));
     expect(after.map((n) => [n.id, n.caddy_modules])).toEqual([
       ['existing', null],
       ['managed', '["http.handlers.reverse_proxy","layer4"]'],
