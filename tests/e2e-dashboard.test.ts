@@ -9,8 +9,8 @@
  *
  * The other dashboard flows start from an agent enrolled through the API (tests/helpers/dashboard-session.ts):
  *   e2e-host-forms.test.ts        proxy / redirection hosts through the forms, served by the node's Caddy
- *   e2e-node-routes.test.ts       stream refusal, local routes live, the server selector
- *   e2e-server-lifecycle.test.ts  server detail and certificates, Offline live, revoke, move to another site
+ *   e2e-servers.test.ts           stream refusal, local routes live, the server selector, server detail and
+ *                                 certificates, Offline live, revoke, move to another site
  *
  * Every page is screenshotted to test-results/screenshots/. Any browser console error or uncaught page error
  * fails the test (see tests/helpers/browser.ts for the one exception: HTTP errors the test provokes itself).
