@@ -42,6 +42,23 @@ describe.skipIf(!hasCaddy)('agent restarts: the agent adopts the Caddy it left r
     console.log(`[agent-restart] ${line}`);
   };
 
+  /**
+   * Starts `keep` again while the client loop `t` runs through its Caddy: the loop went on while no agent ran
+   * (starting the agent process takes a while), and no request failed across the restart.
+   */
+  async function startKeepWithoutLoss(t: ReturnType<typeof traffic>, label: string): Promise<void> {
+    const whileAway = t.count();
+    await keep.start();
+    expect(t.count()).toBeGreaterThan(whileAway + 10);
+    await ctl.waitInSync(keep.nodeId);
+    await sleep(300);
+    const report = await t.stop();
+    record(label, report);
+
+    expect(report.exhausted, 'the client loop hit its bounds before the restart was over').toBe(false);
+    expect(report.failed, report.samples.join('\n')).toBe(0);
+  }
+
   beforeAll(async () => {
     ctl = await FleetController.start();
     up = await startUpstream('UP');
@@ -79,17 +96,7 @@ describe.skipIf(!hasCaddy)('agent restarts: the agent adopts the Caddy it left r
     expect(exit, keep.describe()).toMatchObject({ code: 0, signal: null });
     expect(keep.output()).toContain('leaving Caddy running for the next agent to adopt');
     expect(pidAlive(caddyPid)).toBe(true);
-    const whileAway = t.count();
-    await keep.start();
-    // The loop kept going while no agent ran (starting the agent process takes a while).
-    expect(t.count()).toBeGreaterThan(whileAway + 10);
-    await ctl.waitInSync(keep.nodeId);
-    await sleep(300);
-    const report = await t.stop();
-    record('keepCaddy on, agent SIGTERM + start', report);
-
-    expect(report.exhausted, 'the client loop hit its bounds before the restart was over').toBe(false);
-    expect(report.failed, report.samples.join('\n')).toBe(0);
+    await startKeepWithoutLoss(t, 'keepCaddy on, agent SIGTERM + start');
     expect(keep.output()).toContain('adopted the Caddy left running by the previous agent');
     const s = await keep.status();
     expect(s.caddy.pid).toBe(caddyPid);
@@ -111,16 +118,7 @@ describe.skipIf(!hasCaddy)('agent restarts: the agent adopts the Caddy it left r
     for (let i = 0; i < 3; i++) expect(await admin.ping()).toBe(true);
     await sleep(500);
     expect(pidAlive(caddyPid)).toBe(true);
-    const whileAway = t.count();
-    await keep.start();
-    expect(t.count()).toBeGreaterThan(whileAway + 10);
-    await ctl.waitInSync(keep.nodeId);
-    await sleep(300);
-    const report = await t.stop();
-    record('keepCaddy on, agent SIGKILL + start', report);
-
-    expect(report.exhausted, 'the client loop hit its bounds before the restart was over').toBe(false);
-    expect(report.failed, report.samples.join('\n')).toBe(0);
+    await startKeepWithoutLoss(t, 'keepCaddy on, agent SIGKILL + start');
     const s = await keep.status();
     expect(s.caddy.pid).toBe(caddyPid);
     expect(s.loadCount).toBe(0);

@@ -18,7 +18,8 @@ import { buildCaddyConfig, CaddyAdmin, CaddyLoadError, NO_LAYER4_REASON, type Bu
 import { makeRoute } from '../apps/agent/test-support/fixtures';
 import { caddyFlavors } from './helpers/caddy-bins';
 import { distinctFreePorts, startCaddy, stopCaddy, type RunningCaddy } from './helpers/caddy-run';
-import { freePort, sleep } from './helpers/processes';
+import { freePort } from './helpers/processes';
+import { retry } from './helpers/stream-servers';
 
 interface Reply {
   status: number;
@@ -57,19 +58,8 @@ function httpsGet(port: number, host: string, path = '/'): Promise<Reply & { iss
   });
 }
 
-/** Bounded retry (50 x 100 ms by default) for things Caddy does asynchronously after /load. */
-async function eventually<T>(fn: () => Promise<T>, attempts = 50, delayMs = 100): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      last = err;
-      await sleep(delayMs);
-    }
-  }
-  throw last;
-}
+/** Bounded retry (50 x 100 ms) for things Caddy does asynchronously after /load. */
+const eventually = <T>(fn: () => Promise<T>): Promise<T> => retry(fn, 50, 100);
 
 function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

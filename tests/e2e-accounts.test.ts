@@ -2,27 +2,22 @@
  * End-to-end: the account parts of the dashboard in headless Chromium against a real controller — change your
  * own password, see and end sessions, reset a user's password, change a role and remove a user.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { hasChromium, type BrowserSession } from './helpers/browser';
-import { DASHBOARD_ADMIN_PASSWORD, DashboardEnv, ensureWebBuilt, hidden, open, poll, signIn, visible } from './helpers/dashboard';
+import { DASHBOARD_ADMIN_PASSWORD, hidden, open, poll, signIn, visible, type DashboardEnv } from './helpers/dashboard';
+import { useDashboardSession } from './helpers/dashboard-session';
 
 const browserReady = hasChromium();
 
 describe.skipIf(!browserReady)('dashboard accounts (Chromium, real controller)', () => {
+  const session = useDashboardSession();
   let env: DashboardEnv;
   let browser: BrowserSession;
   let page: Page;
 
-  beforeAll(async () => {
-    await ensureWebBuilt();
-    env = await DashboardEnv.start();
-    browser = await env.launchBrowser({ width: 1280, height: 900 });
-    page = browser.page;
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await env?.close();
+  beforeAll(() => {
+    ({ env, browser, page } = session);
   });
 
   const status = async (path: string, cookie: string) => (await fetch(`${env.url}/api/v1${path}`, { headers: { cookie } })).status;

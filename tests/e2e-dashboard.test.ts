@@ -5,16 +5,12 @@
  * Flow: log in → every page renders → "New agent" issues a token, the agent enrolls with the token read off the
  * page and turns Online live (the dialog follows its own token's usedByNodeId, not whichever node enrolls first in
  * the site: a decoy enrolls in between) → the Sites page lists the site's enrollment tokens, issues one and revokes
- * it (enrolling with it then answers 401 enrollment_token_revoked) → a proxy host created through the form is served by the node's Caddy (checked
- * with a Host header against a real upstream on 127.0.0.1) → a duplicate domain shows the 409 on its field →
- * editing it (PATCH) and a redirection host (create, 308 served, delete) reach the node's Caddy → the stream form
- * refuses a server whose Caddy lacks layer4 (409 node_lacks_module on the Server field), and a local route that
- * clashes with a central one shows its lastError live → a proxy host with options from each group of the form
- * (load balancing, a custom location, an IP deny list, a response header; then maintenance) is applied by the
- * node's Caddy → an agent-local route appears and disappears live (SSE `routes`) →
- * the header's server selector filters the hosts list and survives a reload → the server page lists the
- * certificate its Caddy issued for a tls 'internal' host → stopping the agent turns the
- * node Offline live → revoke through the confirmation dialog → "Move to site" → every page again at phone width.
+ * it (enrolling with it then answers 401 enrollment_token_revoked) → every page again at phone width.
+ *
+ * The other dashboard flows start from an agent enrolled through the API (tests/helpers/dashboard-session.ts):
+ *   e2e-host-forms.test.ts        proxy / redirection hosts through the forms, served by the node's Caddy
+ *   e2e-servers.test.ts           stream refusal, local routes live, the server selector, server detail and
+ *                                 certificates, Offline live, revoke, move to another site
  *
  * Every page is screenshotted to test-results/screenshots/. Any browser console error or uncaught page error
  * fails the test (see tests/helpers/browser.ts for the one exception: HTTP errors the test provokes itself).
@@ -22,50 +18,20 @@
  * The web app is built in beforeAll when apps/web/dist is missing or older than its sources (~1 s with Vite).
  * Missing Chromium or Caddy: fails under CI=true, skips locally.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { RunningAgent } from '@caddyfleet/agent';
 import { hasChromium, type BrowserSession } from './helpers/browser';
-import {
-  DashboardEnv,
-  documentMark,
-  ensureWebBuilt,
-  hidden,
-  horizontalOverflow,
-  markDocument,
-  open,
-  poll,
-  row,
-  signIn,
-  text,
-  visible,
-} from './helpers/dashboard';
+import { hidden, horizontalOverflow, open, poll, row, signIn, text, visible, type DashboardEnv } from './helpers/dashboard';
+import { useDashboardSession } from './helpers/dashboard-session';
 import { requireCaddy } from './helpers/fleet-agent';
-import { httpGet } from './helpers/http-probe';
-import { startUpstream } from '../apps/agent/test-support/fixtures';
-import { waitFor } from './helpers/processes';
-
-/** GET from a chosen loopback source address (for the IP deny list). */
-function getFrom(source: string, ip: string, port: number, host: string): Promise<{ status: number }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: ip, port, localAddress: source, headers: { Host: host }, agent: false, timeout: 5000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${host} from ${source} timed out`)));
-    req.on('error', reject);
-  });
-}
-
-const DOMAIN = 'app.e2e.test';
-const LOCAL_DOMAIN = 'local.e2e.test';
 
 // Both throw under CI=true when missing (never skip in CI); locally they warn and the suite skips.
 const browserReady = hasChromium();
 const caddyReady = requireCaddy();
 
 describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, real controller, real agent)', () => {
+  const session = useDashboardSession();
   let env: DashboardEnv;
   let browser: BrowserSession;
   let page: Page;
@@ -74,16 +40,8 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
   let nodeId = '';
   let siteId = '';
 
-  beforeAll(async () => {
-    await ensureWebBuilt();
-    env = await DashboardEnv.start();
-    browser = await env.launchBrowser({ width: 1280, height: 900 });
-    page = browser.page;
-  });
-
-  afterAll(async () => {
-    await browser?.close().catch(() => {});
-    await env?.close();
+  beforeAll(() => {
+    ({ env, browser, page } = session);
   });
 
   it('logs in, with first-run guidance on the login page', async () => {
@@ -124,9 +82,6 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     await visible(page.getByRole('cell', { name: 'e2e script', exact: true }));
     browser.assertClean();
   });
-
-  // ── AGENT ─────────────────────────────────────────────────────────────────────────────────────────────
-  // The steps below run the real agent (apps/agent, startAgent) with a managed /usr/bin/caddy.
 
   it('enrolls a node through "New agent" and shows it Online live', async () => {
     // A site for the new server, made through the Sites page.
@@ -245,364 +200,6 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard end-to-end (Chromium, r
     expect(refused.body.error?.code).toBe('enrollment_token_revoked');
     browser.assertClean();
   });
-
-  it('creates a proxy host on that node through the form, and the node\'s Caddy serves it', async () => {
-    await open(page, '/proxy-hosts', 'Proxy hosts');
-    await page.getByRole('button', { name: 'Add proxy host' }).first().click();
-    const dialog = page.getByRole('dialog', { name: 'New proxy host' });
-
-    // Client-side validation from the protocol's zod schema, inline on the fields.
-    await dialog.getByLabel('Domain names').fill('not a_domain!');
-    await dialog.getByRole('button', { name: 'Create proxy host' }).click();
-    await visible(dialog.getByText(/not a valid RFC 1123 label/));
-    await poll(() => dialog.getByLabel('Domain names').getAttribute('aria-invalid')).toBe('true');
-    await visible(dialog.getByText('enter a port (1–65535)'));
-    await browser.screenshot('13-proxy-form-validation');
-
-    await dialog.getByLabel('Server', { exact: true }).selectOption(nodeId);
-    await dialog.getByLabel('Domain names').fill(DOMAIN);
-    await dialog.getByLabel('Host', { exact: true }).fill('127.0.0.1');
-    await dialog.getByLabel('Port', { exact: true }).fill(String(env.upstream.port));
-    await dialog.getByLabel('TLS').selectOption('off');
-    await dialog.getByRole('button', { name: 'Create proxy host' }).click();
-    await hidden(dialog);
-
-    const created = page.locator('tbody tr').filter({ hasText: DOMAIN });
-    await poll(() => text(created)).toContain(`127.0.0.1:${env.upstream.port}`);
-    await poll(() => text(created)).toContain('e2e-node');
-
-    const served = await waitFor(
-      async () => {
-        const res = await env.caddyGet(DOMAIN, '/hello');
-        return res?.status === 200 ? res : null;
-      },
-      { timeoutMs: 20_000, description: `${DOMAIN} served by the node's Caddy` },
-    );
-    expect(served.body).toBe(`e2e-upstream ${DOMAIN}/hello`);
-    await browser.screenshot('14-proxy-hosts');
-    browser.assertClean();
-  });
-
-  it('shows the 409 domain conflict on the domains field', async () => {
-    await page.getByRole('button', { name: 'Add proxy host' }).first().click();
-    const dialog = page.getByRole('dialog', { name: 'New proxy host' });
-    await dialog.getByLabel('Server', { exact: true }).selectOption(nodeId);
-    await dialog.getByLabel('Domain names').fill(DOMAIN);
-    await dialog.getByLabel('Host', { exact: true }).fill('127.0.0.1');
-    await dialog.getByLabel('Port', { exact: true }).fill('9');
-    browser.expectHttpError(409, /^\/api\/v1\/routes$/);
-    await dialog.getByRole('button', { name: 'Create proxy host' }).click();
-    const domains = dialog.getByLabel('Domain names');
-    await poll(() => domains.getAttribute('aria-invalid')).toBe('true');
-    const describedBy = (await domains.getAttribute('aria-describedby')) ?? '';
-    const fieldError = page.locator(`[id="${describedBy.split(' ').pop()}"]`);
-    await poll(() => text(fieldError)).toContain(`${DOMAIN} is already served on this server by another route`);
-    await browser.screenshot('15-proxy-form-409');
-    await dialog.getByRole('button', { name: 'Cancel' }).click();
-    await hidden(dialog);
-    browser.assertClean();
-  });
-
-  it('edits a proxy host and creates, serves and deletes a redirection host on the node', async () => {
-    await open(page, '/proxy-hosts', 'Proxy hosts');
-    await page.getByRole('button', { name: `Edit ${DOMAIN}` }).click();
-    const edit = page.getByRole('dialog', { name: 'Edit proxy host' });
-    await poll(() => edit.getByLabel('Domain names').inputValue()).toBe(DOMAIN);
-    await edit.getByLabel('Domain names').fill(`${DOMAIN}\nwww.${DOMAIN}`);
-    await edit.getByRole('button', { name: 'Save changes' }).click();
-    await hidden(edit);
-    await poll(() => text(page.locator('tbody tr').filter({ hasText: DOMAIN }))).toContain(`www.${DOMAIN}`);
-    const www = await waitFor(
-      async () => {
-        const res = await env.caddyGet(`www.${DOMAIN}`);
-        return res?.status === 200 ? res : null;
-      },
-      { timeoutMs: 20_000, description: `www.${DOMAIN} served after the edit` },
-    );
-    expect(www.body).toBe(`e2e-upstream www.${DOMAIN}/`);
-
-    await open(page, '/redirection-hosts', 'Redirection hosts');
-    await page.getByRole('button', { name: 'Add redirection host' }).first().click();
-    const form = page.getByRole('dialog', { name: 'New redirection host' });
-    await form.getByLabel('Server', { exact: true }).selectOption(nodeId);
-    await form.getByLabel('Domain names').fill('old.e2e.test');
-    await form.getByLabel('Redirect to').fill('https://new.e2e.test/base');
-    await form.getByLabel('Status code').selectOption('308');
-    await form.getByLabel('TLS').selectOption('off');
-    await form.getByRole('button', { name: 'Create redirection host' }).click();
-    await hidden(form);
-    const redirected = await waitFor(
-      async () => {
-        const res = await env.caddyGet('old.e2e.test', '/docs?x=1');
-        return res?.status === 308 ? res : null;
-      },
-      { timeoutMs: 20_000, description: 'old.e2e.test redirected by the node' },
-    );
-    expect(redirected.location).toBe('https://new.e2e.test/base/docs?x=1');
-    await browser.screenshot('16-redirection-hosts');
-
-    await page.getByRole('button', { name: 'Delete old.e2e.test' }).click();
-    const confirm = page.getByRole('dialog', { name: 'Delete redirection host?' });
-    await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
-    await hidden(confirm);
-    await visible(page.getByText('No redirection hosts yet.'));
-    await waitFor(async () => (await env.caddyGet('old.e2e.test'))?.status === 404, {
-      timeoutMs: 20_000,
-      description: 'old.e2e.test no longer served',
-    });
-    browser.assertClean();
-  });
-
-  it("refuses a stream on the form for a server whose Caddy lacks layer4, and shows a route the node cannot serve with its lastError, live", async () => {
-    await open(page, '/streams', 'Streams');
-    await visible(page.getByText('No streams yet.'));
-    await page.getByRole('button', { name: 'Add stream' }).first().click();
-    const dialog = page.getByRole('dialog', { name: 'New stream' });
-    await dialog.getByLabel('Server', { exact: true }).selectOption(nodeId);
-    // The agent reported its Debian Caddy's modules: the form says so before the controller does.
-    await visible(dialog.getByText("This server's Caddy has no layer4 module, so it cannot serve streams."));
-    await dialog.getByLabel('Listen port').fill('15432');
-    await dialog.getByLabel('Host', { exact: true }).fill('127.0.0.1');
-    await dialog.getByLabel('Port', { exact: true }).fill('5432');
-    await dialog.getByLabel('TLS server names (SNI)').fill('db.e2e.test');
-    await dialog.getByLabel('PROXY protocol').selectOption('v2');
-    browser.expectHttpError(409, /^\/api\/v1\/routes$/);
-    await dialog.getByRole('button', { name: 'Create stream' }).click();
-    // 409 node_lacks_module, on the Server field.
-    await visible(dialog.getByText(/This server's Caddy has no layer4 module \(streams need a Caddy built with layer4\)/));
-    await browser.screenshot('17-stream-refused-no-layer4');
-    await dialog.getByRole('button', { name: 'Cancel' }).click();
-    await hidden(dialog);
-    await visible(page.getByText('No streams yet.'));
-
-    // A local route claiming the central proxy host's domain is not served; the controller shows why, live.
-    await open(page, '/404-hosts', '404 hosts');
-    const clash = await agent!.localRoutes.add({ kind: 'dead', domains: [DOMAIN], tls: 'off' });
-    const local = page.locator('tbody tr').filter({ hasText: DOMAIN });
-    await visible(local.getByRole('note'), 20_000);
-    await poll(() => text(local.getByRole('note'))).toMatch(new RegExp(`domain ${DOMAIN.replace(/\./g, '\\.')} conflicts with route`));
-    await browser.screenshot('17b-local-route-last-error');
-    expect(await agent!.localRoutes.remove(clash.route.id)).toBe(true);
-    await hidden(local);
-    browser.assertClean();
-  });
-
-  it("creates a proxy host with options through the form, one per group, and the node's Caddy applies them", async () => {
-    const api = await startUpstream('api-upstream');
-    try {
-      await open(page, '/proxy-hosts', 'Proxy hosts');
-      await page.getByRole('button', { name: 'Add proxy host' }).first().click();
-      const dialog = page.getByRole('dialog', { name: 'New proxy host' });
-      await dialog.getByLabel('Server', { exact: true }).selectOption(nodeId);
-      await dialog.getByLabel('Domain names').fill('opts.e2e.test');
-      await dialog.getByLabel('Host', { exact: true }).fill('127.0.0.1');
-      await dialog.getByLabel('Port', { exact: true }).fill(String(env.upstream.port));
-      await dialog.getByLabel('TLS').selectOption('off');
-      // Upstream group
-      await dialog.getByText('Upstream connection').click();
-      await dialog.getByLabel('Load balancing').selectOption('round_robin');
-      // Locations group: a malformed line first, refused on the field by the shared schema.
-      await dialog.getByText('Custom locations').click();
-      await dialog.getByLabel('Locations').fill('/api* = 127.0.0.1:1');
-      await dialog.getByRole('button', { name: 'Create proxy host' }).click();
-      await visible(dialog.getByText(/^line 1: must start with \//));
-      await dialog.getByLabel('Locations').fill(`/api = 127.0.0.1:${api.port}`);
-      // Security group
-      await dialog.getByText('Security and access').click();
-      await dialog.getByLabel('Deny').fill('127.0.0.9');
-      // Headers group
-      await dialog.getByText('Headers', { exact: true }).click();
-      await dialog.getByLabel('Response headers').fill('X-Served-By: caddyfleet');
-      await browser.screenshot('17c-proxy-form-options');
-      await dialog.getByRole('button', { name: 'Create proxy host' }).click();
-      await hidden(dialog);
-
-      const served = await waitFor(
-        async () => {
-          const r = await httpGet(env.caddyHttp.ip, env.caddyHttp.port, 'opts.e2e.test', '/').catch(() => null);
-          return r?.status === 200 ? r : null;
-        },
-        { timeoutMs: 20_000, description: 'opts.e2e.test served' },
-      );
-      expect(served.body).toBe('e2e-upstream opts.e2e.test/');
-      expect(served.headers['x-served-by']).toBe('caddyfleet');
-      expect((await httpGet(env.caddyHttp.ip, env.caddyHttp.port, 'opts.e2e.test', '/api/items')).body).toBe('api-upstream opts.e2e.test/api/items');
-      const denied = await getFrom('127.0.0.9', env.caddyHttp.ip, env.caddyHttp.port, 'opts.e2e.test');
-      expect(denied.status).toBe(403);
-
-      // The maintenance switch, through the edit form.
-      await page.getByRole('button', { name: 'Edit opts.e2e.test' }).click();
-      const edit = page.getByRole('dialog', { name: 'Edit proxy host' });
-      await poll(() => edit.getByLabel('Locations').inputValue()).toBe(`/api = 127.0.0.1:${api.port}`);
-      await edit.getByRole('switch', { name: 'Maintenance page' }).check();
-      await edit.getByRole('button', { name: 'Save changes' }).click();
-      await hidden(edit);
-      const maintenance = await waitFor(
-        async () => {
-          const r = await httpGet(env.caddyHttp.ip, env.caddyHttp.port, 'opts.e2e.test', '/').catch(() => null);
-          return r?.status === 503 ? r : null;
-        },
-        { timeoutMs: 20_000, description: 'opts.e2e.test in maintenance' },
-      );
-      expect(maintenance.body).toContain('Down for maintenance');
-      const route = ((await env.api('GET', `/routes?nodeId=${nodeId}`)) as { id: string; domains: string[] }[]).find((r) => r.domains.includes('opts.e2e.test'))!;
-      await env.api('DELETE', `/routes/${route.id}`);
-      browser.assertClean();
-    } finally {
-      await api.close();
-    }
-  });
-
-  it('shows an agent-local route appear and go live, on the server detail and the hosts list (SSE routes)', async () => {
-    // A local route changes no revision: only the `routes` event tells the dashboard. A list also refreshes once
-    // on the first `node` event after it mounts (heartbeats, every second here), so let that pass first.
-    const settle = () => page.waitForTimeout(2500);
-    await open(page, `/servers/${nodeId}`, 'e2e-node');
-    const region = page.getByRole('region', { name: 'Routes on this server' });
-    await poll(() => text(region)).toContain(DOMAIN);
-    await markDocument(page);
-    await settle();
-    const local = await agent!.localRoutes.add({ kind: 'dead', domains: ['agent-local.e2e.test'], tls: 'off' });
-    await poll(() => text(region)).toContain('agent-local.e2e.test');
-    await poll(() => text(region)).toContain('Agent-local');
-    await browser.screenshot('28-server-detail-local-route');
-
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: '404 hosts' }).click();
-    const localRow = page.locator('tbody tr').filter({ hasText: 'agent-local.e2e.test' });
-    await visible(localRow);
-    await settle();
-    expect(await agent!.localRoutes.remove(local.route.id)).toBe(true);
-    await visible(page.getByText('No 404 hosts yet.'));
-    expect(await documentMark(page)).toBe(1);
-    browser.assertClean();
-  });
-
-  it('filters the hosts list with the server selector, in the URL and across a reload', async () => {
-    await env.api('POST', '/routes', { kind: 'proxy', nodeId: null, domains: [LOCAL_DOMAIN], upstreams: [{ host: '127.0.0.1', port: 9 }], tls: 'off' });
-    await open(page, '/proxy-hosts', 'Proxy hosts');
-    const rows = page.locator('tbody tr');
-    await poll(() => rows.count()).toBe(2);
-
-    const selector = page.getByRole('combobox', { name: 'Server', exact: true });
-    await selector.selectOption(nodeId);
-    await poll(() => page.url()).toMatch(new RegExp(`[?&]node=${nodeId}`));
-    await poll(() => rows.count()).toBe(1);
-    await poll(() => text(rows.first())).toContain(DOMAIN);
-
-    await page.reload();
-    await visible(page.getByRole('heading', { level: 1, name: 'Proxy hosts' }));
-    await poll(() => selector.inputValue()).toBe(nodeId);
-    await poll(() => rows.count()).toBe(1);
-    await poll(() => text(rows.first())).toContain(DOMAIN);
-    await browser.screenshot('18-proxy-hosts-filtered');
-
-    // The filter follows in-app navigation and applies to the overview.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
-    await poll(() => page.url()).toMatch(new RegExp(`/\\?node=${nodeId}$`));
-    await visible(page.getByText('Showing e2e-node.'));
-
-    await selector.selectOption('local');
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Proxy hosts' }).click();
-    await poll(() => rows.count()).toBe(1);
-    await poll(() => text(rows.first())).toContain(LOCAL_DOMAIN);
-
-    await selector.selectOption('');
-    await poll(() => page.url()).not.toMatch(/node=/);
-    await poll(() => rows.count()).toBe(2);
-    browser.assertClean();
-  });
-
-  it('shows the server detail with its routes and events, then Offline live when the agent stops', async () => {
-    await open(page, `/servers/${nodeId}`, 'e2e-node');
-    await poll(() => text(page.getByRole('region', { name: 'Routes on this server' }))).toContain(DOMAIN);
-    await poll(() => text(page.getByRole('region', { name: 'Recent events' }))).toContain('enrolled server e2e-node');
-    await browser.screenshot('19-server-detail');
-
-    // A tls 'internal' host makes the node's Caddy issue a certificate from its local CA; the agent reports it.
-    const secure = (await env.api('POST', '/routes', { kind: 'proxy', nodeId, domains: ['secure.e2e.test'], upstreams: [{ host: '127.0.0.1', port: env.upstream.port }], tls: 'internal' })) as { id: string };
-    const certs = page.getByRole('table', { name: 'Certificates' });
-    await poll(() => text(certs), 30_000).toContain('secure.e2e.test');
-    const certRow = certs.locator('tbody tr').filter({ hasText: 'secure.e2e.test' });
-    await poll(() => text(certRow)).toMatch(/Caddy Local Authority/);
-    await poll(() => text(certRow)).toContain("Caddy's internal CA");
-    // Freshly issued (Caddy renews with a third of the lifetime left): not flagged.
-    await poll(() => certRow.getAttribute('data-expiry')).toBe('ok');
-    await poll(() => text(page.getByRole('region', { name: 'Details' }))).toMatch(/\d+ modules/);
-    await certs.scrollIntoViewIfNeeded();
-    await browser.screenshot('19b-server-certificates');
-    await env.api('DELETE', `/routes/${secure.id}`);
-
-    await open(page, '/servers', 'Servers');
-    const nodeRow = row(page, 'node-id', nodeId);
-    await visible(nodeRow.locator('[data-status="online"]'));
-    // Marks this document: if the page reloaded, the mark would be gone.
-    await markDocument(page);
-    await agent!.stop();
-    await visible(nodeRow.locator('[data-status="offline"]'), 15_000);
-    expect(await documentMark(page)).toBe(1);
-    await poll(() => nodeRow.getAttribute('class')).toMatch(/row-bad/);
-    await browser.screenshot('20-servers-offline');
-
-    await open(page, '/', 'Overview');
-    await poll(() => text(page.getByRole('region', { name: 'Needs attention' }))).toContain('e2e-node');
-    await browser.screenshot('21-overview');
-    browser.assertClean();
-  });
-
-  it('revokes the node through the confirmation dialog', async () => {
-    await open(page, `/servers/${nodeId}`, 'e2e-node');
-    await page.getByRole('button', { name: 'Revoke', exact: true }).click();
-    const confirm = page.getByRole('dialog', { name: 'Revoke e2e-node?' });
-    await poll(() => text(confirm)).toContain('its key stops working');
-    await browser.screenshot('22-revoke-confirm');
-    await confirm.getByRole('button', { name: 'Revoke agent key' }).click();
-    await hidden(confirm);
-    await visible(page.getByText('agent key revoked').first());
-    await visible(page.getByText('This server can no longer connect.'));
-    await poll(() => page.getByRole('button', { name: 'Revoke', exact: true }).count()).toBe(0);
-    await poll(() => text(page.getByRole('region', { name: 'Recent events' }))).toContain('revoked server e2e-node');
-    await poll(() => text(page.getByRole('region', { name: 'Details' }))).toContain('Agent key revoked');
-    await browser.screenshot('23-server-revoked');
-    const node = (await env.api('GET', `/nodes/${nodeId}`)) as { status: string; lastError: string };
-    expect(node).toMatchObject({ status: 'offline', lastError: 'agent key revoked', revokedAt: expect.any(String) });
-    browser.assertClean();
-  });
-
-  it('moves the node to another site from its detail page', async () => {
-    const orgs = (await env.api('GET', '/organizations')) as { id: string; name: string }[];
-    const site2 = (await env.api('POST', '/sites', { name: 'E2E Site 2', organizationId: orgs.find((o) => o.name === 'E2E Org')!.id })) as { id: string };
-    await open(page, `/servers/${nodeId}`, 'e2e-node');
-    const details = page.getByRole('region', { name: 'Details' });
-    await poll(() => text(details)).toContain('E2E Tenant / E2E Org / E2E Site');
-
-    await page.getByRole('button', { name: 'Move to site' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Move e2e-node to another site?' });
-    await poll(() => text(dialog)).toContain('is in E2E Tenant / E2E Org / E2E Site.');
-    const move = dialog.getByRole('button', { name: /^Move/ });
-    expect(await move.isDisabled()).toBe(true);
-    // The current site is not offered.
-    const choices = await dialog.getByLabel('New site').locator('option').allTextContents();
-    expect(choices).not.toContain('E2E Tenant / E2E Org / E2E Site');
-    await dialog.getByLabel('New site').selectOption({ label: 'E2E Tenant / E2E Org / E2E Site 2' });
-    await browser.screenshot('29-move-to-site');
-    await dialog.getByRole('button', { name: 'Move to E2E Site 2' }).click();
-    await hidden(dialog);
-    await poll(() => text(details)).toContain('E2E Tenant / E2E Org / E2E Site 2');
-    await poll(() => text(page.getByRole('region', { name: 'Recent events' }))).toContain('changed server e2e-node');
-    await browser.screenshot('30-server-moved');
-
-    const node = (await env.api('GET', `/nodes/${nodeId}`)) as { siteId: string };
-    expect(node.siteId).toBe(site2.id);
-    const routes = (await env.api('GET', `/routes?nodeId=${nodeId}`)) as { siteId: string }[];
-    expect(routes.length).toBeGreaterThan(0);
-    for (const r of routes) expect(r.siteId).toBe(site2.id);
-    // The servers list shows the new site too.
-    await page.getByRole('link', { name: 'Servers', exact: true }).first().click();
-    await poll(() => text(row(page, 'node-id', nodeId))).toContain('E2E Site 2');
-    browser.assertClean();
-  });
-
-  // ── end of AGENT steps ────────────────────────────────────────────────────────────────────────────────
 
   it('renders every page at phone width (390 px) without console errors', async () => {
     const phone = await env.launchBrowser({ width: 390, height: 844 });

@@ -3,29 +3,22 @@
  * the TLS mode follows the domain names, port errors are in plain words, revoked servers are not offered, and
  * the route badges explain themselves.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { hasChromium, type BrowserSession } from './helpers/browser';
-import { DashboardEnv, ensureWebBuilt, open, poll, row, signIn, visible } from './helpers/dashboard';
+import { open, poll, row, visible, type DashboardEnv } from './helpers/dashboard';
+import { useDashboardSession } from './helpers/dashboard-session';
 
 const browserReady = hasChromium();
 
 describe.skipIf(!browserReady)('dashboard route form (Chromium, real controller)', () => {
+  const session = useDashboardSession({ signIn: true });
   let env: DashboardEnv;
   let browser: BrowserSession;
   let page: Page;
 
-  beforeAll(async () => {
-    await ensureWebBuilt();
-    env = await DashboardEnv.start();
-    browser = await env.launchBrowser({ width: 1280, height: 900 });
-    page = browser.page;
-    await page.goto('/');
-    await signIn(page, 'admin');
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await env?.close();
+  beforeAll(() => {
+    ({ env, browser, page } = session);
   });
 
   async function enroll(name: string): Promise<string> {

@@ -1,5 +1,5 @@
 /**
- * Setup and page helpers for the dashboard's end-to-end test (tests/e2e-dashboard.test.ts).
+ * Setup and page helpers for the dashboard's end-to-end tests (tests/e2e-*.test.ts; their shared hooks: ./dashboard-session.ts).
  *
  *  - `ensureWebBuilt()` builds apps/web with Vite when dist/ is missing or older than its sources, and checks
  *    that the bundle is React's production build;

@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AgentConfigError } from './errors';
 import { AGENT_OPTIONS, loadAgentOptions } from './options';
-
-const base = { stateDir: '/var/lib/caddyfleet-agent', caddyBin: '/usr/bin/caddy' };
-
-function problems(flags: Parameters<typeof loadAgentOptions>[0], env: NodeJS.ProcessEnv = {}): string {
-  try {
-    loadAgentOptions(flags, env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(AgentConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected the options to be refused');
-}
+import { BASE_FLAGS as base, refusalOf as problems } from '../test-support/options';
 
 describe('loadAgentOptions', () => {
   it('fills the defaults', () => {

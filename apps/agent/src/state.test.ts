@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StateFileError } from './errors';
-import { StateStore, writeFileAtomic } from './state';
+import { writeFileAtomic } from './atomic-file';
+import { StateStore } from './state';
 
 let dir: string;
 beforeEach(async () => {

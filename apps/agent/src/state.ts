@@ -3,12 +3,12 @@
  * or power loss leaves either the old or the new file, never half of one, and everything is read back through
  * zod so a damaged file stops the agent with the file name instead of feeding garbage to Caddy.
  */
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { CaddyConfig } from '@caddyfleet/caddy';
 import { localRouteSchema, routeSchema, sourcedDockerEntrySchema } from '@caddyfleet/protocol';
+import { writeFileAtomic } from './atomic-file';
 import { StateFileError } from './errors';
 
 export const agentStateSchema = z.object({
@@ -49,32 +49,6 @@ export const dockerContainerSchema = z.object({
   ports: z.array(z.object({ ip: z.string(), privatePort: z.number().int(), publicPort: z.number().int().nullable(), type: z.string() })),
 });
 const dockerFileSchema = z.object({ containers: z.array(dockerContainerSchema) });
-
-/**
- * Writes `data` to `file` via a temp file in the same directory (rename is atomic only within a file system),
- * with `mode` set before the content is visible under its final name.
- */
-export async function writeFileAtomic(file: string, data: string, mode = 0o600): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(tmp, 'wx', mode);
-  try {
-    // The umask may have stripped bits from `mode`; chmod makes the mode exact.
-    await handle.chmod(mode);
-    await handle.writeFile(data, 'utf8');
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
 
 async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null> {
   let text: string;

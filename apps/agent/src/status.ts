@@ -1,15 +1,21 @@
 /** Shapes the agent reports about itself (`RunningAgent.status()`, `GET /status` of the local API). */
 import type { DockerEntry, Route } from '@caddyfleet/protocol';
 
-/** Docker discovery as the agent sees it: the daemon, what it publishes, and the routes it serves from labels. */
-export interface AgentDockerStatus {
+/** Docker discovery's own state (DockerDiscovery.status()): the daemon and what this node publishes. */
+export interface DockerStatus {
   host: string;
   prefix: string;
+  /** The event stream is open and the last list worked. */
   connected: boolean;
   lastError: string | null;
   lastListAt: string | null;
   containers: number;
+  /** What this node publishes: one entry per site (with its problems). */
   entries: DockerEntry[];
+}
+
+/** Docker discovery as the agent sees it: the daemon, what it publishes, and the routes it serves from labels. */
+export interface AgentDockerStatus extends DockerStatus {
   /** Docker routes this node serves or would serve (its own and other nodes' `caddyfleet.node` ones). */
   routes: { id: string; domains: string[]; upstreams: { host: string; port: number }[]; served: boolean; problems: string[]; containers: string[] }[];
 }

@@ -10,7 +10,7 @@ export interface CliIO {
   stdin: NodeJS.ReadableStream;
   /** Environment for options commander does not read itself (CADDYFLEET_JSON). Commander reads process.env. */
   env: NodeJS.ProcessEnv;
-  /** Resolves when a role command should shut down (default: first SIGINT or SIGTERM). */
+  /** Resolves when a role command should shut down (default: first SIGINT, SIGTERM or SIGHUP). */
   waitForShutdown: () => Promise<string>;
   fetch?: typeof fetch;
 }

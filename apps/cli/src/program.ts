@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
+import { waitForStopSignal } from '@caddyfleet/agent/stop-signals';
 import { ApiError } from './api-client';
 import { registerHierarchy } from './commands/hierarchy';
 import { registerLogin } from './commands/login';
@@ -18,20 +19,11 @@ import { CliError } from './errors';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
-/** Resolves on the first SIGINT or SIGTERM; a second one while shutting down exits at once. */
+/** Resolves on the first SIGINT, SIGTERM or SIGHUP; a second SIGINT or SIGTERM while shutting down exits at once. */
 export function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const signals = ['SIGINT', 'SIGTERM'] as const;
-    const first = (sig: NodeJS.Signals) => {
-      for (const s of signals) process.off(s, first);
-      const again = (s2: NodeJS.Signals) => {
-        process.stderr.write(`caddyfleet: ${s2} received again, exiting without waiting\n`);
-        process.exit(130);
-      };
-      for (const s of signals) process.once(s, again);
-      resolve(sig);
-    };
-    for (const s of signals) process.on(s, first);
+  return waitForStopSignal((again) => {
+    process.stderr.write(`caddyfleet: ${again} received again, exiting without waiting\n`);
+    process.exit(130);
   });
 }
 

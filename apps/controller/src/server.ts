@@ -29,10 +29,13 @@ export interface StartOptions {
   listen?: boolean;
   /** Where to print the generated admin password; defaults to stdout. */
   announce?: (line: string) => void;
+  /** Where log lines go; defaults to pino's stdout. */
+  logDestination?: pino.DestinationStream;
 }
 
 export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
-  const log = pino({ level: config.logLevel, base: { svc: 'controller' } });
+  const logOptions = { level: config.logLevel, base: { svc: 'controller' } };
+  const log = opts.logDestination ? pino(logOptions, opts.logDestination) : pino(logOptions);
   // Set once the health tracker exists; a connection breaking during migrations only needs to be logged.
   let onConnectionError = (err: Error) => log.warn({ err: err.message }, 'database connection lost');
   const store = openDatabase({ ...config, onConnectionError: (err) => onConnectionError(err), onNotice: (m) => log.warn(m) });

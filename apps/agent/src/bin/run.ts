@@ -1,26 +1,14 @@
-/** `caddyfleet-agent run`: the agent in the foreground until SIGTERM/SIGINT (systemd's stop) or a final error. */
+/** `caddyfleet-agent run`: the agent in the foreground until SIGTERM/SIGINT/SIGHUP (systemd's stop, Ctrl-C, a closed terminal) or a final error. */
 import { startAgent } from '../agent';
 import { loadAgentOptions, type AgentFlags } from '../options';
 import { describeError, EXIT_CONFIG } from './exit';
-
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const signals = ['SIGINT', 'SIGTERM'] as const;
-    const first = (sig: NodeJS.Signals) => {
-      for (const s of signals) process.off(s, first);
-      for (const s of signals) process.once(s, () => process.exit(130));
-      resolve(sig);
-    };
-    for (const s of signals) process.on(s, first);
-  });
-}
+import { waitForStopSignal } from '../stop-signals';
 
 /** Reasons the agent gives when the controller refused its key for good (see connection.ts). */
 const KEY_REFUSED = /^agent key (revoked|rejected)/;
 
 export async function runAgent(flags: AgentFlags): Promise<number> {
-  const shutdown = waitForSignal();
+  const shutdown = waitForStopSignal();
   let agent;
   try {
     agent = await startAgent(loadAgentOptions(flags));

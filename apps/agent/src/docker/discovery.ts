@@ -9,20 +9,9 @@ import { DOCKER_LIMITS, type DockerEntry, type SourcedDockerEntry } from '@caddy
 import { errorMessage } from '../errors';
 import { stableStringify } from '../stable-json';
 import type { StateStore } from '../state';
+import type { DockerStatus } from '../status';
 import { containerEntries, type DiscoveredContainer, type Identity } from './resolve';
 import { DockerWatcher } from './watcher';
-
-export interface DockerStatus {
-  host: string;
-  prefix: string;
-  /** The event stream is open and the last list worked. */
-  connected: boolean;
-  lastError: string | null;
-  lastListAt: string | null;
-  containers: number;
-  /** What this node publishes: one entry per site (with its problems). */
-  entries: DockerEntry[];
-}
 
 export interface DiscoveryOptions {
   host: string;

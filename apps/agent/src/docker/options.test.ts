@@ -1,19 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AgentConfigError } from '../errors';
 import { dockerHostOf, loadAgentOptions } from '../options';
 import { dockerConnection } from './discovery';
-
-const base = { stateDir: '/var/lib/caddyfleet-agent', caddyBin: '/usr/bin/caddy' };
-
-function refusal(flags: Parameters<typeof loadAgentOptions>[0], env: NodeJS.ProcessEnv = {}): string {
-  try {
-    loadAgentOptions(flags, env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(AgentConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected the options to be refused');
-}
+import { BASE_FLAGS as base, refusalOf as refusal } from '../../test-support/options';
 
 describe('Docker discovery options', () => {
   it('defaults to the caddy prefix and the default socket when it exists', () => {

@@ -16,7 +16,8 @@ import { StateStore } from '../state';
 import { AGENT_VERSION } from '../version';
 import { previousSettings, renderConfigEnv, type InstallSettings } from './config-env';
 import type { Say } from './console';
-import { installExecutable, writeOwnedFile } from './files';
+import { writeFileAtomic } from '../atomic-file';
+import { installExecutable } from './files';
 import { osSupport, parseOsRelease } from './os-release';
 import { INSTALL } from './paths';
 import { InstallError, lookupUser, mustRun, run, unitIs } from './system';
@@ -205,7 +206,7 @@ export async function install(req: InstallRequest, say: Say): Promise<void> {
   await mkdir(INSTALL.configDir, { recursive: true, mode: 0o750 });
   await chown(INSTALL.configDir, 0, owner.gid);
   await chmod(INSTALL.configDir, 0o750);
-  await writeOwnedFile(INSTALL.configFile, settings.configEnv, 0o600, owner);
+  await writeFileAtomic(INSTALL.configFile, settings.configEnv, 0o600, owner);
   say(`wrote ${INSTALL.configFile} (mode 0600, owner ${INSTALL.user})`);
 
   await mkdir(INSTALL.stateDir, { recursive: true, mode: 0o700 });
@@ -214,7 +215,7 @@ export async function install(req: InstallRequest, say: Say): Promise<void> {
   await mustRun('chown', ['-R', `${owner.uid}:${owner.gid}`, INSTALL.stateDir]);
 
   const unitExisted = existsSync(INSTALL.unitFile);
-  await writeOwnedFile(INSTALL.unitFile, renderUnit(), 0o644);
+  await writeFileAtomic(INSTALL.unitFile, renderUnit(), 0o644);
   if (req.start === false) {
     say(`wrote ${INSTALL.unitFile}; not started (--no-start)`);
     return;

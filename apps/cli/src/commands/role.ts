@@ -87,7 +87,7 @@ async function runController(ctx: CliContext, mode: 'standalone' | 'server', opt
     if (err instanceof ConfigError) throw new CliError(err.message, 2);
     throw err;
   }
-  const { startController } = await import('@caddyfleet/controller');
+  const [{ startController }, { logDestination }] = await Promise.all([import('@caddyfleet/controller'), import('@caddyfleet/agent/logger')]);
   const localFlags: LocalNodeFlags = {};
   for (const name of LOCAL_NODE_OPTIONS) if (typeof opts[name] === 'string') localFlags[name] = opts[name];
   const dockerFlags = agentFlags(opts);
@@ -95,7 +95,7 @@ async function runController(ctx: CliContext, mode: 'standalone' | 'server', opt
   const local = config.localNode ? await import('./local-node').then((m) => m.checkLocalNode(localFlags, mode)) : null;
   let controller;
   try {
-    controller = await startController(config);
+    controller = await startController(config, { logDestination: logDestination(1, false) });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new CliError(`cannot listen on ${config.listen}: the address is already in use`);

@@ -16,21 +16,26 @@ export function AuditList({ entries }: { entries: AuditEntry[] }) {
             <span className="activity-when muted">
               <RelativeTime iso={e.at} />
             </span>
-            {changes.length > 0 && (
-              <details className="activity-changes">
-                <summary>{changes.length === 1 ? '1 change' : `${changes.length} changes`}</summary>
-                <ul>
-                  {changes.map((c) => (
-                    <li key={c.field}>
-                      <code>{c.field}</code>: {c.before} → {c.after}
-                    </li>
-                  ))}
-                </ul>
-              </details>
-            )}
+            {changes.length > 0 && <AuditChanges changes={changes} className="activity-changes" />}
           </li>
         );
       })}
     </ul>
+  );
+}
+
+/** An update's changed fields ("field: before → after"), folded behind "N changes". */
+export function AuditChanges({ changes, className, listClassName }: { changes: ReturnType<typeof auditChanges>; className?: string; listClassName?: string }) {
+  return (
+    <details className={className}>
+      <summary>{changes.length === 1 ? '1 change' : `${changes.length} changes`}</summary>
+      <ul className={listClassName}>
+        {changes.map((c) => (
+          <li key={c.field}>
+            <code>{c.field}</code>: {c.before} → {c.after}
+          </li>
+        ))}
+      </ul>
+    </details>
   );
 }

@@ -9,6 +9,7 @@ import { dateTime } from '../lib/format';
 import { Badge } from './Badges';
 import { RelativeTime } from './RelativeTime';
 import { ErrorNote, Loading } from './States';
+import { Table } from './Table';
 
 type CertificatesView = z.infer<typeof nodeCertificatesSchema>;
 
@@ -28,43 +29,36 @@ export function NodeCertificates({ node }: { node: FleetNode }) {
   }
   if (!view.data.certificates.length) return <p className="muted">This server&apos;s Caddy holds no certificates.</p>;
   return (
-    <div className="table-wrap">
-      <table className="table responsive" aria-label="Certificates">
-        <thead>
-          <tr>
-            <th scope="col">Names</th>
-            <th scope="col">Issuer</th>
-            <th scope="col">Kind</th>
-            <th scope="col">Expires</th>
+    <Table
+      label="Certificates"
+      columns={['Names', 'Issuer', 'Kind', 'Expires']}
+      after={
+        <p className="muted small">
+          Reported <RelativeTime iso={view.data.reportedAt} />.
+        </p>
+      }
+    >
+      {soonestFirst(view.data.certificates).map((c) => {
+        const state = expiryState(c, now);
+        return (
+          <tr key={`${c.subjects.join(',')}|${c.notAfter}`} data-expiry={state} className={state === 'ok' ? undefined : 'row-bad'}>
+            <td data-label="Names" className="mono">
+              {c.subjects.join(', ')}
+            </td>
+            <td data-label="Issuer">{c.issuer}</td>
+            <td data-label="Kind">
+              <Badge tone={c.kind === 'internal' ? 'info' : 'neutral'}>{KIND_LABEL[c.kind]}</Badge>
+            </td>
+            <td data-label="Expires">
+              <time dateTime={c.notAfter} title={dateTime(c.notAfter)}>
+                {expiresIn(c.notAfter, now)}
+              </time>{' '}
+              {state !== 'ok' && <Badge tone="bad">{state === 'expired' ? 'expired' : 'expiring soon'}</Badge>}
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {soonestFirst(view.data.certificates).map((c) => {
-            const state = expiryState(c, now);
-            return (
-              <tr key={`${c.subjects.join(',')}|${c.notAfter}`} data-expiry={state} className={state === 'ok' ? undefined : 'row-bad'}>
-                <td data-label="Names" className="mono">
-                  {c.subjects.join(', ')}
-                </td>
-                <td data-label="Issuer">{c.issuer}</td>
-                <td data-label="Kind">
-                  <Badge tone={c.kind === 'internal' ? 'info' : 'neutral'}>{KIND_LABEL[c.kind]}</Badge>
-                </td>
-                <td data-label="Expires">
-                  <time dateTime={c.notAfter} title={dateTime(c.notAfter)}>
-                    {expiresIn(c.notAfter, now)}
-                  </time>{' '}
-                  {state !== 'ok' && <Badge tone="bad">{state === 'expired' ? 'expired' : 'expiring soon'}</Badge>}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-      <p className="muted small">
-        Reported <RelativeTime iso={view.data.reportedAt} />.
-      </p>
-    </div>
+        );
+      })}
+    </Table>
   );
 }
 

@@ -11,6 +11,7 @@ import { Badge } from './Badges';
 import { ConfirmDialog } from './ConfirmDialog';
 import { RelativeTime } from './RelativeTime';
 import { ErrorNote, Loading } from './States';
+import { Table } from './Table';
 
 const STATE_BADGE: Record<TokenState, { tone: 'info' | 'ok' | 'warn' | 'neutral'; label: string }> = {
   unused: { tone: 'info', label: 'Unused' },
@@ -67,66 +68,50 @@ export function SiteTokens({ siteId, siteName, canWrite }: { siteId: string; sit
       ) : list.length === 0 ? (
         <p className="muted tree-empty">No enrollment tokens for this site yet.</p>
       ) : (
-        <div className="table-wrap">
-          <table className="table responsive table-compact" aria-label={`Enrollment tokens of ${siteName}`}>
-            <thead>
-              <tr>
-                <th scope="col">Token</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Status</th>
-                <th scope="col">Used by</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
+        <Table label={`Enrollment tokens of ${siteName}`} columns={['Token', 'Created', 'Expires', 'Status', 'Used by']} actions compact>
+          {list.map((t) => {
+            const state = tokenState(t, now);
+            const badge = STATE_BADGE[state];
+            return (
+              <tr key={t.id} data-token-id={t.id} data-token-state={state} className={state === 'unused' ? undefined : 'row-muted'}>
+                <td data-label="Token" className="mono">
+                  {t.id}
+                </td>
+                <td data-label="Created">{dateTime(t.createdAt)}</td>
+                <td data-label="Expires">
+                  {dateTime(t.expiresAt)}
+                  {state === 'unused' && (
+                    <span className="sub muted">
+                      in <ExpiresIn iso={t.expiresAt} now={now} />
+                    </span>
+                  )}
+                </td>
+                <td data-label="Status">
+                  <Badge tone={badge.tone}>{badge.label}</Badge>
+                  {t.revokedAt ? (
+                    <span className="sub muted">
+                      <RelativeTime iso={t.revokedAt} />
+                    </span>
+                  ) : t.usedAt ? (
+                    <span className="sub muted">
+                      <RelativeTime iso={t.usedAt} />
+                    </span>
+                  ) : null}
+                </td>
+                <td data-label="Used by">
+                  <UsedBy token={t} />
+                </td>
+                <td data-label="Actions" className={canWrite && state === 'unused' ? 'actions-cell' : 'actions-cell empty-cell'}>
+                  {canWrite && state === 'unused' && (
+                    <button type="button" className="btn btn-small btn-danger-outline" onClick={() => setRevoking(t)} aria-label={`Revoke enrollment token ${t.id}`}>
+                      Revoke
+                    </button>
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {list.map((t) => {
-                const state = tokenState(t, now);
-                const badge = STATE_BADGE[state];
-                return (
-                  <tr key={t.id} data-token-id={t.id} data-token-state={state} className={state === 'unused' ? undefined : 'row-muted'}>
-                    <td data-label="Token" className="mono">
-                      {t.id}
-                    </td>
-                    <td data-label="Created">{dateTime(t.createdAt)}</td>
-                    <td data-label="Expires">
-                      {dateTime(t.expiresAt)}
-                      {state === 'unused' && (
-                        <span className="sub muted">
-                          in <ExpiresIn iso={t.expiresAt} now={now} />
-                        </span>
-                      )}
-                    </td>
-                    <td data-label="Status">
-                      <Badge tone={badge.tone}>{badge.label}</Badge>
-                      {t.revokedAt ? (
-                        <span className="sub muted">
-                          <RelativeTime iso={t.revokedAt} />
-                        </span>
-                      ) : t.usedAt ? (
-                        <span className="sub muted">
-                          <RelativeTime iso={t.usedAt} />
-                        </span>
-                      ) : null}
-                    </td>
-                    <td data-label="Used by">
-                      <UsedBy token={t} />
-                    </td>
-                    <td data-label="Actions" className={canWrite && state === 'unused' ? 'actions-cell' : 'actions-cell empty-cell'}>
-                      {canWrite && state === 'unused' && (
-                        <button type="button" className="btn btn-small btn-danger-outline" onClick={() => setRevoking(t)} aria-label={`Revoke enrollment token ${t.id}`}>
-                          Revoke
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </Table>
       )}
       {revoking && (
         <ConfirmDialog

@@ -2,13 +2,16 @@ import { useState, type FormEvent } from 'react';
 import { apiTokenCreateSchema, userCreateSchema } from '@caddyfleet/protocol';
 import { api, errorMessage, ApiError } from '../api/client';
 import type { ApiToken, User } from '../api/types';
+import { CardFormResult, CardSubmit } from '../components/CardForm';
 import { SecretBox } from '../components/CopyButton';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Field } from '../components/Field';
 import { RelativeTime } from '../components/RelativeTime';
 import { EmptyState, ErrorNote, Loading } from '../components/States';
+import { Table } from '../components/Table';
 import { useApi } from '../hooks/useApi';
 import { usePageTitle, useSession } from '../lib/auth';
+import { apiErrors } from '../lib/apiErrors';
 import { dateTime } from '../lib/format';
 import { zodFieldErrors, type FieldErrors } from '../lib/zodErrors';
 import { PasswordCard, SessionsCard, UserActions } from './AccountCards';
@@ -44,11 +47,7 @@ function NewToken({ onCreated }: { onCreated: () => void }) {
         <Field label="Token name" error={error} hint="What the token is for, e.g. “ci deploy”.">
           <input value={name} onChange={(e) => setName(e.target.value)} />
         </Field>
-        <div className="inline-actions">
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create token'}
-          </button>
-        </div>
+        <CardSubmit busy={busy} label="Create token" busyLabel="Creating…" />
       </form>
       {created && (
         <div className="alert alert-ok" role="status">
@@ -79,38 +78,24 @@ function Tokens() {
           <p>Create one above to use the API or the caddyfleet command line from another machine.</p>
         </EmptyState>
       ) : (
-        <div className="table-wrap">
-          <table className="table responsive" aria-label="API tokens">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.data.map((t) => (
-                <tr key={t.id}>
-                  <td data-label="Name" className="strong">
-                    {t.name}
-                  </td>
-                  <td data-label="Created">{dateTime(t.createdAt)}</td>
-                  <td data-label="Last used">
-                    <RelativeTime iso={t.lastUsedAt} />
-                  </td>
-                  <td data-label="Actions" className="actions-cell">
-                    <button type="button" className="btn btn-small btn-danger-outline" onClick={() => setRevoking(t)} aria-label={`Revoke token ${t.name}`}>
-                      Revoke
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="API tokens" columns={['Name', 'Created', 'Last used']} actions>
+          {tokens.data.map((t) => (
+            <tr key={t.id}>
+              <td data-label="Name" className="strong">
+                {t.name}
+              </td>
+              <td data-label="Created">{dateTime(t.createdAt)}</td>
+              <td data-label="Last used">
+                <RelativeTime iso={t.lastUsedAt} />
+              </td>
+              <td data-label="Actions" className="actions-cell">
+                <button type="button" className="btn btn-small btn-danger-outline" onClick={() => setRevoking(t)} aria-label={`Revoke token ${t.name}`}>
+                  Revoke
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       {revoking && (
         <ConfirmDialog
@@ -152,8 +137,7 @@ function Users() {
       users.reload();
     } catch (err) {
       if (err instanceof ApiError && err.code === 'username_taken') setErrors({ username: err.message });
-      else if (err instanceof ApiError && err.fieldDetails.length) setErrors(Object.fromEntries(err.fieldDetails.map((d) => [d.path, d.message])));
-      else setErrors({ _form: errorMessage(err) });
+      else setErrors(apiErrors(err));
     } finally {
       setBusy(false);
     }
@@ -190,22 +174,9 @@ function Users() {
             <option value="admin">Admin</option>
           </select>
         </Field>
-        <div className="inline-actions">
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Adding…' : 'Add user'}
-          </button>
-        </div>
+        <CardSubmit busy={busy} label="Add user" busyLabel="Adding…" />
       </form>
-      {errors._form && (
-        <p className="alert alert-error" role="alert">
-          {errors._form}
-        </p>
-      )}
-      {created && (
-        <p className="alert alert-ok" role="status">
-          User {created} can now sign in.
-        </p>
-      )}
+      <CardFormResult error={errors._form} done={created && `User ${created} can now sign in.`} />
     </section>
   );
 }

@@ -4,15 +4,18 @@
  */
 import { useState, type FormEvent } from 'react';
 import { passwordChangeSchema, passwordSchema } from '@caddyfleet/protocol';
-import { api, ApiError, errorMessage } from '../api/client';
+import { api } from '../api/client';
 import type { User } from '../api/types';
+import { CardFormResult, CardSubmit } from '../components/CardForm';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Field } from '../components/Field';
 import { FormFooter } from '../components/FormFooter';
 import { Modal } from '../components/Modal';
 import { RelativeTime } from '../components/RelativeTime';
 import { ErrorNote, Loading } from '../components/States';
+import { Table } from '../components/Table';
 import { useApi } from '../hooks/useApi';
+import { apiErrors } from '../lib/apiErrors';
 import { dateTime } from '../lib/format';
 import { zodFieldErrors, type FieldErrors } from '../lib/zodErrors';
 
@@ -23,12 +26,6 @@ interface SessionInfo {
   createdAt: string;
   expiresAt: string;
   current: boolean;
-}
-
-/** Field errors from an API error's details, or the message as a form error. */
-function apiErrors(err: unknown): FieldErrors {
-  if (err instanceof ApiError && err.fieldDetails.length) return Object.fromEntries(err.fieldDetails.map((d) => [d.path, d.message]));
-  return { _form: errorMessage(err) };
 }
 
 export function PasswordCard() {
@@ -69,22 +66,9 @@ export function PasswordCard() {
         <Field label="New password again" error={errors.repeat}>
           <input type="password" autoComplete="new-password" value={form.repeat} onChange={(e) => setForm({ ...form, repeat: e.target.value })} />
         </Field>
-        <div className="inline-actions">
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Changing…' : 'Change password'}
-          </button>
-        </div>
+        <CardSubmit busy={busy} label="Change password" busyLabel="Changing…" />
       </form>
-      {errors._form && (
-        <p className="alert alert-error" role="alert">
-          {errors._form}
-        </p>
-      )}
-      {done && (
-        <p className="alert alert-ok" role="status">
-          {done}
-        </p>
-      )}
+      <CardFormResult error={errors._form} done={done} />
     </section>
   );
 }
@@ -100,38 +84,24 @@ export function SessionsCard({ everyone }: { everyone: boolean }) {
       {!sessions.data ? (
         !sessions.error && <Loading what="sessions" />
       ) : (
-        <div className="table-wrap">
-          <table className="table responsive" aria-label="Sessions">
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Signed in</th>
-                <th scope="col">Expires</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {sessions.data.map((s) => (
-                <tr key={s.id} data-session={s.id}>
-                  <td data-label="User" className="strong">
-                    {s.username} {s.current && <span className="badge badge-neutral">this session</span>}
-                  </td>
-                  <td data-label="Signed in">
-                    <RelativeTime iso={s.createdAt} />
-                  </td>
-                  <td data-label="Expires">{dateTime(s.expiresAt)}</td>
-                  <td data-label="Actions" className="actions-cell">
-                    <button type="button" className="btn btn-small btn-danger-outline" onClick={() => setEnding(s)} aria-label={`End session of ${s.username} from ${dateTime(s.createdAt)}`}>
-                      {s.current ? 'Sign out' : 'End'}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="Sessions" columns={['User', 'Signed in', 'Expires']} actions>
+          {sessions.data.map((s) => (
+            <tr key={s.id} data-session={s.id}>
+              <td data-label="User" className="strong">
+                {s.username} {s.current && <span className="badge badge-neutral">this session</span>}
+              </td>
+              <td data-label="Signed in">
+                <RelativeTime iso={s.createdAt} />
+              </td>
+              <td data-label="Expires">{dateTime(s.expiresAt)}</td>
+              <td data-label="Actions" className="actions-cell">
+                <button type="button" className="btn btn-small btn-danger-outline" onClick={() => setEnding(s)} aria-label={`End session of ${s.username} from ${dateTime(s.createdAt)}`}>
+                  {s.current ? 'Sign out' : 'End'}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       {ending && (
         <ConfirmDialog

@@ -1,24 +1,18 @@
 import { useState, type FormEvent } from 'react';
 import { provisionRequestSchema, type FleetNode, type ProvisionJob } from '@caddyfleet/protocol';
-import { ApiError, api, errorMessage } from '../api/client';
+import { api } from '../api/client';
 import { Field } from '../components/Field';
-import { FormFooter } from '../components/FormFooter';
+import { DialogClose, FormFooter } from '../components/FormFooter';
 import { Modal } from '../components/Modal';
+import { SiteSelect } from '../components/SiteSelect';
 import { ProvisioningPanel } from '../components/ProvisioningPanel';
 import { EMPTY_SSH, SshFields, sshBody, type SshForm } from '../components/SshFields';
 import { ErrorNote, Loading } from '../components/States';
 import { useHierarchy } from '../hooks/useHierarchy';
 import { upsertNode } from '../hooks/useLiveNodes';
+import { applyApiError } from '../lib/apiErrors';
 import { Link } from '../lib/router';
 import { zodFieldErrors, type FieldErrors } from '../lib/zodErrors';
-
-/** Server errors with field details land on their fields; the rest above the buttons. */
-export function applyApiError(err: unknown, setErrors: (e: FieldErrors) => void, setFormError: (e: string | null) => void): void {
-  if (err instanceof ApiError && err.fieldDetails.length) {
-    setErrors(Object.fromEntries(err.fieldDetails.map((d) => [d.path, d.message])));
-    setFormError(err.message);
-  } else setFormError(errorMessage(err));
-}
 
 /**
  * Servers → Add server: name, site, SSH login → Provision. The dialog then follows the run live (steps and a
@@ -65,14 +59,11 @@ export function AddServerDialog({ onClose }: { onClose: () => void }) {
       {started ? (
         <div className="stack">
           <ProvisioningPanel nodeId={started.id} />
-          <div className="form-actions">
+          <DialogClose onClose={onClose}>
             <Link to={`/servers/${encodeURIComponent(started.id)}`} className="btn">
               Open {started.name}
             </Link>
-            <button type="button" className="btn" onClick={onClose}>
-              Close
-            </button>
-          </div>
+          </DialogClose>
         </div>
       ) : error ? (
         <ErrorNote error={error} onRetry={reload} />
@@ -89,13 +80,7 @@ export function AddServerDialog({ onClose }: { onClose: () => void }) {
               <input value={name} onChange={(ev) => setName(ev.target.value)} placeholder="edge-1" autoComplete="off" />
             </Field>
             <Field label="Site" error={errors.siteId} className="grow">
-              <select value={chosen} onChange={(ev) => setSiteId(ev.target.value)}>
-                {siteOptions.map((s) => (
-                  <option key={s.site.id} value={s.site.id}>
-                    {s.path}
-                  </option>
-                ))}
-              </select>
+              <SiteSelect options={siteOptions} value={chosen} onChange={setSiteId} />
             </Field>
           </div>
           <SshFields form={ssh} set={(p) => setSsh((f) => ({ ...f, ...p }))} errors={errors} />

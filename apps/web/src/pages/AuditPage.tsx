@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { AuditEntry } from '../api/types';
+import { AuditChanges } from '../components/AuditList';
 import { RelativeTime } from '../components/RelativeTime';
 import { EmptyState, ErrorNote, Loading } from '../components/States';
 import { useApi } from '../hooks/useApi';
@@ -9,6 +10,7 @@ import { auditChanges, auditTouchesNode, describeAudit } from '../lib/audit';
 import { usePageTitle } from '../lib/auth';
 import { nodeLabel } from '../lib/format';
 import { setQueryParam, useLocation } from '../lib/router';
+import { Table } from '../components/Table';
 
 const ENTITY_TYPES: [string, string][] = [
   ['', 'All types'],
@@ -21,22 +23,6 @@ const ENTITY_TYPES: [string, string][] = [
   ['api_token', 'API tokens'],
   ['user', 'Users'],
 ];
-
-function Changes({ entry }: { entry: AuditEntry }) {
-  const changes = auditChanges(entry);
-  return (
-    <details>
-      <summary>{changes.length === 1 ? '1 change' : `${changes.length} changes`}</summary>
-      <ul className="changes">
-        {changes.map((c) => (
-          <li key={c.field}>
-            <code>{c.field}</code>: {c.before} → {c.after}
-          </li>
-        ))}
-      </ul>
-    </details>
-  );
-}
 
 export function AuditPage() {
   usePageTitle('Audit log');
@@ -115,41 +101,29 @@ export function AuditPage() {
           <p>Try another entity type or actor, or choose “All servers” in the header.</p>
         </EmptyState>
       ) : (
-        <div className="table-wrap">
-          <table className="table responsive" aria-label="Audit log">
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Actor</th>
-                <th scope="col">What</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
-            <tbody>
-              {entries.map((e) => (
-                <tr key={e.id}>
-                  <td data-label="When">
-                    <RelativeTime iso={e.at} />
-                  </td>
-                  <td data-label="Actor">{e.actor}</td>
-                  <td data-label="What">
-                    {describeAudit(e)}
-                    <span className="sub muted mono">{e.entityId}</span>
-                  </td>
-                  {e.action === 'update' && auditChanges(e).length ? (
-                    <td data-label="Details">
-                      <Changes entry={e} />
-                    </td>
-                  ) : (
-                    <td data-label="Details" className="empty-cell">
-                      <span className="muted">—</span>
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="Audit log" columns={['When', 'Actor', 'What', 'Details']}>
+          {entries.map((e) => (
+            <tr key={e.id}>
+              <td data-label="When">
+                <RelativeTime iso={e.at} />
+              </td>
+              <td data-label="Actor">{e.actor}</td>
+              <td data-label="What">
+                {describeAudit(e)}
+                <span className="sub muted mono">{e.entityId}</span>
+              </td>
+              {e.action === 'update' && auditChanges(e).length ? (
+                <td data-label="Details">
+                  <AuditChanges changes={auditChanges(e)} listClassName="changes" />
+                </td>
+              ) : (
+                <td data-label="Details" className="empty-cell">
+                  <span className="muted">—</span>
+                </td>
+              )}
+            </tr>
+          ))}
+        </Table>
       )}
     </div>
   );

@@ -5,6 +5,7 @@ import { StatusBadge } from '../components/Badges';
 import { SecretBox } from '../components/CopyButton';
 import { Field } from '../components/Field';
 import { Modal } from '../components/Modal';
+import { SiteSelect } from '../components/SiteSelect';
 import { ErrorNote, Loading, Spinner } from '../components/States';
 import { useEnrollmentTokens, tokenState } from '../hooks/useEnrollmentTokens';
 import { useHierarchy } from '../hooks/useHierarchy';
@@ -12,7 +13,7 @@ import { useLiveNodes } from '../hooks/useLiveNodes';
 import { useNow } from '../hooks/useNow';
 import { dateTime } from '../lib/format';
 import { Link } from '../lib/router';
-import { FormFooter } from '../components/FormFooter';
+import { DialogClose, FormFooter } from '../components/FormFooter';
 
 interface Issued {
   /** The token's id: its `usedByNodeId` names the node that enrolled with it. */
@@ -161,11 +162,7 @@ export function NewAgentDialog({ onClose, siteId: fixedSite, onIssued }: { onClo
             )}
           </p>
           <WaitForAgent issued={issued} />
-          <div className="form-actions">
-            <button type="button" className="btn" onClick={onClose}>
-              Close
-            </button>
-          </div>
+          <DialogClose onClose={onClose} />
         </div>
       ) : error ? (
         <ErrorNote error={error} onRetry={reload} />
@@ -187,13 +184,7 @@ export function NewAgentDialog({ onClose, siteId: fixedSite, onIssued }: { onClo
             </p>
           ) : (
             <Field label="Site">
-              <select value={chosen} onChange={(e) => setSiteId(e.target.value)}>
-                {siteOptions.map((s) => (
-                  <option key={s.site.id} value={s.site.id}>
-                    {s.path}
-                  </option>
-                ))}
-              </select>
+              <SiteSelect options={siteOptions} value={chosen} onChange={setSiteId} />
             </Field>
           )}
           <Field label="Token expires after" hint="Only the enrollment token expires; the agent keeps its own key afterwards.">

@@ -11,6 +11,7 @@ import { Field } from '../components/Field';
 import { Modal } from '../components/Modal';
 import { NameForm } from '../components/NameForm';
 import { RelativeTime } from '../components/RelativeTime';
+import { SiteSelect } from '../components/SiteSelect';
 import { EmptyState, ErrorNote, Loading } from '../components/States';
 import { useApi, useRefreshOnRevision } from '../hooks/useApi';
 import { useHierarchy, type SiteOption } from '../hooks/useHierarchy';
@@ -19,7 +20,7 @@ import { usePageTitle, useSession } from '../lib/auth';
 import { KIND_INFO, dateTime, nodeLabel } from '../lib/format';
 import { routeTarget, routeTitle } from '../lib/routes';
 import { Link, navigate } from '../lib/router';
-import { FormFooter } from '../components/FormFooter';
+import { DialogClose, FormFooter } from '../components/FormFooter';
 import type { NodeDeleted } from '@caddyfleet/protocol';
 import { DeletedDialog, ProvisioningSection, ReprovisionDialog } from './ServerProvisioning';
 
@@ -98,11 +99,7 @@ function MoveDialog({ node, siteOptions, onClose, onMoved }: { node: FleetNode; 
           <p>
             There is no other site to move it to. <Link to="/sites">Create a site</Link> first.
           </p>
-          <div className="form-actions">
-            <button type="button" className="btn" onClick={onClose}>
-              Close
-            </button>
-          </div>
+          <DialogClose onClose={onClose} />
         </div>
       ) : (
         <form className="stack" onSubmit={(e) => void submit(e)} noValidate>
@@ -110,14 +107,7 @@ function MoveDialog({ node, siteOptions, onClose, onMoved }: { node: FleetNode; 
             <strong>{name}</strong> is in <strong>{current?.path ?? node.siteId}</strong>.
           </p>
           <Field label="New site" error={fieldError}>
-            <select value={target} onChange={(e) => setTarget(e.target.value)}>
-              <option value="">Choose a site…</option>
-              {others.map((s) => (
-                <option key={s.site.id} value={s.site.id}>
-                  {s.path}
-                </option>
-              ))}
-            </select>
+            <SiteSelect options={others} value={target} onChange={setTarget} placeholder="Choose a site…" />
           </Field>
           <p className="muted">
             Its routes move with it and it keeps serving them: only the site it is filed under changes. Its enrollment token stays listed under

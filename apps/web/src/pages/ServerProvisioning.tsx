@@ -8,7 +8,7 @@ import { ProvisioningPanel } from '../components/ProvisioningPanel';
 import { EMPTY_SSH, SshFields, sshBody, type SshForm } from '../components/SshFields';
 import { upsertNode } from '../hooks/useLiveNodes';
 import { zodFieldErrors, type FieldErrors } from '../lib/zodErrors';
-import { applyApiError } from './AddServerDialog';
+import { applyApiError } from '../lib/apiErrors';
 
 /** `user@host:port` of a run → the form's target fields (IPv6 hosts come back without brackets). */
 export function targetFields(target: string | undefined, fallbackHost: string): Pick<SshForm, 'host' | 'port' | 'user'> {
