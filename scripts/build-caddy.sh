@@ -66,7 +66,7 @@ tmp="$dir/.caddy.$$.tmp"
 trap 'rm -f "$tmp"' EXIT
 with=()
 for p in "${PLUGINS[@]}"; do with+=(--with "$p"); done
-say "building $key (cold: 5-8 min on 2 cores)"
+say "building $key (cold: 2–6 min on 2 cores)"
 "$xcaddy" build "$CADDY_VERSION" "${with[@]}" --output "$tmp" >&2
 
 modules=$("$tmp" list-modules 2>/dev/null)
