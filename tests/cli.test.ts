@@ -161,7 +161,7 @@ describe('caddyfleet CLI against a controller', () => {
         env,
       ),
     );
-    expect(proxy[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'PROBLEM', 'STATUS']);
+    expect(proxy[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'PROBLEM', 'STATUS', 'HEALTH']);
     // No agent serves the local node of this in-process controller: the route must not look served.
     expect(proxy[1]!.slice(1)).toEqual([
       'proxy',
@@ -174,6 +174,7 @@ describe('caddyfleet CLI against a controller', () => {
       'central',
       '-',
       'not served: local has never connected',
+      '-',
     ]);
     routeIds.proxy = proxy[1]![0]!;
 
@@ -226,13 +227,14 @@ describe('caddyfleet CLI against a controller', () => {
 
   it('lists routes as a table and as JSON', async () => {
     const table = parseTable(await ok(['routes', 'list'], env));
-    expect(table[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'PROBLEM', 'STATUS']);
+    expect(table[0]).toEqual(['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'PROBLEM', 'STATUS', 'HEALTH']);
     expect(table.slice(1).every((r) => r[10] === 'not served: local has never connected')).toBe(true);
     const byId = new Map(table.slice(1).map((r) => [r[0], r]));
     expect(byId.size).toBe(4);
     expect(byId.get(routeIds.redirect!)?.slice(1, 4)).toEqual(['redirect', 'a.example.com', '308 https://b.example.com (path dropped)']);
     expect(byId.get(routeIds.stream!)?.slice(1, 4)).toEqual(['stream', '5432/tcp', 'db.internal:5432']);
     expect(byId.get(routeIds.dead!)?.[6]).toBe('no');
+    expect(byId.get(routeIds.proxy!)?.[11], 'no health checks: no verdict').toBe('-');
 
     const routes = await okJson<{ id: string; kind: string; domains: string[]; upstreams: unknown[]; nodeId: string | null }[]>(['routes', 'list'], env);
     expect(routes.map((r) => r.kind).sort()).toEqual(['dead', 'proxy', 'redirect', 'stream']);

@@ -135,6 +135,8 @@ describe.skipIf(!browserReady || !caddyReady)('dashboard host forms (Chromium, r
     await form.getByLabel('Redirect to').fill('https://new.e2e.test/base');
     await form.getByLabel('Status code').selectOption('308');
     await form.getByLabel('TLS').selectOption('off');
+    expect(await form.getByLabel('TLS').locator('option[value="off"]').textContent()).toBe('Redirect the HTTP port only (no TLS; HTTPS left alone)');
+    await visible(form.getByText(/^Only the HTTP port answers with this redirect/));
     await form.getByRole('button', { name: 'Create redirection host' }).click();
     await hidden(form);
     const redirected = await waitFor(

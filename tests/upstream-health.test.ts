@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Route } from '@caddyfleet/protocol';
 import { caddyFlavors } from './helpers/caddy-bins';
-import { runCli, show } from './helpers/cli';
+import { parseTable, runCli, show } from './helpers/cli';
 import { FleetAgent, FleetController, requireCaddy, waitFor } from './helpers/fleet';
 import { freePort } from './helpers/processes';
 import { Standalone } from './helpers/standalone';
@@ -50,7 +50,16 @@ for (const [i, flavor] of caddyFlavors().entries()) {
     let revived: Backend | null = null;
     let deadPort: number;
     let route: Route;
+    let cliEnv: Record<string, string>;
     const domain = `shop-${flavor.label}.test`;
+
+    /** The HEALTH cell of the route in `caddyfleet routes list`. */
+    const listedHealth = async () => {
+      const list = await runCli(['routes', 'list', '--node', node.nodeId], { env: cliEnv });
+      expect(list.code, show(list)).toBe(0);
+      const [headers, ...rows] = parseTable(list.stdout);
+      return rows.find((r) => r[0] === route.id)?.[headers!.indexOf('HEALTH')];
+    };
 
     /** Polls GET /routes/:id until `pred` holds for its upstream health, reported after `since` (bounded). */
     const waitHealth = (pred: (h: Map<number, boolean | null>) => boolean, description: string, since = '') => {
@@ -110,9 +119,11 @@ for (const [i, flavor] of caddyFlavors().entries()) {
       for (let n = 0; n < 6; n++) expect((await node.get(domain)).body).toBe('backend live');
 
       const { token } = await ctl.ok<{ token: string }>('POST', '/tokens', { name: `cli-${flavor.label}` });
-      const cli = await runCli(['routes', 'show', route.id], { env: { CADDYFLEET_URL: ctl.url, CADDYFLEET_TOKEN: token } });
+      cliEnv = { CADDYFLEET_URL: ctl.url, CADDYFLEET_TOKEN: token };
+      const cli = await runCli(['routes', 'show', route.id], { env: cliEnv });
       expect(cli.code, show(cli)).toBe(0);
       expect(cli.stdout).toMatch(new RegExp(`Upstream health:\\s+127\\.0\\.0\\.1:${live.port} healthy; 127\\.0\\.0\\.1:${deadPort} unhealthy`));
+      expect(await listedHealth(), 'the HEALTH column of routes list').toBe('1/2 healthy');
     });
 
     it('turns the upstream healthy once it answers its health checks', async () => {
@@ -130,6 +141,7 @@ for (const [i, flavor] of caddyFlavors().entries()) {
       await ctl.waitStatus(node.nodeId, 'offline');
       const offline = await ctl.route(route.id);
       expect([...healthOf(offline).values()]).toEqual([null, null]);
+      expect(await listedHealth()).toBe('unknown');
       // The last report stays visible, dated.
       expect(offline.upstreamHealth!.every((u) => u.checkedAt !== null && u.fails !== null)).toBe(true);
       const restarted = new Date().toISOString();

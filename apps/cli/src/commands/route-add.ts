@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { collect, collectHostPort, parseListen, type HostPort } from '../parse';
+import { UsageError } from '../errors';
 import { addProxyOptionFlags, proxyOptionsFrom, type ProxyOptionFlags } from './proxy-options';
 
 const nodeOption = () =>
@@ -28,6 +29,18 @@ function common(opts: CommonAdd): Record<string, unknown> {
   if (opts.disabled) body.enabled = false;
   if (opts.tls !== undefined) body.tls = opts.tls;
   return body;
+}
+
+/**
+ * A redirection host on the HTTP port only is one with TLS off (Caddy's HTTPS server then leaves its names alone);
+ * the flag says so in the words people look for, so it must not contradict --tls.
+ */
+export function redirectTls(opts: { tls?: string; httpPortOnly?: boolean }): string | undefined {
+  if (!opts.httpPortOnly) return opts.tls;
+  if (opts.tls !== undefined && opts.tls !== 'off') {
+    throw new UsageError(`--http-port-only means --tls off; it cannot be combined with --tls ${opts.tls}`);
+  }
+  return 'off';
 }
 
 export type CreateRoute = (cmd: Command, body: Record<string, unknown>) => Promise<void>;
@@ -58,13 +71,20 @@ export function registerAddKinds(add: Command, prefix: string, withNode: boolean
     .addOption(new Option('--status <code>', 'HTTP status (server default: 301)').choices(['301', '302', '307', '308']))
     .addOption(new Option('--no-preserve-path', 'redirect every path to the target as is, instead of appending the request path'))
     .addOption(tlsOption())
+    .addOption(
+      new Option('--http-port-only', "answer only on Caddy's HTTP port and leave HTTPS for these domains alone (e.g. to a TLS-passthrough stream); same as --tls off"),
+    )
     .addOption(disabledOption())
-    .addHelpText('after', `\nExample:\n  ${prefix} add redirect --domain old.example.com --to https://new.example.com --status 308\n`)
-    .action(async (opts: CommonAdd & { domain: string[]; to: string; status?: string; preservePath: boolean }, cmd: Command) => {
+    .addHelpText(
+      'after',
+      `\nExamples:\n  ${prefix} add redirect --domain old.example.com --to https://new.example.com --status 308\n` +
+        `  ${prefix} add redirect --domain git.example.com --to https://git.example.com --http-port-only\n`,
+    )
+    .action(async (opts: CommonAdd & { domain: string[]; to: string; status?: string; preservePath: boolean; httpPortOnly?: boolean }, cmd: Command) => {
       const redirect: Record<string, unknown> = { to: opts.to };
       if (opts.status !== undefined) redirect.status = Number(opts.status);
       if (cmd.getOptionValueSource('preservePath') === 'cli') redirect.preservePath = opts.preservePath;
-      await create(cmd, { kind: 'redirect', domains: opts.domain, redirect, ...common(opts) });
+      await create(cmd, { kind: 'redirect', domains: opts.domain, redirect, ...common({ ...opts, tls: redirectTls(opts) }) });
     });
 
   kind('stream', 'forward a TCP or UDP port to upstreams (layer 4; needs Caddy with the layer4 module)')

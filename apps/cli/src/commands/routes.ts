@@ -11,7 +11,7 @@ import { dash, renderKeyValue, renderTable, yesNo } from '../output';
 
 export const ROUTE_HEADERS = ['ID', 'KIND', 'DOMAINS/LISTEN', 'UPSTREAMS/TARGET', 'NODE', 'TLS', 'ENABLED', 'SCOPE', 'ORIGIN', 'PROBLEM'];
 /** The API's listing adds whether each route is really served, which needs the nodes. */
-export const SERVED_ROUTE_HEADERS = [...ROUTE_HEADERS, 'STATUS'];
+export const SERVED_ROUTE_HEADERS = [...ROUTE_HEADERS, 'STATUS', 'HEALTH'];
 
 type NodesById = Map<string, FleetNode>;
 
@@ -29,7 +29,7 @@ function servedRow(r: Route, nodes: NodesById): string[] {
   const serving = routeServing(r, node);
   const names = new Map([...nodes].map(([id, n]) => [id, n.name]));
   // The reason of a problem is in PROBLEM already.
-  return [...routeRow(r, names), serving.state === 'problem' ? 'not served' : serving.text];
+  return [...routeRow(r, names), serving.state === 'problem' ? 'not served' : serving.text, dash(upstreamHealthSummary(r))];
 }
 
 const listenText = (l: Route['listen']) => (l ? `${l.port}/${l.protocol}` : '');
@@ -68,6 +68,20 @@ export function upstreamHealthText(r: Route): string {
     .join('; ');
 }
 
+/**
+ * Caddy's verdicts in a table cell: `2/3 healthy`, `unknown` while nothing is known, `1/2 healthy, 1 unknown`;
+ * empty when the route has no health checks (Caddy then judges nothing).
+ */
+export function upstreamHealthSummary(r: Route): string {
+  const checks = r.options?.healthChecks;
+  if (!r.upstreamHealth?.length || (!checks?.active && !checks?.passive)) return '';
+  const total = r.upstreamHealth.length;
+  const healthy = r.upstreamHealth.filter((u) => u.healthy === true).length;
+  const unknown = r.upstreamHealth.filter((u) => u.healthy === null).length;
+  if (unknown === total) return 'unknown';
+  return `${healthy}/${total} healthy${unknown ? `, ${unknown} unknown` : ''}`;
+}
+
 function routeDetails(r: Route): string {
   const pairs: [string, string][] = [
     ['ID', r.id],
@@ -79,7 +93,12 @@ function routeDetails(r: Route): string {
   if (r.kind === 'proxy') pairs.push(...optionPairs(r.options));
   if (r.upstreamHealth) pairs.push(['Upstream health', upstreamHealthText(r)]);
   if (r.kind === 'redirect' && r.redirect) {
-    pairs.push(['Redirect to', r.redirect.to], ['Status', String(r.redirect.status)], ['Preserve path', yesNo(r.redirect.preservePath)]);
+    pairs.push(
+      ['Redirect to', r.redirect.to],
+      ['Status', String(r.redirect.status)],
+      ['Preserve path', yesNo(r.redirect.preservePath)],
+      ['HTTP port only', yesNo(r.tls === 'off')],
+    );
   }
   pairs.push(
     ['Node', r.nodeId ?? 'local'],

@@ -245,9 +245,11 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
             label="TLS"
             error={errors.tls}
             hint={
-              privateNames
-                ? 'No public certificate can be issued for these names (local, test or IP): plain HTTP unless you pick Caddy\'s internal CA.'
-                : 'Automatic HTTPS needs the domain to point at the server and ports 80/443 reachable.'
+              kind === 'redirect' && s.tls === 'off'
+                ? 'Only the HTTP port answers with this redirect; HTTPS for these names is left alone (for a TLS-passthrough stream host or another server).'
+                : privateNames
+                  ? 'No public certificate can be issued for these names (local, test or IP): plain HTTP unless you pick Caddy\'s internal CA.'
+                  : 'Automatic HTTPS needs the domain to point at the server and ports 80/443 reachable.'
             }
           >
             <select
@@ -260,7 +262,7 @@ export function RouteForm({ kind, route, defaultNodeId, onClose, onSaved }: { ki
             >
               <option value="auto">HTTPS with an automatic public certificate</option>
               <option value="internal">HTTPS with Caddy&apos;s internal CA (self-signed)</option>
-              <option value="off">HTTP only, no TLS</option>
+              <option value="off">{kind === 'redirect' ? 'Redirect the HTTP port only (no TLS; HTTPS left alone)' : 'HTTP only, no TLS'}</option>
             </select>
           </Field>
         )}

@@ -8,6 +8,7 @@ import { DockerSources } from '../components/DockerSources';
 import { RouteForm } from '../components/RouteForm';
 import { UpstreamHealthList } from '../components/UpstreamHealth';
 import { EmptyState, ErrorNote, Loading } from '../components/States';
+import { Table, type Column } from '../components/Table';
 import { useApi, useRefreshOnRevision } from '../hooks/useApi';
 import { useLiveNodes } from '../hooks/useLiveNodes';
 import { useNodeFilter } from '../hooks/useNodeFilter';
@@ -110,6 +111,17 @@ function RouteRow({ route, node, canWrite, onEdit, onDelete }: { route: Route; n
   );
 }
 
+/** The headings of the cells RouteRow renders for this kind, in its order. */
+function routeColumns(kind: RouteKind): Column[] {
+  return [
+    kind === 'stream' ? 'Listen' : 'Domains',
+    ...(kind === 'dead' ? [] : [kind === 'redirect' ? 'Redirects to' : 'Forwards to']),
+    'Server',
+    ...(kind === 'stream' ? [] : ['TLS']),
+    'Status',
+  ];
+}
+
 const ORIGIN_WORD: Record<Route['origin'], string> = { central: 'central', local: 'agent-local', docker: 'Docker' };
 
 /** Proxy, redirection, stream or 404 hosts: list, create, edit, delete; filtered by server and origin. */
@@ -172,27 +184,11 @@ export function RoutesPage({ kind }: { kind: RouteKind }) {
           <p>{canWrite ? `Use “Add ${info.singular}” to create one.` : 'An administrator can create them.'}</p>
         </EmptyState>
       ) : (
-        <div className="table-wrap">
-          <table className="table responsive" aria-label={info.title}>
-            <thead>
-              <tr>
-                <th scope="col">{kind === 'stream' ? 'Listen' : 'Domains'}</th>
-                {kind !== 'dead' && <th scope="col">{kind === 'redirect' ? 'Redirects to' : 'Forwards to'}</th>}
-                <th scope="col">Server</th>
-                {kind !== 'stream' && <th scope="col">TLS</th>}
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {routes.data.map((r) => (
-                <RouteRow key={r.id} route={r} node={live.byId(r.nodeId)} canWrite={canWrite} onEdit={() => setEditing(r)} onDelete={() => setDeleting(r)} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label={info.title} columns={routeColumns(kind)} actions>
+          {routes.data.map((r) => (
+            <RouteRow key={r.id} route={r} node={live.byId(r.nodeId)} canWrite={canWrite} onEdit={() => setEditing(r)} onDelete={() => setDeleting(r)} />
+          ))}
+        </Table>
       )}
       {editing && (
         <RouteForm
