@@ -255,6 +255,30 @@ describe.each(STORES)('node capabilities on %s', (kind) => {
     await new Promise((resolve) => ws.once('open', resolve));
     ws.send(JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agentVersion: 't', caddyVersion: null, appliedRevision: 0, caddyModules: ['layer4; rm -rf /'] }));
     expect(await closed).toBe(4001);
+    // Time for a status write the close might have queued (batched, flushed at once when urgent).
+    await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await api.get(`/nodes/${nodeId}`)).body).toMatchObject({ status: 'pending', caddyModules: null });
+  });
+
+  it('marks a node offline when a connection that fails its hello replaces the online one', async () => {
+    const tok = (await api.post(`/sites/${siteId}/enrollment-tokens`, {})).body;
+    const { nodeId, agentKey } = (await t.request('POST', '/agent/enroll', { body: { token: tok.token, name: 'caps-replaced', hostname: 'caps-replaced.test' } })).body;
+    const connect = async () => {
+      const ws = new WebSocket(base, { headers: { authorization: `Bearer ${agentKey}` } });
+      sockets.push(ws);
+      ws.on('error', () => {});
+      const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+      await new Promise((resolve) => ws.once('open', resolve));
+      return { ws, closed };
+    };
+    const hello = { type: 'hello', protocolVersion: PROTOCOL_VERSION, agentVersion: 't', caddyVersion: null, appliedRevision: 0 };
+    const first = await connect();
+    first.ws.send(JSON.stringify(hello));
+    await waitFor(async () => (await api.get(`/nodes/${nodeId}`)).body.status === 'online', { description: 'caps-replaced online' });
+    const second = await connect();
+    second.ws.send(JSON.stringify({ ...hello, caddyModules: ['layer4; rm -rf /'] }));
+    expect(await second.closed).toBe(4001);
+    expect(await first.closed).not.toBe(1000);
+    await waitFor(async () => (await api.get(`/nodes/${nodeId}`)).body.status === 'offline', { description: 'caps-replaced offline' });
   });
 });

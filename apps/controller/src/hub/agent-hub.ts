@@ -120,13 +120,19 @@ export class AgentHub {
 
   private onConnection(nodeId: string, nodeName: string, keyHash: string, ws: WebSocket): void {
     const previous = this.sessions.get(nodeId);
-    if (previous) previous.close(CLOSE_CODES.replaced, 'replaced by a newer connection of the same node');
+    if (previous) {
+      previous.close(CLOSE_CODES.replaced, 'replaced by a newer connection of the same node');
+      // The replaced connection's own close finds the new one in its place; the node is online again only if the
+      // new one gets through hello.
+      if (previous.helloReceived) this.writer.update(nodeId, { status: 'offline' }, true);
+    }
     const session = new AgentSession(nodeId, nodeName, ws, this.log, this.handlers(nodeId, nodeName, keyHash));
     this.sessions.set(nodeId, session);
     ws.on('close', () => {
       if (this.sessions.get(nodeId) !== session) return;
       this.forget(session);
-      this.writer.update(nodeId, { status: 'offline' }, true);
+      // A connection refused at hello never made its node online: a pending node stays pending.
+      if (session.helloReceived) this.writer.update(nodeId, { status: 'offline' }, true);
       this.log.info({ node: nodeId }, 'agent disconnected');
     });
     ws.on('error', (err) => this.log.warn({ err, node: nodeId }, 'agent socket error'));
@@ -257,7 +263,7 @@ export class AgentHub {
       this.log.warn({ node: nodeId }, 'agent missed its heartbeats; marking offline');
       this.forget(s);
       s.terminate();
-      this.writer.update(nodeId, { status: 'offline' }, true);
+      if (s.helloReceived) this.writer.update(nodeId, { status: 'offline' }, true);
     }
   }
 

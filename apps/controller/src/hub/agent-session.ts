@@ -54,6 +54,11 @@ export class AgentSession {
     return this.helloDone && !this.closed;
   }
 
+  /** Whether a valid hello arrived (stays true after close): only such a connection made its node online. */
+  get helloReceived(): boolean {
+    return this.helloDone;
+  }
+
   send(frame: ControllerFrame): void {
     this.sendText(JSON.stringify(frame));
   }
