@@ -18,6 +18,7 @@ import {
 } from '@caddyfleet/protocol';
 import { Backoff, cancellableSleep } from './backoff';
 import { controllerUrl } from './enroll';
+import { readBody, refusedUpgrade, type Outcome } from './refused-upgrade';
 
 export const CONNECT_PATH = '/api/v1/agent/connect';
 
@@ -30,7 +31,6 @@ const DEFAULT_HEARTBEAT_SECONDS = 10;
 const MISSED_HEARTBEATS = 3;
 /** A connection that stayed up this long resets the backoff even without a welcome. */
 const STABLE_CONNECTION_MS = 10_000;
-const MAX_ERROR_BODY = 64 * 1024;
 /**
  * Local routes are published at most this often (changes in between go out together at its end): the
  * controller closes an agent that sends more than one local-routes frame a second for long.
@@ -58,12 +58,6 @@ export interface ConnectionDeps {
   onSync: (frame: SyncFrame) => void;
   onDelta: (frame: DeltaFrame) => void;
 }
-
-type Outcome =
-  | { kind: 'closed'; code: number; reason: string; welcomed: boolean; upMs: number }
-  | { kind: 'failed'; error: string }
-  | { kind: 'revoked'; reason: string }
-  | { kind: 'mismatch'; message: string };
 
 /** One connection attempt's mutable state, handed to the frame handlers. */
 interface Session {
@@ -254,7 +248,7 @@ export class ControllerConnection {
       ws.on('unexpected-response', (req, res: IncomingMessage) => {
         void readBody(res).then((body) => {
           ws.terminate();
-          settle(this.rejectedUpgrade(res.statusCode ?? 0, body));
+          settle(refusedUpgrade(res.statusCode ?? 0, body));
         });
       });
       ws.on('open', () => {
@@ -283,25 +277,6 @@ export class ControllerConnection {
         settle({ kind: 'closed', code, reason, welcomed: session.welcomed, upMs: Date.now() - openedAt });
       });
     });
-  }
-
-  private rejectedUpgrade(status: number, body: string): Outcome {
-    let code: string | null = null;
-    let message = body.trim().slice(0, 500);
-    try {
-      const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } };
-      if (typeof parsed.error?.code === 'string') code = parsed.error.code;
-      if (typeof parsed.error?.message === 'string') message = parsed.error.message;
-    } catch {
-      // Not JSON: keep the text.
-    }
-    if (status === 401 && code === 'agent_key_revoked') {
-      return { kind: 'revoked', reason: `agent key revoked by the controller; enroll again with a new token (${message})` };
-    }
-    if (status === 401 && code === 'agent_key_invalid') {
-      return { kind: 'revoked', reason: `agent key rejected by the controller (${message}); enroll again with a new token` };
-    }
-    return { kind: 'failed', error: `the controller refused the connection: HTTP ${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}` };
   }
 
   /** Ends a connection the controller stopped talking on (half-open TCP, stuck proxy). */
@@ -378,24 +353,4 @@ function rawText(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
   return data.toString('utf8');
-}
-
-/** The body of a refused upgrade, bounded in size and time. */
-function readBody(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    };
-    const timer = setTimeout(finish, 5000);
-    res.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_ERROR_BODY) chunks.push(c);
-    });
-    res.on('end', finish);
-    res.on('error', finish);
-    res.on('close', finish);
-  });
 }
