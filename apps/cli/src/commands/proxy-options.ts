@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ProxyOptions } from '@caddyfleet/protocol';
+import { UsageError } from '../errors';
 import { collect, formatHostPort, parseHostPort, parsePositiveInt, type HostPort } from '../parse';
 
 type Repeat<T> = (value: string, previous: T[] | undefined) => T[];
@@ -85,8 +86,22 @@ function headerOps(set: [string, string][] | undefined, remove: string[] | undef
   return { ...(set?.length ? { set: Object.fromEntries(set) } : {}), ...(remove?.length ? { remove } : {}) };
 }
 
+/** Flags that only shape another flag's check: given alone they would be dropped without a word. */
+function requireParents(f: ProxyOptionFlags): void {
+  const needs: [unknown, string, boolean, string][] = [
+    [f.healthInterval, '--health-interval', !!f.healthPath, '--health-path'],
+    [f.healthTimeout, '--health-timeout', !!f.healthPath, '--health-path'],
+    [f.healthStatus, '--health-status', !!f.healthPath, '--health-path'],
+    [f.passiveFailDuration, '--passive-fail-duration', f.passiveMaxFails !== undefined, '--passive-max-fails'],
+  ];
+  for (const [value, flag, hasParent, parent] of needs) {
+    if (value !== undefined && !hasParent) throw new UsageError(`${flag} needs ${parent} (it configures that check)`);
+  }
+}
+
 /** The `options` body field, or undefined when no option flag was given. */
 export function proxyOptionsFrom(f: ProxyOptionFlags): Record<string, unknown> | undefined {
+  requireParents(f);
   const request = headerOps(f.requestHeader, f.removeRequestHeader);
   const response = headerOps(f.responseHeader, f.removeResponseHeader);
   const active = f.healthPath
