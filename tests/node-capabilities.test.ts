@@ -281,4 +281,51 @@ describe.each(STORES)('node capabilities on %s', (kind) => {
     expect(await first.closed).not.toBe(1000);
     await waitFor(async () => (await api.get(`/nodes/${nodeId}`)).body.status === 'offline', { description: 'caps-replaced offline' });
   });
+
+  it("brings a disabled route's module note in line when the node's Caddy is replaced by one with other modules", async () => {
+    const tok = (await api.post(`/sites/${siteId}/enrollment-tokens`, {})).body;
+    const { nodeId, agentKey } = (await t.request('POST', '/agent/enroll', { body: { token: tok.token, name: 'caps-swap', hostname: 'caps-swap.test' } })).body;
+    let ws: WebSocket | null = null;
+    /** The agent comes back with another Caddy: a new connection whose hello reports `modules`. */
+    const reconnect = async (modules: string[] | undefined) => {
+      if (ws) {
+        const old = ws;
+        const gone = new Promise((resolve) => old.once('close', resolve));
+        old.close();
+        await gone;
+        await waitFor(async () => (await api.get(`/nodes/${nodeId}`)).body.status === 'offline', { description: 'caps-swap offline' });
+      }
+      ws = new WebSocket(base, { headers: { authorization: `Bearer ${agentKey}` } });
+      sockets.push(ws);
+      ws.on('error', () => {});
+      await new Promise((resolve) => ws!.once('open', resolve));
+      ws.send(JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agentVersion: 't', caddyVersion: 'v2', appliedRevision: 0, ...(modules ? { caddyModules: modules } : {}) }));
+      await waitFor(async () => (await api.get(`/nodes/${nodeId}`)).body.status === 'online', { description: 'caps-swap online' });
+    };
+    const noteOf = async (id: string) => (await api.get(`/routes/${id}`)).body.lastError as string | null;
+
+    await reconnect(BASE_MODULES);
+    const parked = (await api.post('/routes', stream(nodeId, 6100, { enabled: false }))).body;
+    const named = (await api.post('/routes', stream(nodeId, 6101, { enabled: false, sni: ['n.caps.test'] }))).body;
+    const page = (await api.post('/routes', { kind: 'dead', nodeId, domains: ['parked.caps.test'], enabled: false })).body;
+    expect([parked.lastError, named.lastError, page.lastError]).toEqual([NO_LAYER4_REASON, NO_LAYER4_REASON, null]);
+
+    // A layer4 build without the TLS matcher: the plain stream is fine now, the named one lacks that matcher.
+    await reconnect([...BASE_MODULES, 'layer4', 'layer4.handlers.proxy']);
+    await waitFor(async () => (await noteOf(parked.id)) === null, { description: 'the plain stream no longer noted' });
+    expect(await noteOf(named.id)).toBe('the Caddy of node caps-swap has no module layer4.matchers.tls, which this stream route needs (stream routes need a Caddy built with caddy-l4: scripts/build-caddy.sh)');
+    await reconnect([...BASE_MODULES, ...LAYER4_MODULES]);
+    await waitFor(async () => (await noteOf(named.id)) === null, { description: 'the named stream no longer noted' });
+    expect((await api.patch(`/routes/${parked.id}`, { enabled: true })).status).toBe(200);
+
+    // Back to a Caddy without layer4: the disabled stream says so again. The enabled one is left to the agent's
+    // report (and its ack would clear what the controller wrote), so it is not touched here.
+    await reconnect(BASE_MODULES);
+    await waitFor(async () => (await noteOf(named.id)) === NO_LAYER4_REASON, { description: 'the named stream noted again' });
+    expect(await noteOf(parked.id)).toBeNull();
+    // Modules unknown (an existing Caddy): benefit of the doubt, as at create time.
+    await reconnect(undefined);
+    await waitFor(async () => (await noteOf(named.id)) === null, { description: 'no note while the modules are unknown' });
+    expect(await noteOf(page.id)).toBeNull();
+  });
 });
