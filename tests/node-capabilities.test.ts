@@ -282,7 +282,7 @@ describe.each(STORES)('node capabilities on %s', (kind) => {
     await waitFor(async () => (await api.get(`/nodes/${nodeId}`)).body.status === 'offline', { description: 'caps-replaced offline' });
   });
 
-  it("brings a disabled route's module note in line when the node's Caddy is replaced by one with other modules", async () => {
+  it("brings a route's module note in line when the node's Caddy is replaced by one with other modules", async () => {
     const tok = (await api.post(`/sites/${siteId}/enrollment-tokens`, {})).body;
     const { nodeId, agentKey } = (await t.request('POST', '/agent/enroll', { body: { token: tok.token, name: 'caps-swap', hostname: 'caps-swap.test' } })).body;
     let ws: WebSocket | null = null;
@@ -318,14 +318,23 @@ describe.each(STORES)('node capabilities on %s', (kind) => {
     await waitFor(async () => (await noteOf(named.id)) === null, { description: 'the named stream no longer noted' });
     expect((await api.patch(`/routes/${parked.id}`, { enabled: true })).status).toBe(200);
 
-    // Back to a Caddy without layer4: the disabled stream says so again. The enabled one is left to the agent's
-    // report (and its ack would clear what the controller wrote), so it is not touched here.
+    // Back to a Caddy without layer4: both streams say so again, the enabled one too (its agent, whose applied
+    // revision is current, gets no sync whose ack would tell).
     await reconnect(BASE_MODULES);
     await waitFor(async () => (await noteOf(named.id)) === NO_LAYER4_REASON, { description: 'the named stream noted again' });
-    expect(await noteOf(parked.id)).toBeNull();
-    // Modules unknown (an existing Caddy): benefit of the doubt, as at create time.
+    expect(await noteOf(parked.id)).toBe(NO_LAYER4_REASON);
+    // Modules unknown (an existing Caddy): benefit of the doubt, as at create time; the agent's acks tell.
     await reconnect(undefined);
     await waitFor(async () => (await noteOf(named.id)) === null, { description: 'no note while the modules are unknown' });
-    expect(await noteOf(page.id)).toBeNull();
+    expect(await noteOf(parked.id)).toBeNull();
+    const revision = (await api.get(`/routes/${parked.id}`)).body.revision as number;
+    ws!.send(JSON.stringify({ type: 'ack', revision, ok: true, routeErrors: [{ routeId: parked.id, error: NO_LAYER4_REASON }] }));
+    await waitFor(async () => (await noteOf(parked.id)) === NO_LAYER4_REASON, { description: "the agent's report stored" });
+    // That report goes once the agent comes back with a layer4 Caddy; a problem of another kind stays.
+    ws!.send(JSON.stringify({ type: 'ack', revision, ok: true, routeErrors: [{ routeId: parked.id, error: NO_LAYER4_REASON }, { routeId: page.id, error: 'something else' }] }));
+    await waitFor(async () => (await noteOf(page.id)) === 'something else', { description: 'the second report stored' });
+    await reconnect([...BASE_MODULES, ...LAYER4_MODULES]);
+    await waitFor(async () => (await noteOf(parked.id)) === null, { description: "the agent's layer4 report cleared" });
+    expect(await noteOf(page.id)).toBe('something else');
   });
 });

@@ -68,7 +68,7 @@ export function addProxyOptionFlags(cmd: Command): Command {
     .addOption(new Option('--health-status <code>', 'with --health-path: the status a healthy upstream answers (default: any 2xx)').argParser(parsePositiveInt))
     .addOption(new Option('--passive-max-fails <n>', 'passive health check: take an upstream out after N failed requests').argParser(parsePositiveInt))
     .addOption(new Option('--passive-fail-duration <seconds>', 'with --passive-max-fails: how long it stays out (server default 30)').argParser(parsePositiveInt))
-    .addOption(new Option('--location <path=host:port>', 'custom location: requests under PATH go to their own upstreams (repeatable)').argParser(repeat(parseLocation)))
+    .addOption(new Option('--location <path=host:port>', 'custom location: requests under PATH go to their own upstreams, reached like the main ones (--upstream-https, --lb) (repeatable)').argParser(repeat(parseLocation)))
     .addOption(new Option('--hsts', 'send Strict-Transport-Security (needs --tls auto or internal)'))
     .addOption(new Option('--no-force-https', 'with TLS: also serve plain HTTP instead of redirecting it to HTTPS'))
     .addOption(new Option('--request-header <name: value>', 'set a header on requests to the upstream (repeatable)').argParser(repeat(parseHeader)))

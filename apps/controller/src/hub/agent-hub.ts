@@ -6,7 +6,7 @@ import { CLOSE_CODES, LIMITS } from '@caddyfleet/protocol';
 import { isDatabaseUnavailable } from '../db/availability';
 import { AppError, RateLimitedError } from '../errors';
 import type { Services } from '../services';
-import { refreshDisabledRouteNotes } from '../services/disabled-route-notes';
+import { refreshModuleNotes } from '../services/route-module-notes';
 import { DockerRouteService } from '../services/docker-route-service';
 import { LocalRouteService } from '../services/local-route-service';
 import { AgentSession, type AgentHandlers } from './agent-session';
@@ -173,7 +173,7 @@ export class AgentHub {
           true,
         );
         void this.writer.flush().then(() => this.s.ctx.events.emit('connected', nodeId));
-        if (modules !== stillValid.caddy_modules && (await refreshDisabledRouteNotes(this.s.ctx.db, { id: nodeId, name: nodeName }, stillValid.caddy_modules, modules))) {
+        if (modules !== stillValid.caddy_modules && (await refreshModuleNotes(this.s.ctx.db, { id: nodeId, name: nodeName }, stillValid.caddy_modules, modules))) {
           this.s.ctx.events.emit('routes', nodeId);
         }
         s.send({ type: 'welcome', protocolVersion: s.protocolVersion, nodeId, heartbeatSeconds: this.opts.heartbeatSeconds });
