@@ -1,8 +1,11 @@
 /**
  * CIDR ranges whose address has bits set beyond the prefix, such as `192.168.1.10/24`. Caddy (like nginx) masks
  * them silently, so an allow list meant for one host would let the whole /24 in, and a deny list would shut it
- * out: almost always a typo, refused with the range it stands for. Pure code: the dashboard runs it too.
+ * out: almost always a typo, refused with the range it stands for. Only where a value is entered (the API's
+ * create and patch, an agent's local API), not in the route schema itself: routes stored before this check, in
+ * the database, applied.json or an agent's local routes, must still load and travel between controller and agent.
  */
+import type { ProxyOptions } from './proxy-options';
 
 function v4Bits(address: string): bigint {
   return address.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
@@ -59,4 +62,20 @@ export function cidrWithHostBits(range: string): string | null {
   if ((bits & hostMask) === 0n) return null;
   const network = bits & ~hostMask & ((1n << width) - 1n);
   return `${v6 ? formatV6(network) : formatV4(network)}/${prefix}`;
+}
+
+/**
+ * The access-list ranges of `options` with host bits set, as problems naming their field (`access.allow.0`); a
+ * range the route already had (`before`, the stored options) is let through, so older routes stay editable.
+ */
+export function hostBitRangeProblems(options: ProxyOptions | null | undefined, before?: ProxyOptions | null): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  for (const list of ['allow', 'deny'] as const) {
+    const had = new Set(before?.access?.[list] ?? []);
+    (options?.access?.[list] ?? []).forEach((range, i) => {
+      const network = had.has(range) ? null : cidrWithHostBits(range);
+      if (network) problems.push({ path: ['access', list, i], message: `has bits set after its prefix: write ${network} for the range, or the address alone for one host` });
+    });
+  }
+  return problems;
 }

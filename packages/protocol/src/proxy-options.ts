@@ -5,7 +5,6 @@
  * names its field.
  */
 import { z } from 'zod';
-import { cidrWithHostBits } from './cidr';
 import { LIMITS } from './limits';
 import { hasUnsafeChars, portSchema, upstreamHostSchema } from './validators';
 
@@ -72,13 +71,8 @@ export const healthChecksSchema = z.strictObject({
   passive: z.strictObject({ maxFails: z.number().int().min(1).max(100).default(1), failDurationSeconds: seconds(3600).default(30) }).optional(),
 });
 
-/** An IPv4/IPv6 address or CIDR range; a range with host bits set (`10.0.0.1/8`) is a typo Caddy would hide. */
-export const ipRangeSchema = z
-  .union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: 'must be an IP address or a CIDR range such as 10.0.0.0/8' })
-  .superRefine((v, ctx) => {
-    const network = cidrWithHostBits(v);
-    if (network) ctx.addIssue({ code: 'custom', message: `has bits set after its prefix: write ${network} for the range, or the address alone for one host` });
-  });
+/** An IPv4/IPv6 address or CIDR range (host bits after the prefix are refused where a value is entered: `./cidr`). */
+export const ipRangeSchema = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: 'must be an IP address or a CIDR range such as 10.0.0.0/8' });
 
 export const basicAuthUserSchema = z.strictObject({
   username: z
