@@ -281,4 +281,60 @@ describe.each(STORES)('node capabilities on %s', (kind) => {
     expect(await first.closed).not.toBe(1000);
     await waitFor(async () => (await api.get(`/nodes/${nodeId}`)).body.status === 'offline', { description: 'caps-replaced offline' });
   });
+
+  it("brings a route's module note in line when the node's Caddy is replaced by one with other modules", async () => {
+    const tok = (await api.post(`/sites/${siteId}/enrollment-tokens`, {})).body;
+    const { nodeId, agentKey } = (await t.request('POST', '/agent/enroll', { body: { token: tok.token, name: 'caps-swap', hostname: 'caps-swap.test' } })).body;
+    let ws: WebSocket | null = null;
+    /** The agent comes back with another Caddy: a new connection whose hello reports `modules`. */
+    const reconnect = async (modules: string[] | undefined) => {
+      if (ws) {
+        const old = ws;
+        const gone = new Promise((resolve) => old.once('close', resolve));
+        old.close();
+        await gone;
+        await waitFor(async () => (await api.get(`/nodes/${nodeId}`)).body.status === 'offline', { description: 'caps-swap offline' });
+      }
+      ws = new WebSocket(base, { headers: { authorization: `Bearer ${agentKey}` } });
+      sockets.push(ws);
+      ws.on('error', () => {});
+      await new Promise((resolve) => ws!.once('open', resolve));
+      ws.send(JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agentVersion: 't', caddyVersion: 'v2', appliedRevision: 0, ...(modules ? { caddyModules: modules } : {}) }));
+      await waitFor(async () => (await api.get(`/nodes/${nodeId}`)).body.status === 'online', { description: 'caps-swap online' });
+    };
+    const noteOf = async (id: string) => (await api.get(`/routes/${id}`)).body.lastError as string | null;
+
+    await reconnect(BASE_MODULES);
+    const parked = (await api.post('/routes', stream(nodeId, 6100, { enabled: false }))).body;
+    const named = (await api.post('/routes', stream(nodeId, 6101, { enabled: false, sni: ['n.caps.test'] }))).body;
+    const page = (await api.post('/routes', { kind: 'dead', nodeId, domains: ['parked.caps.test'], enabled: false })).body;
+    expect([parked.lastError, named.lastError, page.lastError]).toEqual([NO_LAYER4_REASON, NO_LAYER4_REASON, null]);
+
+    // A layer4 build without the TLS matcher: the plain stream is fine now, the named one lacks that matcher.
+    await reconnect([...BASE_MODULES, 'layer4', 'layer4.handlers.proxy']);
+    await waitFor(async () => (await noteOf(parked.id)) === null, { description: 'the plain stream no longer noted' });
+    expect(await noteOf(named.id)).toBe('the Caddy of node caps-swap has no module layer4.matchers.tls, which this stream route needs (stream routes need a Caddy built with caddy-l4: scripts/build-caddy.sh)');
+    await reconnect([...BASE_MODULES, ...LAYER4_MODULES]);
+    await waitFor(async () => (await noteOf(named.id)) === null, { description: 'the named stream no longer noted' });
+    expect((await api.patch(`/routes/${parked.id}`, { enabled: true })).status).toBe(200);
+
+    // Back to a Caddy without layer4: both streams say so again, the enabled one too (its agent, whose applied
+    // revision is current, gets no sync whose ack would tell).
+    await reconnect(BASE_MODULES);
+    await waitFor(async () => (await noteOf(named.id)) === NO_LAYER4_REASON, { description: 'the named stream noted again' });
+    expect(await noteOf(parked.id)).toBe(NO_LAYER4_REASON);
+    // Modules unknown (an existing Caddy): benefit of the doubt, as at create time; the agent's acks tell.
+    await reconnect(undefined);
+    await waitFor(async () => (await noteOf(named.id)) === null, { description: 'no note while the modules are unknown' });
+    expect(await noteOf(parked.id)).toBeNull();
+    const revision = (await api.get(`/routes/${parked.id}`)).body.revision as number;
+    ws!.send(JSON.stringify({ type: 'ack', revision, ok: true, routeErrors: [{ routeId: parked.id, error: NO_LAYER4_REASON }] }));
+    await waitFor(async () => (await noteOf(parked.id)) === NO_LAYER4_REASON, { description: "the agent's report stored" });
+    // That report goes once the agent comes back with a layer4 Caddy; a problem of another kind stays.
+    ws!.send(JSON.stringify({ type: 'ack', revision, ok: true, routeErrors: [{ routeId: parked.id, error: NO_LAYER4_REASON }, { routeId: page.id, error: 'something else' }] }));
+    await waitFor(async () => (await noteOf(page.id)) === 'something else', { description: 'the second report stored' });
+    await reconnect([...BASE_MODULES, ...LAYER4_MODULES]);
+    await waitFor(async () => (await noteOf(parked.id)) === null, { description: "the agent's layer4 report cleared" });
+    expect(await noteOf(page.id)).toBe('something else');
+  });
 });

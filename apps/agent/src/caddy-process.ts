@@ -66,6 +66,8 @@ export class ManagedCaddy {
   /** Restarts begin only once the first start worked; a failed first start is the caller's error. */
   private supervising = false;
   private restarting = false;
+  /** The reason of a planned restart asked for while a restart was under way, run once that one is done. */
+  private restartAgain: string | null = null;
   private restartSleep: { cancel: () => void } | null = null;
   private quickFailures = 0;
   private readonly backoff: Backoff;
@@ -156,7 +158,14 @@ export class ManagedCaddy {
    * in Caddy (caddyserver/caddy#7175); only a new process is sure to serve exactly the applied config again.
    */
   async restart(reason: string): Promise<void> {
-    if (this.stopping || this.restarting || !this.supervising) return;
+    if (this.stopping || !this.supervising) return;
+    if (this.restarting) {
+      // The refused /load may have reached the Caddy this restart has just started, before onStarted restored
+      // its config (a sync is not held back meanwhile): that Caddy then holds the leaked servers. So it is
+      // restarted too, once this restart is done; several such requests make one more restart.
+      this.restartAgain = reason;
+      return;
+    }
     this.restarting = true;
     try {
       this.opts.log.warn({ reason }, 'restarting Caddy');
@@ -172,6 +181,14 @@ export class ManagedCaddy {
       this.restarting = false;
     }
     if (!this.stopping && !this.running) void this.restartLoop(0);
+    else this.runRestartAgain();
+  }
+
+  /** Runs the planned restart asked for during the one (or the crash recovery) that just ended. */
+  private runRestartAgain(): void {
+    const reason = this.restartAgain;
+    this.restartAgain = null;
+    if (reason !== null && !this.stopping && this.supervising && this.running) void this.restart(reason);
   }
 
   /** Graceful first (Caddy finishes in-flight requests), then SIGTERM and SIGKILL by PID. */
@@ -313,6 +330,8 @@ export class ManagedCaddy {
     // Died again while the loop was re-applying the config: start over.
     if (!this.stopping && this.supervising && !this.running && this.quickFailures <= (this.opts.maxQuickFailures ?? 10)) {
       void this.restartLoop(Date.now() - this.startedAt);
+    } else {
+      this.runRestartAgain();
     }
   }
 

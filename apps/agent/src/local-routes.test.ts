@@ -30,6 +30,17 @@ describe('LocalRouteStore', () => {
     expect(await state.readLocalRoutes()).toEqual([]);
   });
 
+  it('refuses an access-list range with host bits set, naming the field, and stores nothing', async () => {
+    const store = new LocalRouteStore(new StateStore(dir));
+    await store.load();
+    const err = await store
+      .add({ kind: 'proxy', domains: ['a.test'], upstreams: [{ host: 'h', port: 1 }], tls: 'off', options: { access: { allow: ['127.0.0.1', '192.168.1.10/24'] } } })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, code: 'validation_failed' });
+    expect((err as Error).message).toBe('invalid route: options.access.allow.1: has bits set after its prefix: write 192.168.1.0/24 for the range, or the address alone for one host');
+    expect(store.list()).toEqual([]);
+  });
+
   it('refuses invalid input with the field and a local duplicate with 409', async () => {
     const store = new LocalRouteStore(new StateStore(dir));
     const err = await store.add({ kind: 'proxy', domains: ['bad_domain'], upstreams: [{ host: 'h', port: 1 }] }).catch((e: unknown) => e);

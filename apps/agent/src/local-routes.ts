@@ -4,7 +4,7 @@
  * controller could mirror.
  */
 import { randomBytes } from 'node:crypto';
-import { LIMITS, localDomainCount, routeCreateSchema } from '@caddyfleet/protocol';
+import { hostBitRangeProblems, LIMITS, localDomainCount, routeCreateSchema } from '@caddyfleet/protocol';
 import { localDuplicate } from './merge';
 import type { StateStore, StoredLocalRoute } from './state';
 
@@ -65,6 +65,11 @@ export class LocalRouteStore {
       const details = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
       const first = details[0];
       throw new LocalRouteInputError(400, 'validation_failed', `invalid route: ${first ? `${first.path ? `${first.path}: ` : ''}${first.message}` : 'invalid input'}`, details);
+    }
+    const ranges = hostBitRangeProblems(parsed.data.kind === 'proxy' ? parsed.data.options : null);
+    if (ranges.length) {
+      const details = ranges.map((p) => ({ path: ['options', ...p.path].join('.'), message: p.message }));
+      throw new LocalRouteInputError(400, 'validation_failed', `invalid route: ${details[0]!.path}: ${details[0]!.message}`, details);
     }
     if (localDomainCount(this.routes) + localDomainCount([parsed.data]) > MAX_LOCAL_DOMAINS) {
       throw new LocalRouteInputError(409, 'too_many_routes', `a node's local routes have at most ${MAX_LOCAL_DOMAINS} domains in total`);

@@ -16,6 +16,8 @@ describe('parseHostPort', () => {
     expect(() => parseHostPort('app:http')).toThrow(/port must be a number/);
     expect(() => parseHostPort(':80')).toThrow(/no host/);
     expect(() => parseHostPort('::1:80')).toThrow(/brackets/);
+    expect(() => parseHostPort('http://127.0.0.1:9001')).toThrow(/without a scheme, e\.g\. 127\.0\.0\.1:9001 \(got "http:\/\/127\.0\.0\.1:9001"\)$/);
+    expect(() => parseHostPort('https://app.internal:8443/')).toThrow(/without a scheme, e\.g\. app\.internal:8443 .*--upstream-https/);
   });
   it('formats IPv6 back in brackets', () => {
     expect(formatHostPort({ host: '::1', port: 80 })).toBe('[::1]:80');

@@ -14,6 +14,12 @@ function parsePort(text: string, what: string): number {
 /** `host:port`, `1.2.3.4:80` or `[::1]:80`. The host is not validated here (the controller does it). */
 export function parseHostPort(value: string): HostPort {
   const v = value.trim();
+  // A URL where HOST:PORT belongs is the usual slip (NPM's forms take a scheme); say so rather than blame IPv6.
+  const url = /^([a-z][a-z0-9+.-]*):\/\/([^/]*)/i.exec(v);
+  if (url) {
+    const hint = /^https$/i.test(url[1]!) ? '; for an HTTPS upstream of a proxy host add --upstream-https' : '';
+    throw new InvalidArgumentError(`write HOST:PORT without a scheme, e.g. ${url[2] || '127.0.0.1:3000'} (got ${JSON.stringify(v)})${hint}`);
+  }
   const bracketed = /^\[([^\]]*)\]:(.*)$/.exec(v);
   if (bracketed) return { host: bracketed[1]!, port: parsePort(bracketed[2]!, v) };
   const i = v.lastIndexOf(':');

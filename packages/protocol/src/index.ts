@@ -2,6 +2,7 @@ export * from './limits';
 export * from './validators';
 export * from './routes';
 export * from './proxy-options';
+export * from './cidr';
 export * from './fleet';
 export * from './auth';
 export * from './agent';

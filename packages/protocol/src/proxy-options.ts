@@ -71,7 +71,7 @@ export const healthChecksSchema = z.strictObject({
   passive: z.strictObject({ maxFails: z.number().int().min(1).max(100).default(1), failDurationSeconds: seconds(3600).default(30) }).optional(),
 });
 
-/** An IPv4/IPv6 address or CIDR range. */
+/** An IPv4/IPv6 address or CIDR range (host bits after the prefix are refused where a value is entered: `./cidr`). */
 export const ipRangeSchema = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: 'must be an IP address or a CIDR range such as 10.0.0.0/8' });
 
 export const basicAuthUserSchema = z.strictObject({

@@ -23,4 +23,12 @@ describe('proxy option flags', () => {
       healthChecks: { active: { path: '/healthz', intervalSeconds: 5 }, passive: { maxFails: 2 } },
     });
   });
+
+  it('refuses a check setting without the flag that turns the check on, instead of dropping it', () => {
+    expect(() => proxyOptionsFrom({ healthInterval: 10 })).toThrow('--health-interval needs --health-path');
+    expect(() => proxyOptionsFrom({ healthTimeout: 2, passiveMaxFails: 3 })).toThrow('--health-timeout needs --health-path');
+    expect(() => proxyOptionsFrom({ healthStatus: 204 })).toThrow('--health-status needs --health-path');
+    expect(() => proxyOptionsFrom({ passiveFailDuration: 60, healthPath: '/healthz' })).toThrow('--passive-fail-duration needs --passive-max-fails');
+    expect(proxyOptionsFrom({ passiveMaxFails: 3, passiveFailDuration: 60 })).toEqual({ healthChecks: { passive: { maxFails: 3, failDurationSeconds: 60 } } });
+  });
 });

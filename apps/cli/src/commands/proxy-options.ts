@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ProxyOptions } from '@caddyfleet/protocol';
+import { UsageError } from '../errors';
 import { collect, formatHostPort, parseHostPort, parsePositiveInt, type HostPort } from '../parse';
 
 type Repeat<T> = (value: string, previous: T[] | undefined) => T[];
@@ -67,7 +68,7 @@ export function addProxyOptionFlags(cmd: Command): Command {
     .addOption(new Option('--health-status <code>', 'with --health-path: the status a healthy upstream answers (default: any 2xx)').argParser(parsePositiveInt))
     .addOption(new Option('--passive-max-fails <n>', 'passive health check: take an upstream out after N failed requests').argParser(parsePositiveInt))
     .addOption(new Option('--passive-fail-duration <seconds>', 'with --passive-max-fails: how long it stays out (server default 30)').argParser(parsePositiveInt))
-    .addOption(new Option('--location <path=host:port>', 'custom location: requests under PATH go to their own upstreams (repeatable)').argParser(repeat(parseLocation)))
+    .addOption(new Option('--location <path=host:port>', 'custom location: requests under PATH go to their own upstreams, reached like the main ones (--upstream-https, --lb) (repeatable)').argParser(repeat(parseLocation)))
     .addOption(new Option('--hsts', 'send Strict-Transport-Security (needs --tls auto or internal)'))
     .addOption(new Option('--no-force-https', 'with TLS: also serve plain HTTP instead of redirecting it to HTTPS'))
     .addOption(new Option('--request-header <name: value>', 'set a header on requests to the upstream (repeatable)').argParser(repeat(parseHeader)))
@@ -85,8 +86,22 @@ function headerOps(set: [string, string][] | undefined, remove: string[] | undef
   return { ...(set?.length ? { set: Object.fromEntries(set) } : {}), ...(remove?.length ? { remove } : {}) };
 }
 
+/** Flags that only shape another flag's check: given alone they would be dropped without a word. */
+function requireParents(f: ProxyOptionFlags): void {
+  const needs: [unknown, string, boolean, string][] = [
+    [f.healthInterval, '--health-interval', !!f.healthPath, '--health-path'],
+    [f.healthTimeout, '--health-timeout', !!f.healthPath, '--health-path'],
+    [f.healthStatus, '--health-status', !!f.healthPath, '--health-path'],
+    [f.passiveFailDuration, '--passive-fail-duration', f.passiveMaxFails !== undefined, '--passive-max-fails'],
+  ];
+  for (const [value, flag, hasParent, parent] of needs) {
+    if (value !== undefined && !hasParent) throw new UsageError(`${flag} needs ${parent} (it configures that check)`);
+  }
+}
+
 /** The `options` body field, or undefined when no option flag was given. */
 export function proxyOptionsFrom(f: ProxyOptionFlags): Record<string, unknown> | undefined {
+  requireParents(f);
   const request = headerOps(f.requestHeader, f.removeRequestHeader);
   const response = headerOps(f.responseHeader, f.removeResponseHeader);
   const active = f.healthPath

@@ -6,6 +6,7 @@ import { CLOSE_CODES, LIMITS } from '@caddyfleet/protocol';
 import { isDatabaseUnavailable } from '../db/availability';
 import { AppError, RateLimitedError } from '../errors';
 import type { Services } from '../services';
+import { refreshModuleNotes } from '../services/route-module-notes';
 import { DockerRouteService } from '../services/docker-route-service';
 import { LocalRouteService } from '../services/local-route-service';
 import { AgentSession, type AgentHandlers } from './agent-session';
@@ -145,10 +146,18 @@ export class AgentHub {
         const s = session();
         if (!s) return;
         // A revocation that committed while this connection was being upgraded found no session to close.
-        const stillValid = await this.s.ctx.db.selectFrom('nodes').select('id').where('id', '=', nodeId).where('agent_key_hash', '=', keyHash).executeTakeFirst();
+        const stillValid = await this.s.ctx.db
+          .selectFrom('nodes')
+          .select(['id', 'caddy_modules'])
+          .where('id', '=', nodeId)
+          .where('agent_key_hash', '=', keyHash)
+          .executeTakeFirst();
         if (!stillValid) return s.close(CLOSE_CODES.revoked, 'agent key revoked by the controller');
         s.appliedRevision = f.appliedRevision;
         const now = new Date().toISOString();
+        // Absent means the agent cannot tell (an existing Caddy): unknown again, never a stale list. An older
+        // agent's `capabilities.layer4` is not kept: without the full list it cannot say what else is missing.
+        const modules = f.caddyModules ? JSON.stringify([...new Set(f.caddyModules)].sort()) : null;
         this.writer.update(
           nodeId,
           {
@@ -157,15 +166,16 @@ export class AgentHub {
             agent_version: f.agentVersion,
             last_seen_at: now,
             applied_revision: f.appliedRevision,
-            // Absent means the agent cannot tell (an existing Caddy): unknown again, never a stale list. An older
-            // agent's `capabilities.layer4` is not kept: without the full list it cannot say what else is missing.
-            caddy_modules: f.caddyModules ? JSON.stringify([...new Set(f.caddyModules)].sort()) : null,
+            caddy_modules: modules,
             http_port: f.listeners?.http ?? null,
             https_port: f.listeners?.https ?? null,
           },
           true,
         );
         void this.writer.flush().then(() => this.s.ctx.events.emit('connected', nodeId));
+        if (modules !== stillValid.caddy_modules && (await refreshModuleNotes(this.s.ctx.db, { id: nodeId, name: nodeName }, stillValid.caddy_modules, modules))) {
+          this.s.ctx.events.emit('routes', nodeId);
+        }
         s.send({ type: 'welcome', protocolVersion: s.protocolVersion, nodeId, heartbeatSeconds: this.opts.heartbeatSeconds });
         this.log.info({ node: nodeId, agent: f.agentVersion, protocol: f.protocolVersion, caddy: f.caddyVersion, applied: f.appliedRevision }, 'agent connected');
         await this.pusher.connected(s, f.appliedRevision);

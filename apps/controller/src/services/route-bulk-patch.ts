@@ -10,7 +10,7 @@
  * exactly the errors it always did.
  */
 import { sql } from 'kysely';
-import { routeCreateSchema, type Route, type RoutePatch } from '@caddyfleet/protocol';
+import { hostBitRangeProblems, routeCreateSchema, type Route, type RoutePatch } from '@caddyfleet/protocol';
 import { fixedChunks } from '../db/chunks';
 import type { Db } from '../db/connect';
 import type { RouteTable } from '../db/schema';
@@ -73,6 +73,8 @@ export async function bulkPatch(
     const parsed = routeCreateSchema.safeParse({ ...routeToInput(before), ...merged });
     if (!parsed.success) return null;
     const input = parsed.data;
+    // The general path refuses it, with the error.
+    if (input.kind === 'proxy' && hostBitRangeProblems(input.options, before.options).length) return null;
     const spec = specOf(input);
     const node = facts.get(beforeRow.node_id);
     // Enabling a disabled route goes the general way: one moved disabled because of a clash is not indexed.

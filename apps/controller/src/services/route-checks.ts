@@ -4,9 +4,10 @@
  * TLS server name).
  */
 import { NO_LAYER4_REASON, missingModule, requiredModules, type ModuleNeeds } from '@caddyfleet/caddy';
+import { hostBitRangeProblems, type ProxyOptions } from '@caddyfleet/protocol';
 import type { Db, Dialect } from '../db/connect';
 import type { NodeTable } from '../db/schema';
-import { ConflictError } from '../errors';
+import { ConflictError, ValidationError } from '../errors';
 import { parseJsonArray } from './node-service';
 
 export type NodeFacts = Pick<NodeTable, 'id' | 'name' | 'site_id' | 'caddy_modules' | 'http_port' | 'https_port'>;
@@ -42,6 +43,14 @@ export function checkModules(node: NodeFacts, route: ModuleNeeds & { enabled: bo
     module: missing,
     nodeId: node.id,
   });
+}
+
+/** Refuses access-list ranges with host bits set that `before` (the stored options) did not have. */
+export function checkAccessRanges(options: ProxyOptions | null | undefined, before: ProxyOptions | null | undefined): void {
+  const problems = hostBitRangeProblems(options, before);
+  if (!problems.length) return;
+  const details = problems.map((p) => ({ path: ['options', ...p.path].join('.'), message: p.message }));
+  throw new ValidationError(`invalid body: ${details[0]!.path}: ${details[0]!.message}`, details);
 }
 
 function listenConflict(listen: { port: number; protocol: string }, holder: string, routeId?: string): ConflictError {

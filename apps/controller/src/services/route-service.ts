@@ -7,7 +7,7 @@ import { audit } from './audit-service';
 import { LOCAL_NODE_ID, type Actor, type RouteChange, type ServiceContext } from './context';
 import { bumpRevision } from './node-service';
 import { bulkPatch, sameIndex } from './route-bulk-patch';
-import { checkListen, checkModules, knownProblem, type NodeFacts } from './route-checks';
+import { checkAccessRanges, checkListen, checkModules, knownProblem, type NodeFacts } from './route-checks';
 import { dbNodeId, routeToApi, routeToInput, specOf, type RouteSpec } from './route-mapping';
 
 export interface RouteQuery {
@@ -108,6 +108,7 @@ export class RouteService {
 
   private async createIn(trx: Db, actor: Actor, input: RouteCreate): Promise<Written<Route>> {
     if (input.scope === 'local_only') throw localOnly();
+    if (input.kind === 'proxy') checkAccessRanges(input.options, null);
     const nodeId = dbNodeId(input.nodeId);
     const node = await this.requireNode(trx, nodeId, true);
     await this.checkCapacity(trx, nodeId);
@@ -148,6 +149,7 @@ export class RouteService {
     const parsed = routeCreateSchema.safeParse(next);
     if (!parsed.success) throw ValidationError.fromZod(parsed.error);
     const input = parsed.data;
+    if (input.kind === 'proxy') checkAccessRanges(input.options, before.options);
     const nodeId = dbNodeId(input.nodeId);
     const spec = specOf(input);
     const unchanged =
