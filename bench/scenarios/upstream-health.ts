@@ -171,7 +171,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const sizes = ctx.quick ? [100, 500] : [100, 1000, 2000];
   const windowMs = ctx.quick ? 6000 : 25_000;
   const rounds = ctx.quick ? 5 : 15;
-  const reportCount = ctx.quick ? 3 : 6;
+  const getRounds = ctx.quick ? 5 : 25;
+  const reportCount = ctx.quick ? 3 : 8;
   const cleanup = new Cleanup();
   try {
     const dir = await benchDir(cleanup, 'uphealth');
@@ -254,7 +255,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
         parse.push(performance.now() - t);
       }
       const rep = await timeReports(ctl, sim, frames);
-      const { none, report: withReport } = await timeGets(ctl, sim.nodeId, rounds);
+      const { none, report: withReport } = await timeGets(ctl, sim.nodeId, getRounds);
 
       sizeRows.push([size, kb(bytes.upstreams), kb(bytes.metrics), kb(bytes.plainMetrics), kb(frameBytes), `${pc.report.length} / ${storedReal.length}`]);
       pollRows.push([size, `${ms(p50(pc.poll))} / ${ms(p95(pc.poll))}`, `${ms(p50(pp.poll))} / ${ms(p95(pp.poll))}`, ratio(p50(pc.poll), p50(pp.poll))]);
@@ -293,7 +294,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     printTable(`agent poll round: UpstreamHealthMonitor.poll() p50 / p95 (${rounds} rounds)`, ['upstreams', 'health checks', 'no health checks', 'ratio p50'], pollRows);
     printTable('agent poll round, step by step (health checks), p50', ['upstreams', 'GET upstreams + JSON.parse', 'GET /metrics', 'parse pool', 'parse gauges', 'combine', 'dials (once per config)'], stepRows);
     printTable(`CPU over ${windowMs / 1000} s (agents poll every 5 s; Caddy runs the checks every 5 s)`, ['upstreams', 'agent, checks', 'agent, no checks', 'ratio', 'Caddy, checks', 'Caddy, no checks'], cpuRows);
-    printTable(`controller: one report (${reportCount} frames) and GET /routes of that node (${rounds} requests), p50`, [
+    printTable(`controller: one report (${reportCount} frames) and GET /routes of that node (${getRounds} requests each way), p50`, [
       'upstreams',
       'frame JSON.parse + zod',
       'frame sent → handled / stored',
