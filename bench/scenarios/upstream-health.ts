@@ -147,7 +147,7 @@ async function timeReports(ctl: BenchController, sim: SimAgent, frames: string[]
     handled.push(performance.now() - t);
     const deadline = Date.now() + 10_000;
     while ((await reportAt(ctl, sim.nodeId)).upstream_health_at === before) {
-      if (Date.now() > deadline) throw new Error('a report was not stored within 10 s');
+      if (Date.now() > deadline) throw new Error(`a report was not stored within 10 s${sim.closedWith ? ` (replay agent closed with ${sim.closedWith})` : ''}`);
       await new Promise((r) => setImmediate(r));
     }
     stored.push(performance.now() - t);
