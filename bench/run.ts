@@ -15,11 +15,12 @@ import { scale } from './scenarios/scale';
 import { docker } from './scenarios/docker';
 import { agentLoad } from './scenarios/agent-load';
 import { reloadResets } from './scenarios/reload-resets';
+import { upstreamHealth } from './scenarios/upstream-health';
 import { figureLines } from './lib/figures';
 import type { Scenario, ScenarioContext } from './lib/scenario';
 import { secs } from './lib/stats';
 
-const SCENARIOS: Scenario[] = [changeToServed, configShape, bigNode, burst, fanOut, fanoutSim, scale, docker, agentLoad, reloadResets];
+const SCENARIOS: Scenario[] = [changeToServed, configShape, bigNode, burst, fanOut, fanoutSim, scale, docker, agentLoad, reloadResets, upstreamHealth];
 /** A scenario that takes longer than this is abandoned (its cleanup still runs when it unwinds). */
 const SCENARIO_LIMIT_MS = 10 * 60_000;
 

@@ -7,7 +7,7 @@
  * config load, `healthy` verdicts are not believed (see combineUpstreamHealth).
  */
 import type { Logger } from 'pino';
-import { combineUpstreamHealth, parseHealthyGauges, parseUpstreamPool, reverseProxyDials, type CaddyAdmin, type CaddyConfig, type PoolEntry } from '@caddyfleet/caddy';
+import { combineUpstreamHealth, parseHealthyGauges, parseUpstreamPool, reverseProxyTargets, type CaddyAdmin, type CaddyConfig, type PoolEntry } from '@caddyfleet/caddy';
 import type { AgentFrame, UpstreamReport } from '@caddyfleet/protocol';
 import { errorMessage } from './errors';
 
@@ -47,7 +47,7 @@ export class UpstreamHealthMonitor {
   /** The last list read from Caddy (also what the agent's local status could show). */
   current: UpstreamReport[] = [];
   private sent: { report: UpstreamReport[]; connects: number; at: number } | null = null;
-  private dials: { of: CaddyConfig | null; list: string[] } = { of: null, list: [] };
+  private dials: { of: CaddyConfig | null; list: string[]; checked: boolean } = { of: null, list: [], checked: false };
   private timer: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
   private stopped = false;
@@ -95,7 +95,10 @@ export class UpstreamHealthMonitor {
     if (!conn?.connected) return;
     const config = this.deps.config();
     if (config === null) return;
-    if (this.dials.of !== config) this.dials = { of: config, list: reverseProxyDials(config) };
+    if (this.dials.of !== config) {
+      const targets = reverseProxyTargets(config);
+      this.dials = { of: config, list: targets.dials, checked: targets.healthChecked };
+    }
     let report: UpstreamReport[] = [];
     if (this.dials.list.length) {
       const { admin, log } = this.deps;
@@ -108,12 +111,15 @@ export class UpstreamHealthMonitor {
         return;
       }
       let gauges = new Map<string, boolean>();
-      try {
-        gauges = parseHealthyGauges(await admin.metrics());
-      } catch (err) {
-        log.debug({ err: errorMessage(err) }, 'could not read Caddy\'s metrics; keeping the last health verdicts');
+      // Without health checks Caddy's gauge is 1 for every upstream and means nothing: not worth reading /metrics.
+      if (this.dials.checked) {
+        try {
+          gauges = parseHealthyGauges(await admin.metrics());
+        } catch (err) {
+          log.debug({ err: errorMessage(err) }, 'could not read Caddy\'s metrics; keeping the last health verdicts');
+        }
       }
-      const previous = new Map(this.current.map((u) => [u.address, u.healthy]));
+      const previous = new Map<string, boolean | null>(this.dials.checked ? this.current.map((u) => [u.address, u.healthy]) : []);
       report = combineUpstreamHealth(this.dials.list, pool, gauges, previous, now - this.loadedAt < GAUGE_REFRESH_MS);
       if (report.length < this.dials.list.length && !this.warned) {
         this.warned = true;

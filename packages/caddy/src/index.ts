@@ -6,6 +6,6 @@ export { CaddyAdmin, CaddyAdminError, CaddyLoadError } from './admin-client';
 export type { CaddyAdminOptions } from './admin-client';
 export { parseAdminEndpoint } from './admin-endpoint';
 export { parseListenAddress } from './addresses';
-export { combineUpstreamHealth, parseHealthyGauges, parseUpstreamPool, reverseProxyDials, type PoolEntry } from './upstream-status';
+export { combineUpstreamHealth, parseHealthyGauges, parseUpstreamPool, reverseProxyDials, reverseProxyTargets, type PoolEntry } from './upstream-status';
 export type { CaddyAdminEndpoint } from './admin-endpoint';
 export type * from './caddy-json';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Route } from '@caddyfleet/protocol';
 import { buildCaddyConfig } from './build-config';
-import { combineUpstreamHealth, parseHealthyGauges, parseUpstreamPool, reverseProxyDials } from './upstream-status';
+import { combineUpstreamHealth, parseHealthyGauges, parseUpstreamPool, reverseProxyDials, reverseProxyTargets } from './upstream-status';
 
 /** As Caddy 2.11.9's admin `GET /metrics` writes it (other families shortened). */
 const METRICS = `# HELP caddy_admin_http_requests_total Counter of requests made to the Admin API's HTTP endpoints.
@@ -115,6 +115,26 @@ describe('reverseProxyDials', () => {
     expect(reverseProxyDials({ apps: { layer4: { servers: { s: { routes: [{ handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '10.200.1.1:1' }] }] }] } } } } })).toEqual([]);
     expect(reverseProxyDials(null)).toEqual([]);
     expect(reverseProxyDials({ apps: { http: { servers: { s: { routes: [{ handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: 5 }, null] }] }] } } } } })).toEqual([]);
+  });
+});
+
+describe('reverseProxyTargets', () => {
+  const build = (routes: Route[]) => buildCaddyConfig(routes, { httpListen: ':80', httpsListen: ':443', adminListen: 'unix//run/caddy/admin.sock', layer4: false }).config;
+  const bare = proxy('a', { upstreams: [{ host: '10.200.1.5', port: 80 }] });
+
+  it('says whether any proxy has health checks, active or passive only', () => {
+    expect(reverseProxyTargets(build([bare]))).toEqual({ dials: ['10.200.1.5:80'], healthChecked: false });
+    const active = proxy('b', { upstreams: [{ host: '10.200.1.6', port: 80 }], options: { healthChecks: { active: { path: '/healthz', intervalSeconds: 5, timeoutSeconds: 2 } } } });
+    expect(reverseProxyTargets(build([bare, active]))).toEqual({ dials: ['10.200.1.5:80', '10.200.1.6:80'], healthChecked: true });
+    const passive = proxy('c', { upstreams: [{ host: '10.200.1.7', port: 80 }], options: { healthChecks: { passive: { maxFails: 3, failDurationSeconds: 30 } } } });
+    expect(reverseProxyTargets(build([passive])).healthChecked).toBe(true);
+  });
+
+  it('does not count a proxy that only has other options, or health checks outside the HTTP app', () => {
+    const located = proxy('d', { upstreams: [{ host: '10.200.1.5', port: 80 }], options: { loadBalancing: 'round_robin', locations: [{ path: '/api', upstreams: [{ host: '10.200.1.8', port: 80 }] }] } });
+    expect(reverseProxyTargets(build([located])).healthChecked).toBe(false);
+    const layer4 = { apps: { layer4: { servers: { s: { routes: [{ handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '10.200.1.1:1' }], health_checks: { active: {} } }] }] } } } } };
+    expect(reverseProxyTargets(layer4)).toEqual({ dials: [], healthChecked: false });
   });
 });
 

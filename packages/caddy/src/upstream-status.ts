@@ -59,9 +59,14 @@ export function parseUpstreamPool(json: unknown): Map<string, PoolEntry> {
   return out;
 }
 
-/** The dial addresses of every `reverse_proxy` handler in a config's HTTP app (subroutes included), sorted. */
-export function reverseProxyDials(config: unknown): string[] {
+/**
+ * The dial addresses of every `reverse_proxy` handler in a config's HTTP app (subroutes included), sorted, and
+ * whether any of those handlers has health checks: without any, Caddy judges nothing (its gauge stays at 1), so
+ * `GET /metrics` has nothing to tell.
+ */
+export function reverseProxyTargets(config: unknown): { dials: string[]; healthChecked: boolean } {
   const dials = new Set<string>();
+  let healthChecked = false;
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) {
       for (const x of v) walk(x);
@@ -74,11 +79,17 @@ export function reverseProxyDials(config: unknown): string[] {
         const dial = (u as { dial?: unknown } | null)?.dial;
         if (typeof dial === 'string') dials.add(dial);
       }
+      if (o.health_checks && typeof o.health_checks === 'object') healthChecked = true;
     }
     for (const x of Object.values(o)) walk(x);
   };
   walk((config as { apps?: { http?: unknown } } | null)?.apps?.http);
-  return [...dials].sort();
+  return { dials: [...dials].sort(), healthChecked };
+}
+
+/** The dial addresses of every `reverse_proxy` handler in a config's HTTP app (subroutes included), sorted. */
+export function reverseProxyDials(config: unknown): string[] {
+  return reverseProxyTargets(config).dials;
 }
 
 /**
