@@ -66,13 +66,13 @@ for (const flavor of caddyFlavors()) {
           if (!restarted || injected) return;
           injected = true;
           pidAfterFirst = managed.pid!;
-          // Server "a" starts, server "b" cannot bind: Caddy refuses the config but keeps "a" listening.
-          const servers = (a: object, b: object) => ({ a, b });
+          // One server, two addresses bound in order: the first binds, the second cannot, Caddy refuses the config
+          // but keeps the first listening. (Two servers would not do: Caddy starts them in Go's random map order.)
           const config = {
             admin: { listen: managed.adminListen },
             apps: flavor.layer4
-              ? { layer4: { servers: servers({ listen: [`tcp/127.0.0.1:${leakPort}`], routes: [] }, { listen: [`tcp/127.0.0.1:${busyPort}`], routes: [] }) } }
-              : { http: { servers: servers({ listen: [`127.0.0.1:${leakPort}`] }, { listen: [`127.0.0.1:${busyPort}`] }) } },
+              ? { layer4: { servers: { a: { listen: [`tcp/127.0.0.1:${leakPort}`, `tcp/127.0.0.1:${busyPort}`], routes: [] } } } }
+              : { http: { servers: { a: { listen: [`127.0.0.1:${leakPort}`, `127.0.0.1:${busyPort}`] } } } },
           };
           try {
             await managed.admin.load(JSON.stringify(config));
