@@ -34,10 +34,10 @@ describe('LocalRouteStore', () => {
     const store = new LocalRouteStore(new StateStore(dir));
     await store.load();
     const err = await store
-      .add({ kind: 'proxy', domains: ['a.test'], upstreams: [{ host: 'h', port: 1 }], tls: 'off', options: { access: { allow: ['127.0.0.1', '192.168.1.10/24'] } } })
+      .add({ kind: 'proxy', domains: ['a.test'], upstreams: [{ host: 'h', port: 1 }], tls: 'off', options: { access: { allow: ['127.0.0.1', '10.200.1.10/24'] } } })
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, code: 'validation_failed' });
-    expect((err as Error).message).toBe('invalid route: options.access.allow.1: has bits set after its prefix: write 192.168.1.0/24 for the range, or the address alone for one host');
+    expect((err as Error).message).toBe('invalid route: options.access.allow.1: has bits set after its prefix: write 10.200.1.0/24 for the range, or the address alone for one host');
     expect(store.list()).toEqual([]);
   });
 

@@ -66,7 +66,7 @@ describe('loadAgentOptions', () => {
     for (const ok of ['http://127.0.0.1:2019', 'localhost:2019', '[::1]:2019', 'unix//run/caddy/admin.sock', 'unix:/run/caddy/admin.sock', ':2019']) {
       expect(loadAgentOptions({ stateDir: '/s', caddyAdmin: ok }, {}).caddyAdmin).toBe(ok);
     }
-    expect(problems({ stateDir: '/s', caddyAdmin: 'http://10.0.0.5:2019' })).toMatch(/must be a loopback address/);
+    expect(problems({ stateDir: '/s', caddyAdmin: 'http://10.200.0.5:2019' })).toMatch(/must be a loopback address/);
     expect(problems({ stateDir: '/s', caddyAdmin: 'https://127.0.0.1:2019' })).toMatch(/must use http/);
   });
 
