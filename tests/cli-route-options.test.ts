@@ -4,36 +4,19 @@
  * already routed on the port, `routes add proxy` with every option flag, `routes maintenance`, `routes show`,
  * `nodes show` (modules, listeners) and `nodes certs`.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, startController, type RunningController } from '../apps/controller/src/index';
+import { runCli } from './helpers/cli';
 import { tempDir, type TempDir } from './helpers/processes';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'caddyfleet.mjs');
 const PASSWORD = 'a-long-test-password';
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 describe('caddyfleet CLI: stream and proxy host options, node capabilities', () => {
   let dir: TempDir;
   let controller: RunningController;
-  let env: NodeJS.ProcessEnv;
+  let env: Record<string, string>;
 
-  /** Runs the CLI with a 30 s deadline (execFile kills it by its PID). */
-  const cli = (args: string[], input = ''): Promise<CliResult> =>
-    new Promise((resolve) => {
-      const child = execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env, timeout: 30_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-      );
-      child.stdin?.end(input);
-    });
+  const cli = (args: string[], input = '') => runCli(args, { input, env });
   const json = async <T>(args: string[]): Promise<T> => {
     const r = await cli([...args, '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -43,9 +26,9 @@ describe('caddyfleet CLI: stream and proxy host options, node capabilities', () 
   beforeAll(async () => {
     dir = await tempDir('caddyfleet-cli-streams-');
     controller = await startController(loadConfig('standalone', { listen: '127.0.0.1:0', dataDir: dir.path, adminPassword: PASSWORD, logLevel: 'silent' }));
-    env = { PATH: process.env.PATH, HOME: dir.path, NO_COLOR: '1', CADDYFLEET_URL: controller.url };
+    env = { HOME: dir.path, CADDYFLEET_URL: controller.url };
     const login = await cli(['login', '--password-stdin'], `${PASSWORD}\n`);
-    env.CADDYFLEET_TOKEN = /^export CADDYFLEET_TOKEN=(\S+)$/m.exec(login.stdout)![1];
+    env.CADDYFLEET_TOKEN = /^export CADDYFLEET_TOKEN=(\S+)$/m.exec(login.stdout)![1]!;
   });
 
   afterAll(async () => {

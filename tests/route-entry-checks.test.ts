@@ -4,36 +4,20 @@
  * would silently widen to the whole /24), a URL where HOST:PORT belongs, a health-check setting without the check.
  * A route stored before the range check (written to the database directly here) stays editable.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, startController, type RunningController } from '../apps/controller/src/index';
+import { runCli } from './helpers/cli';
 import { tempDir, type TempDir } from './helpers/processes';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'caddyfleet.mjs');
 const PASSWORD = 'a-long-test-password';
 const HOST_BITS = (network: string) => `has bits set after its prefix: write ${network} for the range, or the address alone for one host`;
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 describe('entry checks for NPM-style mistakes', () => {
   let dir: TempDir;
   let controller: RunningController;
-  let env: NodeJS.ProcessEnv;
+  let env: Record<string, string>;
 
-  const cli = (args: string[], input = ''): Promise<CliResult> =>
-    new Promise((resolve) => {
-      const child = execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env, timeout: 30_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-      );
-      child.stdin?.end(input);
-    });
+  const cli = (args: string[], input = '') => runCli(args, { input, env });
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${controller.url}/api/v1${path}`, {
       method,
@@ -47,9 +31,9 @@ describe('entry checks for NPM-style mistakes', () => {
   beforeAll(async () => {
     dir = await tempDir('caddyfleet-entry-checks-');
     controller = await startController(loadConfig('standalone', { listen: '127.0.0.1:0', dataDir: dir.path, adminPassword: PASSWORD, logLevel: 'silent' }));
-    env = { PATH: process.env.PATH, HOME: dir.path, NO_COLOR: '1', CADDYFLEET_URL: controller.url };
+    env = { HOME: dir.path, CADDYFLEET_URL: controller.url };
     const login = await cli(['login', '--password-stdin'], `${PASSWORD}\n`);
-    env.CADDYFLEET_TOKEN = /^export CADDYFLEET_TOKEN=(\S+)$/m.exec(login.stdout)![1];
+    env.CADDYFLEET_TOKEN = /^export CADDYFLEET_TOKEN=(\S+)$/m.exec(login.stdout)![1]!;
   });
 
   afterAll(async () => {

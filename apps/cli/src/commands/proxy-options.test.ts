@@ -7,8 +7,8 @@ describe('proxy option flags', () => {
     expect(parseHeader('X-Empty:')).toEqual(['X-Empty', '']);
     expect(parseHeader('X-A=b=c')).toEqual(['X-A', 'b=c']);
     expect(() => parseHeader('no separator')).toThrow(/Name: value/);
-    expect(parseLocation('/api=10.0.0.2:80,[::1]:81')).toEqual({ path: '/api', upstreams: [{ host: '10.0.0.2', port: 80 }, { host: '::1', port: 81 }] });
-    expect(() => parseLocation('10.0.0.2:80')).toThrow(/PATH=HOST:PORT/);
+    expect(parseLocation('/api=10.200.0.2:80,[::1]:81')).toEqual({ path: '/api', upstreams: [{ host: '10.200.0.2', port: 80 }, { host: '::1', port: 81 }] });
+    expect(() => parseLocation('10.200.0.2:80')).toThrow(/PATH=HOST:PORT/);
     expect(parseBasicAuth('alice:$2a$14$abc')).toEqual({ username: 'alice', passwordHash: '$2a$14$abc' });
     expect(() => parseBasicAuth(':x')).toThrow(/USER:BCRYPT_HASH/);
   });
@@ -17,7 +17,7 @@ describe('proxy option flags', () => {
     expect(proxyOptionsFrom({})).toBeUndefined();
     expect(proxyOptionsFrom({ forceHttps: true })).toBeUndefined();
     expect(proxyOptionsFrom({ forceHttps: false })).toEqual({ forceHttps: false });
-    expect(proxyOptionsFrom({ maintenance: true, deny: ['10.0.0.1'] })).toEqual({ maintenance: true, access: { deny: ['10.0.0.1'] } });
+    expect(proxyOptionsFrom({ maintenance: true, deny: ['10.200.0.1'] })).toEqual({ maintenance: true, access: { deny: ['10.200.0.1'] } });
     expect(proxyOptionsFrom({ removeResponseHeader: ['Server'] })).toEqual({ headers: { response: { remove: ['Server'] } } });
     expect(proxyOptionsFrom({ healthPath: '/healthz', healthInterval: 5, passiveMaxFails: 2 })).toEqual({
       healthChecks: { active: { path: '/healthz', intervalSeconds: 5 }, passive: { maxFails: 2 } },
